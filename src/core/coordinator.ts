@@ -1,0 +1,155 @@
+import type { Etcd3 } from 'etcd3';
+import type { Closable, CoordContext } from './context.js';
+import { createClient, dial, resolveOptions, type ConnectOptions, type ResolvedOptions } from './connect.js';
+import { AbortedError } from './errors.js';
+import { Keyspace } from './keys.js';
+import { Requester } from './rpc.js';
+import { Session, type SessionOptions } from './session.js';
+import { WatchHub } from './watch-hub.js';
+
+/**
+ * The handle an app holds: one etcd client, one watch stream, one default session, and every recipe
+ * made from it. `close()` releases all of them.
+ *
+ * Recipe factories (`mutex`, `election`, `registry`, …) are added to this class by the recipe modules'
+ * facade in `src/index.ts`'s `Coordinator` export.
+ */
+export class CoordinatorCore implements CoordContext {
+  readonly client: Etcd3;
+  readonly keyspace: Keyspace;
+  readonly requester: Requester;
+  readonly watchHub: WatchHub;
+  readonly ttlSeconds: number;
+  readonly namespace: string;
+  readonly endpoints: readonly string[];
+  readonly #ownsClient: boolean;
+  readonly #resources = new Set<Closable>();
+  readonly #closed = new AbortController();
+  #session: Session;
+  #renewing: Promise<Session> | undefined;
+  #closing: Promise<void> | undefined;
+
+  protected constructor(client: Etcd3, ownsClient: boolean, resolved: ResolvedOptions, session: Session) {
+    this.client = client;
+    this.#ownsClient = ownsClient;
+    this.keyspace = new Keyspace(resolved.namespace);
+    this.namespace = resolved.namespace;
+    this.endpoints = resolved.endpoints;
+    this.requester = new Requester(resolved.requestTimeoutMs);
+    this.watchHub = new WatchHub(client);
+    this.ttlSeconds = resolved.ttlSeconds;
+    this.#session = session;
+  }
+
+  /** @internal Shared by `connect()`: validates, builds the client and grants the default session within the dial deadline. */
+  protected static async open<T extends CoordinatorCore>(
+    ctor: new (client: Etcd3, owns: boolean, resolved: ResolvedOptions, session: Session) => T,
+    opts: ConnectOptions,
+  ): Promise<T> {
+    const resolved = resolveOptions(opts);
+    const owns = opts.client === undefined;
+    const client = opts.client ?? createClient(opts, resolved);
+    try {
+      const requester = new Requester(resolved.requestTimeoutMs);
+      const session = await dial(resolved, opts.signal, (signal) =>
+        Session.grant(client, requester, { ttlSeconds: resolved.ttlSeconds, signal }),
+      );
+      return new ctor(client, owns, resolved, session);
+    } catch (err) {
+      if (owns) client.close();
+      throw err;
+    }
+  }
+
+  /** The default session. It may be lost (check `session.done`); recipes use {@link currentSession}. */
+  get session(): Session {
+    return this.#session;
+  }
+
+  /** Aborted when the coordinator closes. */
+  get closedSignal(): AbortSignal {
+    return this.#closed.signal;
+  }
+
+  /** The default session, replaced by a freshly granted lease if the previous one was lost. */
+  async currentSession(opts: { signal?: AbortSignal | undefined } = {}): Promise<Session> {
+    this.#throwIfClosed();
+    if (!this.#session.done) return this.#session;
+    this.#renewing ??= Session.grant(this.client, this.requester, {
+      ttlSeconds: this.ttlSeconds,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }).then(
+      (s) => {
+        this.#renewing = undefined;
+        if (this.#closed.signal.aborted) {
+          void s.close();
+          throw new AbortedError('coordinator closed');
+        }
+        this.#session = s;
+        return s;
+      },
+      (err: unknown) => {
+        this.#renewing = undefined;
+        throw err;
+      },
+    );
+    return this.#renewing;
+  }
+
+  /**
+   * A separate lease with its own keepalive (for a different TTL, or to fail independently). It is closed
+   * by `coord.close()` unless closed before.
+   *
+   * @throws InvalidArgumentError for a TTL below 2 s
+   * @throws UnavailableError when etcd cannot be reached in time
+   */
+  async newSession(opts: SessionOptions & { signal?: AbortSignal | undefined } = {}): Promise<Session> {
+    this.#throwIfClosed();
+    const session = await Session.grant(this.client, this.requester, {
+      ttlSeconds: opts.ttlSeconds ?? this.ttlSeconds,
+      ...(opts.keepaliveIntervalMs !== undefined ? { keepaliveIntervalMs: opts.keepaliveIntervalMs } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const untrack = this.track(session);
+    session.once('lost', untrack);
+    const close = session.close.bind(session);
+    session.close = () => {
+      untrack();
+      return close();
+    };
+    return session;
+  }
+
+  /** Registers a handle for `close()`; returns the function that unregisters it. */
+  track(resource: Closable): () => void {
+    this.#resources.add(resource);
+    return () => void this.#resources.delete(resource);
+  }
+
+  /**
+   * Releases everything made from this coordinator: recipes' handles (locks unlocked, campaigns resigned,
+   * registrations removed, watches cancelled), then the default session's lease (revoked), the watch
+   * stream and the client. Idempotent; completes even when etcd is unreachable.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#closed.abort(new AbortedError('coordinator closed'));
+      const resources = [...this.#resources].reverse();
+      this.#resources.clear();
+      await Promise.allSettled(resources.map((r) => r.close()));
+      await this.#renewing?.then((s) => s.close(), () => undefined);
+      await this.#session.close();
+      this.watchHub.close();
+      if (this.#ownsClient) this.client.close();
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #throwIfClosed(): void {
+    if (this.#closed.signal.aborted) throw new AbortedError('coordinator closed');
+  }
+}

@@ -1,0 +1,158 @@
+import {
+  ClientClosedError,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
+  EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
+  GRPCCancelledError,
+  GRPCDeadlineExceededError,
+  GRPCInternalError,
+  GRPCOutOfRangeError,
+  GRPCUnauthenticatedError,
+  GRPCUnavailableError,
+  isRecoverableError,
+} from 'etcd3';
+
+/** The stable codes carried by every {@link CoordError}. */
+export type CoordErrorCode =
+  | 'LOCK_TIMEOUT'
+  | 'LOCK_LOST'
+  | 'SESSION_EXPIRED'
+  | 'NOT_LEADER'
+  | 'NO_LEADER'
+  | 'CONFLICT'
+  | 'COMPACTED'
+  | 'UNAVAILABLE'
+  | 'PERMISSION_DENIED'
+  | 'INVALID_ARGUMENT'
+  | 'ABORTED';
+
+/**
+ * Base class of every error etcd-coord throws on purpose. Match on `code`, not on the message.
+ *
+ * @example
+ * ```ts
+ * try { await m.lock({ timeoutMs: 1000 }); }
+ * catch (err) { if (err instanceof CoordError && err.code === 'LOCK_TIMEOUT') … }
+ * ```
+ */
+export abstract class CoordError extends Error {
+  abstract readonly code: CoordErrorCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A `lock()`/`acquire()` deadline passed before the lock was granted. */
+export class LockTimeoutError extends CoordError {
+  readonly code = 'LOCK_TIMEOUT';
+}
+
+/** A held lock, permit or leadership term was lost (its key deleted or its lease gone). */
+export class LockLostError extends CoordError {
+  readonly code = 'LOCK_LOST';
+}
+
+/** The session's lease expired, was revoked, or may have expired (no keepalive acknowledged in time). */
+export class SessionExpiredError extends CoordError {
+  readonly code = 'SESSION_EXPIRED';
+}
+
+/** A leader-only operation was attempted by a campaigner that is not (or no longer) the leader. */
+export class NotLeaderError extends CoordError {
+  readonly code = 'NOT_LEADER';
+}
+
+/** An operation needed a leader and the election has none. */
+export class NoLeaderError extends CoordError {
+  readonly code = 'NO_LEADER';
+}
+
+/** A compare-and-set precondition failed: somebody else wrote first. */
+export class ConflictError extends CoordError {
+  readonly code = 'CONFLICT';
+}
+
+/** The requested revision has been compacted away; the caller must re-read from the current revision. */
+export class CompactedError extends CoordError {
+  readonly code = 'COMPACTED';
+  constructor(
+    message: string,
+    readonly compactRevision: bigint,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * etcd could not be reached in time. `mayHaveApplied` is true when a write was sent and its outcome is
+ * unknown: the caller must not blindly retry a non-idempotent write.
+ */
+export class UnavailableError extends CoordError {
+  readonly code = 'UNAVAILABLE';
+  readonly mayHaveApplied: boolean;
+  constructor(message: string, options?: { cause?: unknown; mayHaveApplied?: boolean }) {
+    super(message, options);
+    this.mayHaveApplied = options?.mayHaveApplied ?? false;
+  }
+}
+
+/** etcd refused the request for lack of permission (RBAC) or bad credentials. */
+export class PermissionDeniedError extends CoordError {
+  readonly code = 'PERMISSION_DENIED';
+}
+
+/** An argument was rejected before any request was sent. */
+export class InvalidArgumentError extends CoordError {
+  readonly code = 'INVALID_ARGUMENT';
+}
+
+/** The caller's `AbortSignal` fired, or the owning handle was closed. */
+export class AbortedError extends CoordError {
+  readonly code = 'ABORTED';
+}
+
+/** True for errors that are worth retrying on another attempt or member (not for writes of unknown outcome). */
+export function isTransient(err: unknown): boolean {
+  return err instanceof UnavailableError;
+}
+
+/**
+ * Turns an error thrown by the `etcd3` client into a {@link CoordError}, by the client's error types
+ * (never by message text). `what` names the operation for the message; `write` marks requests whose
+ * effect may have been applied even though no answer came back.
+ */
+export function toCoordError(err: unknown, what: string, write = false): Error {
+  if (err instanceof CoordError) return err;
+  if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
+    return new PermissionDeniedError(`${what}: permission denied by etcd`, { cause: err });
+  }
+  if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdInvalidAuthTokenError) {
+    return new PermissionDeniedError(`${what}: not authenticated`, { cause: err });
+  }
+  if (err instanceof EtcdLeaseInvalidError) {
+    return new SessionExpiredError(`${what}: the lease no longer exists`, { cause: err });
+  }
+  if (err instanceof GRPCOutOfRangeError) {
+    // etcd answers OUT_OF_RANGE for a compacted revision (and for a future one, which callers never ask for).
+    return new CompactedError(`${what}: the revision has been compacted`, 0n, { cause: err });
+  }
+  if (err instanceof ClientClosedError) {
+    return new UnavailableError(`${what}: etcd is unreachable`, { cause: err });
+  }
+  if (
+    err instanceof GRPCUnavailableError ||
+    err instanceof GRPCDeadlineExceededError ||
+    err instanceof GRPCCancelledError ||
+    err instanceof GRPCInternalError ||
+    (err instanceof Error && isRecoverableError(err))
+  ) {
+    return new UnavailableError(
+      `${what}: etcd did not answer${write ? ' (the write may have been applied)' : ''}`,
+      { cause: err, mayHaveApplied: write },
+    );
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}

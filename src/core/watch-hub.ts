@@ -1,0 +1,354 @@
+import type { Etcd3, IWatchResponse } from 'etcd3';
+import { Backoff } from './backoff.js';
+import { CompactedError, PermissionDeniedError, UnavailableError } from './errors.js';
+import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
+
+/** One change to one key. Keys are full etcd keys (namespace included). */
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  kv: KeyValue;
+  /** The key before this event, when the watch asked for `prevKv` and it was not compacted. */
+  prevKv?: KeyValue | undefined;
+}
+
+/** Every event of one revision (one txn), in the order etcd applied them. */
+export interface WatchBatch {
+  revision: bigint;
+  events: WatchEvent[];
+}
+
+/** What a subscriber is told. Handlers run synchronously on the stream: keep them short. */
+export interface WatchHandlers {
+  /** One call per revision, in revision order, none skipped or repeated while the subscription lives. */
+  onBatch(batch: WatchBatch): void;
+  /**
+   * History needed to resume was compacted while disconnected: events were missed. The subscription is
+   * closed; re-read the range and subscribe again.
+   */
+  onCompacted?(err: CompactedError): void;
+  /** etcd cancelled the watch for another reason (e.g. permission denied). The subscription is closed. */
+  onError?(err: Error): void;
+}
+
+/** The key range to watch: one key, or `[key, end)`. */
+export interface WatchRange {
+  key: Buffer;
+  end?: Buffer | undefined;
+  /** Deliver events from this revision on (inclusive). Omit for "from now", which shares one etcd watcher. */
+  startRevision?: bigint | undefined;
+  prevKv?: boolean | undefined;
+}
+
+/** A live subscription. `close()` is idempotent and cancels the etcd watcher when its last subscriber leaves. */
+export interface WatchSubscription {
+  /**
+   * Resolves with a revision R once every event with a revision above R (or from `startRevision`) is sure
+   * to be delivered. Read the range after this resolves and apply only events above your read's revision.
+   */
+  readonly ready: Promise<bigint>;
+  close(): void;
+}
+
+interface Subscriber {
+  handlers: WatchHandlers;
+  resolveReady: (rev: bigint) => void;
+  rejectReady: (err: Error) => void;
+  readySettled: boolean;
+}
+
+interface Watcher {
+  id: number;
+  shareKey: string | undefined;
+  key: Buffer;
+  end: Buffer | undefined;
+  prevKv: boolean;
+  /** Every event up to this revision has been delivered; resume from the next one. `undefined`: not yet created. */
+  delivered: bigint | undefined;
+  startRevision: bigint | undefined;
+  subscribers: Set<Subscriber>;
+}
+
+interface WatchStream {
+  write(req: unknown): boolean;
+  on(event: 'data', fn: (res: IWatchResponse) => void): WatchStream;
+  on(event: 'error' | 'end', fn: (err?: Error) => void): WatchStream;
+  removeAllListeners(): WatchStream;
+  cancel(): void;
+}
+
+/**
+ * One etcd watch stream per client, multiplexing every watch of a coordinator. Watches from "now" on the
+ * same range share one etcd watcher, so a thousand waiters on one lock or config prefix cost one watcher.
+ * After a broken stream every watcher resumes from the revision after the last one it delivered, so no
+ * event is lost or repeated; history compacted in the meantime is reported, never skipped silently.
+ *
+ * A stream that stops answering (a blackholed connection keeps TCP open) is detected by a progress
+ * request every `livenessMs` and replaced.
+ */
+export class WatchHub {
+  readonly #client: Etcd3;
+  readonly #livenessMs: number;
+  /** Every watcher with at least one subscriber, connected or not. */
+  readonly #all = new Set<Watcher>();
+  /** Watchers created on the current stream, by their watch id. */
+  readonly #byId = new Map<number, Watcher>();
+  readonly #shared = new Map<string, Watcher>();
+  /** Watchers whose create request is in flight, in request order (etcd answers creates in order). */
+  #creating: Watcher[] = [];
+  #stream: WatchStream | undefined;
+  #connecting = false;
+  #nextId = 1;
+  #closed = false;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #livenessTimer: NodeJS.Timeout | undefined;
+  #lastHeard = performance.now();
+  readonly #backoff = new Backoff(50, 2000);
+
+  constructor(client: Etcd3, opts: { livenessMs?: number } = {}) {
+    this.#client = client;
+    this.#livenessMs = opts.livenessMs ?? 5000;
+  }
+
+  /** Number of etcd watchers currently open (shared ones count once). */
+  get watcherCount(): number {
+    return this.#all.size;
+  }
+
+  /** Subscribes to changes in a key range. See {@link WatchRange} and {@link WatchSubscription}. */
+  watch(range: WatchRange, handlers: WatchHandlers): WatchSubscription {
+    if (this.#closed) {
+      return { ready: Promise.reject(new UnavailableError('watch: the coordinator is closed')), close: () => undefined };
+    }
+    let sub!: Subscriber;
+    const ready = new Promise<bigint>((resolve, reject) => {
+      sub = { handlers, resolveReady: resolve, rejectReady: reject, readySettled: false };
+    });
+    ready.catch(() => undefined);
+    const shareKey =
+      range.startRevision === undefined
+        ? `${range.key.toString('hex')}:${range.end?.toString('hex') ?? ''}:${range.prevKv ? 1 : 0}`
+        : undefined;
+    let watcher = shareKey === undefined ? undefined : this.#shared.get(shareKey);
+    if (watcher) {
+      watcher.subscribers.add(sub);
+      if (watcher.delivered !== undefined) this.#settleReady(sub, watcher.delivered);
+    } else {
+      watcher = {
+        id: 0,
+        shareKey,
+        key: range.key,
+        end: range.end,
+        prevKv: range.prevKv ?? false,
+        delivered: range.startRevision === undefined ? undefined : range.startRevision - 1n,
+        startRevision: range.startRevision,
+        subscribers: new Set([sub]),
+      };
+      if (shareKey !== undefined) this.#shared.set(shareKey, watcher);
+      this.#create(watcher);
+    }
+    const w = watcher;
+    return {
+      ready,
+      close: () => this.#unsubscribe(w, sub),
+    };
+  }
+
+  /** Cancels every watcher and closes the stream. Subscribers are not notified. */
+  close(): void {
+    this.#closed = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    if (this.#livenessTimer) clearInterval(this.#livenessTimer);
+    for (const w of this.#all) for (const s of w.subscribers) s.rejectReady(new UnavailableError('watch: closed'));
+    this.#all.clear();
+    this.#byId.clear();
+    this.#shared.clear();
+    this.#creating = [];
+    this.#dropStream();
+  }
+
+  #settleReady(sub: Subscriber, rev: bigint): void {
+    if (sub.readySettled) return;
+    sub.readySettled = true;
+    sub.resolveReady(rev);
+  }
+
+  #unsubscribe(w: Watcher, sub: Subscriber): void {
+    if (!w.subscribers.delete(sub)) return;
+    sub.rejectReady(new UnavailableError('watch: closed before it was ready'));
+    if (w.subscribers.size > 0) return;
+    this.#forget(w);
+    if (w.id !== 0 && this.#stream) this.#stream.write({ cancel_request: { watch_id: w.id } });
+    w.id = 0;
+  }
+
+  #forget(w: Watcher): void {
+    if (w.shareKey !== undefined && this.#shared.get(w.shareKey) === w) this.#shared.delete(w.shareKey);
+    this.#all.delete(w);
+    this.#byId.delete(w.id);
+    // Stays in #creating: etcd answers creates in order, and the answer for it still has to be matched.
+  }
+
+  #create(w: Watcher): void {
+    this.#all.add(w);
+    const stream = this.#ensureStream();
+    if (stream) this.#sendCreate(stream, w);
+  }
+
+  #sendCreate(stream: WatchStream, w: Watcher): void {
+    w.id = this.#nextId++;
+    this.#byId.set(w.id, w);
+    this.#creating.push(w);
+    const start = w.delivered === undefined ? undefined : w.delivered + 1n;
+    stream.write({
+      create_request: {
+        key: w.key,
+        ...(w.end ? { range_end: w.end } : {}),
+        ...(start !== undefined ? { start_revision: start.toString() } : {}),
+        prev_kv: w.prevKv,
+        watch_id: w.id,
+      },
+    });
+  }
+
+  #ensureStream(): WatchStream | undefined {
+    if (this.#stream || this.#connecting || this.#closed || this.#reconnectTimer) return this.#stream;
+    this.#connecting = true;
+    this.#client.watchClient.watch().then(
+      (raw) => {
+        this.#connecting = false;
+        const stream = raw as unknown as WatchStream;
+        if (this.#closed) return stream.cancel();
+        stream
+          .on('data', (res) => this.#onResponse(stream, res))
+          .on('error', () => this.#onBroken(stream))
+          .on('end', () => this.#onBroken(stream));
+        this.#stream = stream;
+        this.#lastHeard = performance.now();
+        this.#startLiveness();
+        // Everything open resumes after the last revision it delivered.
+        this.#creating = [];
+        for (const w of this.#all) this.#sendCreate(stream, w);
+      },
+      () => {
+        this.#connecting = false;
+        this.#scheduleReconnect();
+      },
+    );
+    return undefined;
+  }
+
+  #startLiveness(): void {
+    if (this.#livenessTimer) return;
+    this.#livenessTimer = setInterval(() => {
+      const stream = this.#stream;
+      if (!stream || this.#all.size === 0) return;
+      if (performance.now() - this.#lastHeard > 2 * this.#livenessMs) return this.#onBroken(stream);
+      stream.write({ progress_request: {} });
+    }, this.#livenessMs);
+    this.#livenessTimer.unref();
+  }
+
+  #onBroken(stream: WatchStream): void {
+    if (stream !== this.#stream) return;
+    this.#dropStream();
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    if (this.#closed || this.#reconnectTimer) return;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = undefined;
+      if (this.#all.size > 0) this.#ensureStream();
+    }, this.#backoff.next());
+  }
+
+  #dropStream(): void {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#creating = [];
+    if (this.#livenessTimer) clearInterval(this.#livenessTimer);
+    this.#livenessTimer = undefined;
+    // Watch ids belong to a stream; the next stream creates every watcher again under a fresh id.
+    this.#byId.clear();
+    for (const w of this.#all) w.id = 0;
+    if (stream) {
+      stream.removeAllListeners();
+      stream.on('error', () => undefined);
+      stream.cancel();
+    }
+  }
+
+  #onResponse(stream: WatchStream, res: IWatchResponse): void {
+    if (stream !== this.#stream) return;
+    this.#lastHeard = performance.now();
+    this.#backoff.reset();
+    if (res.created) return this.#onCreated(res);
+    const w = this.#byId.get(Number(res.watch_id));
+    if (!w) return; // a progress response (-1) or late events of a cancelled watcher
+    if (res.canceled) return this.#onCanceled(w, res);
+    if (res.events.length > 0) this.#deliver(w, res);
+  }
+
+  #onCreated(res: IWatchResponse): void {
+    const w = this.#creating.shift();
+    // A watcher closed before its create was answered was cancelled right behind the create request.
+    if (!w || !this.#all.has(w)) return;
+    if (res.canceled) return this.#onCanceled(w, res);
+    if (w.delivered === undefined) w.delivered = headerRevision(res.header);
+    for (const sub of w.subscribers) this.#settleReady(sub, w.delivered);
+  }
+
+  #onCanceled(w: Watcher, res: IWatchResponse): void {
+    this.#forget(w);
+    const compactRevision = BigInt(res.compact_revision || 0);
+    const subs = [...w.subscribers];
+    w.subscribers.clear();
+    for (const sub of subs) {
+      if (compactRevision > 0n) {
+        const err = new CompactedError(
+          `watch: revision ${String((w.delivered ?? 0n) + 1n)} was compacted (compact revision ${compactRevision})`,
+          compactRevision,
+        );
+        sub.rejectReady(err);
+        sub.handlers.onCompacted?.(err);
+      } else {
+        const reason = res.cancel_reason || 'cancelled by etcd';
+        const err = /permission denied/i.test(reason)
+          ? new PermissionDeniedError(`watch: ${reason}`)
+          : new UnavailableError(`watch: ${reason}`);
+        sub.rejectReady(err);
+        sub.handlers.onError?.(err);
+      }
+    }
+  }
+
+  #deliver(w: Watcher, res: IWatchResponse): void {
+    let batch: WatchBatch | undefined;
+    const flush = () => {
+      if (!batch) return;
+      const b = batch;
+      batch = undefined;
+      w.delivered = b.revision;
+      for (const sub of [...w.subscribers]) {
+        try {
+          sub.handlers.onBatch(b);
+        } catch (err) {
+          sub.handlers.onError?.(err as Error);
+        }
+      }
+    };
+    for (const raw of res.events) {
+      const kv = toKeyValue(raw.kv);
+      // Never deliver a revision twice, whatever a resumed watcher replays.
+      if (w.delivered !== undefined && kv.modRevision <= w.delivered) continue;
+      if (batch && batch.revision !== kv.modRevision) flush();
+      batch ??= { revision: kv.modRevision, events: [] };
+      batch.events.push({
+        type: raw.type === 'Delete' ? 'delete' : 'put',
+        kv,
+        prevKv: raw.prev_kv ? toKeyValue(raw.prev_kv) : undefined,
+      });
+    }
+    flush();
+  }
+}
