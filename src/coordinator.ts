@@ -3,6 +3,10 @@ import type { ConnectOptions, ResolvedOptions } from './core/connect.js';
 import { CoordinatorCore } from './core/coordinator.js';
 import type { Session } from './core/session.js';
 import { RangeQuery, type RangeOptions } from './range/range.js';
+import { ServiceDiscovery, ServiceRegistry } from './registry/index.js';
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { WatchedConfig, type ConfigValue, type WatchedConfigOptions } from './config/index.js';
+import { Election, type ElectionOptions } from './election/election.js';
 
 /**
  * The facade an app holds: `connect()` returns one. Each recipe has a factory here; everything it makes
@@ -24,6 +28,70 @@ export class Coordinator extends CoordinatorCore {
   /** @internal */
   static connect(opts: ConnectOptions): Promise<Coordinator> {
     return CoordinatorCore.open(Coordinator, opts);
+  }
+
+  /**
+   * A leader election named `name` (keys `<name>/<leaseId hex>`, as `etcdctl elect`). See {@link Election}.
+   *
+   * @throws InvalidArgumentError for an empty name or one with a NUL byte (before any request)
+   */
+  election(name: string, opts: ElectionOptions = {}): Election {
+    return new Election(this, name, opts);
+  }
+
+  /**
+   * Loads the config under `prefix` (a snapshot, then every change) and keeps it current. See {@link WatchedConfig}.
+   *
+   * @example
+   * ```ts
+   * const cfg = await coord.config('app/config/', { schema: AppConfig, defaults: { db: { pool: 10 } } });
+   * cfg.on('change', (next) => apply(next));
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError for a bad prefix, schema or defaults (before any request)
+   * @throws ConfigValidationError when the stored config does not pass the schema on load
+   * @throws UnavailableError / AbortedError when the first snapshot cannot be read in time
+   */
+  async config<S extends StandardSchemaV1 | undefined = undefined>(
+    prefix: string,
+    opts: WatchedConfigOptions<S> = {},
+  ): Promise<WatchedConfig<ConfigValue<S>>> {
+    const o = opts as WatchedConfigOptions<StandardSchemaV1 | undefined>;
+    return new WatchedConfig<ConfigValue<S>>(this, prefix, o).start(o);
+  }
+
+  /**
+   * The service registry of `service`: `register({ address, metadata?, id?, ttlSeconds? })` keeps an instance
+   * under `services/<service>/<id>` with lease keepalive and re-registers it after lease loss. See {@link ServiceRegistry}.
+   *
+   * @example
+   * ```ts
+   * const reg = await coord.registry('payments').register({ address: '10.0.0.7:8443' });
+   * ```
+   *
+   * @throws InvalidArgumentError for an empty service name or one holding `/` (before any request)
+   */
+  registry(service: string): ServiceRegistry {
+    return new ServiceRegistry(this, service);
+  }
+
+  /**
+   * A live cache of `service`'s instances: resolves once the first consistent snapshot is read, then follows
+   * every change. Closed by `coord.close()`. See {@link ServiceDiscovery}.
+   *
+   * @example
+   * ```ts
+   * const svc = await coord.discovery('payments');
+   * const next = svc.pick('round-robin');
+   * ```
+   *
+   * @throws InvalidArgumentError for an empty service name or one holding `/` (before any request)
+   * @throws UnavailableError / AbortedError when the first snapshot cannot be read
+   */
+  async discovery(service: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<ServiceDiscovery> {
+    const svc = new ServiceDiscovery(this, service);
+    await svc.start(opts);
+    return svc;
   }
 
   /**

@@ -20,3 +20,30 @@ export { type KeyValue } from './core/kv.js';
 export { type WatchBatch, type WatchEvent } from './core/watch-hub.js';
 export { type WaitOptions } from './core/deadline.js';
 export { RangeQuery, type RangeOptions } from './range/range.js';
+export {
+  Election,
+  Term,
+  runAsLeader,
+  once,
+  type ElectionOptions,
+  type LeaderInfo,
+  type CampaignValue,
+  type RunAsLeaderOptions,
+  type OnceOptions,
+  type OnceResult,
+  type OnceRecord,
+  type OnceAttempt,
+} from './election/index.js';
+export {
+  ServiceRegistry,
+  Registration,
+  ServiceDiscovery,
+  InvalidInstanceError,
+  type RegisterOptions,
+  type RegistrationEvents,
+  type DiscoveryEvents,
+  type PickStrategy,
+  type ServiceInstance,
+  type ServiceMetadata,
+  type JsonValue,
+} from './registry/index.js';

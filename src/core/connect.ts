@@ -61,8 +61,11 @@ function pem(value: Buffer | string | undefined): Buffer | undefined {
   return value.includes('-----BEGIN') ? Buffer.from(value) : readFileSync(value);
 }
 
-/** A fault-handling policy that runs the call once: retries are ours to decide, per operation. */
-const runOnce = { execute: <T>(fn: (ctx: unknown) => T) => fn({ signal: new AbortController().signal }) };
+/**
+ * A fault-handling policy that runs the call once: retries are ours to decide, per operation. Always
+ * async: etcd3 calls it from stream error handlers and expects a promise, never a synchronous throw.
+ */
+const runOnce = { execute: async <T>(fn: (ctx: unknown) => T | Promise<T>) => fn({ signal: new AbortController().signal }) };
 
 /**
  * Builds the etcd3 client. Its own retry and circuit-breaker policies are switched off: a silently

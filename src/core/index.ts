@@ -24,5 +24,5 @@ export { WatchHub, type WatchBatch, type WatchEvent, type WatchHandlers, type Wa
 export { type KeyValue } from './kv.js';
 export { Keyspace, prefixEnd, keyAfter, leaseHex } from './keys.js';
 export { withDeadline, sleep, raceAbort, abortError, throwIfAborted, type WaitOptions, type Deadline } from './deadline.js';
-export { withRetry, type RetryOptions } from './retry.js';
+export { withRetry, type RetryOptions, type Attempt } from './retry.js';
 export { Requester, type RequestOptions } from './rpc.js';

@@ -1,10 +1,15 @@
 import pRetry from 'p-retry';
-import { isTransient } from './errors.js';
-import { abortError } from './deadline.js';
+import { isTransient, UnavailableError } from './errors.js';
+import { abortError, withDeadline } from './deadline.js';
 
 /** How a recipe retries a request that is safe to repeat. */
 export interface RetryOptions {
   signal?: AbortSignal | undefined;
+  /**
+   * Overall deadline for every attempt together. When it passes the call rejects with the last
+   * `UnavailableError` (or a new one), never with an abort: "etcd did not answer in time".
+   */
+  timeoutMs?: number | undefined;
   /** Attempts after the first. Default 8. */
   retries?: number;
   /** First back-off in ms (jittered, doubling). Default 50. */
@@ -13,29 +18,53 @@ export interface RetryOptions {
   maxTimeoutMs?: number;
   /** Which errors to retry. Default: {@link isTransient} (etcd unavailable, no write of unknown outcome). */
   shouldRetry?: (err: unknown) => boolean;
-  /** Names the operation in the error when the signal aborts. */
+  /** Names the operation in errors. */
   what?: string;
+}
+
+/** What each attempt is told. */
+export interface Attempt {
+  /** Aborted by the caller's signal or the overall deadline: pass it to requests. */
+  signal: AbortSignal;
+  /** Milliseconds left before the overall deadline (`undefined` without one): use as the request timeout. */
+  remainingMs: number | undefined;
 }
 
 /**
  * Runs `fn` until it succeeds, with bounded, jittered exponential back-off that stops at once when `signal`
- * aborts. Only for operations that are safe to repeat: reads, and writes guarded so a repeat is a no-op.
+ * aborts or `timeoutMs` passes. Only for operations that are safe to repeat: reads, and writes guarded so
+ * a repeat is a no-op.
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(fn: (attempt: number, ctx: Attempt) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const shouldRetry = opts.shouldRetry ?? isTransient;
-  const signal = opts.signal;
+  const what = opts.what ?? 'operation';
+  const deadline = withDeadline(opts.signal, opts.timeoutMs);
+  let last: unknown;
   try {
-    return await pRetry(fn, {
-      retries: opts.retries ?? 8,
-      minTimeout: opts.minTimeoutMs ?? 50,
-      maxTimeout: opts.maxTimeoutMs ?? 2000,
-      factor: 2,
-      randomize: true,
-      ...(signal ? { signal } : {}),
-      shouldRetry: ({ error }) => shouldRetry(error),
-    });
+    return await pRetry(
+      (attempt) =>
+        fn(attempt, { signal: deadline.signal, remainingMs: deadline.remaining() }).catch((err: unknown) => {
+          last = err;
+          throw err;
+        }),
+      {
+        retries: opts.retries ?? 8,
+        minTimeout: opts.minTimeoutMs ?? 50,
+        maxTimeout: opts.maxTimeoutMs ?? 2000,
+        factor: 2,
+        randomize: true,
+        signal: deadline.signal,
+        shouldRetry: ({ error }) => !deadline.signal.aborted && shouldRetry(error),
+      },
+    );
   } catch (err) {
-    if (signal?.aborted && err === signal.reason) throw abortError(signal, opts.what ?? 'operation');
+    if (deadline.timedOut && !opts.signal?.aborted) {
+      if (last instanceof UnavailableError) throw last;
+      throw new UnavailableError(`${what}: etcd did not answer within ${opts.timeoutMs} ms`, { cause: last ?? err });
+    }
+    if (deadline.signal.aborted) throw abortError(deadline.signal, what);
     throw err;
+  } finally {
+    deadline.dispose();
   }
 }

@@ -9,7 +9,7 @@ import { headerRevision } from './kv.js';
 export interface SessionOptions {
   /** Lease TTL in seconds, an integer ≥ 2 (etcd's minimum). Default 10. */
   ttlSeconds?: number;
-  /** How often to send a keepalive. Default: a third of the TTL, at most 1 s, so a revoked lease is noticed within about a second. */
+  /** How often to send a keepalive. Default: a third of the TTL, at most 500 ms, so a lease revoked by someone else is noticed within half a second. */
   keepaliveIntervalMs?: number;
 }
 
@@ -77,7 +77,7 @@ export class Session extends EventEmitter<SessionEvents> {
   static async grant(client: Etcd3, requester: Requester, opts: SessionOptions & { signal?: AbortSignal } = {}): Promise<Session> {
     const ttlSeconds = opts.ttlSeconds ?? 10;
     assertTtlSeconds(ttlSeconds, 'ttlSeconds');
-    const intervalMs = opts.keepaliveIntervalMs ?? Math.max(250, Math.min(1000, (ttlSeconds * 1000) / 3));
+    const intervalMs = opts.keepaliveIntervalMs ?? Math.max(250, Math.min(500, (ttlSeconds * 1000) / 3));
     assertInteger(Math.round(intervalMs), 'keepaliveIntervalMs', 50, (ttlSeconds * 1000) / 2);
     const sentAt = performance.now();
     const res = await requester.run(
@@ -152,8 +152,11 @@ export class Session extends EventEmitter<SessionEvents> {
 
   async #revokeQuietly(): Promise<void> {
     try {
-      await this.#requester.run('session: revoke lease', (o) =>
-        this.#client.leaseClient.leaseRevoke({ ID: this.leaseId.toString() }, o),
+      // Short: close() must finish promptly even when etcd is unreachable.
+      await this.#requester.run(
+        'session: revoke lease',
+        (o) => this.#client.leaseClient.leaseRevoke({ ID: this.leaseId.toString() }, o),
+        { timeoutMs: 2000 },
       );
     } catch {
       // Unreachable or already gone: the lease expires by its TTL either way.

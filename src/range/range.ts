@@ -4,7 +4,7 @@ import { CompactedError } from '../core/errors.js';
 import { keyAfter } from '../core/keys.js';
 import { headerRevision, toKeyValue, type KeyValue } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
-import { assertInteger, assertOptionalSignal } from '../core/validate.js';
+import { assertInteger, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 
 /** Options of {@link RangeQuery}. */
 export interface RangeOptions {
@@ -19,6 +19,8 @@ export interface RangeOptions {
   /** Iterate `[key, end)` instead of a prefix. */
   end?: string | Buffer;
   signal?: AbortSignal;
+  /** Deadline for each page, retries included. Default: the coordinator's `requestTimeoutMs`. */
+  timeoutMs?: number;
 }
 
 /**
@@ -46,6 +48,7 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
   readonly #keysOnly: boolean;
   readonly #reverse: boolean;
   readonly #signal: AbortSignal | undefined;
+  readonly #timeoutMs: number;
   #revision: bigint | undefined;
 
   constructor(ctx: CoordContext, prefix: string | Buffer, opts: RangeOptions = {}) {
@@ -72,6 +75,8 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     this.#keysOnly = opts.keysOnly ?? false;
     this.#reverse = opts.reverse ?? false;
     this.#signal = opts.signal;
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    this.#timeoutMs = opts.timeoutMs ?? ctx.requester.requestTimeoutMs;
     this.#revision = opts.revision;
   }
 
@@ -120,13 +125,13 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
   async #fetch(req: IRangeRequest): Promise<IRangeResponse> {
     const revision = this.#revision;
     const res = await withRetry(
-      () =>
+      (_, attempt) =>
         this.#ctx.requester.run(
           'range',
           (o) => this.#ctx.client.kv.range({ ...req, ...(revision !== undefined ? { revision: revision.toString() } : {}) }, o),
-          { signal: this.#signal },
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: this.#signal, what: 'range', retries: 5 },
+      { signal: this.#signal, timeoutMs: this.#timeoutMs, what: 'range' },
     ).catch((err: unknown) => {
       if (err instanceof CompactedError) {
         throw new CompactedError(`range: revision ${String(revision)} has been compacted`, err.compactRevision, { cause: err });

@@ -2,13 +2,21 @@
  * The test harness itself, on a private single node: the etcd launcher, compaction, process
  * cleanup and every mode of the TCP fault proxy.
  */
-import { existsSync } from 'node:fs';
 import { once } from 'node:events';
-import { GRPCDeadlineExceededError, GRPCOutOfRangeError, type Etcd3 } from 'etcd3';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Etcd3, GRPCDeadlineExceededError, GRPCOutOfRangeError } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EtcdUnavailableError, dockerAvailable, startEtcd } from '../support/etcd.js';
 import { FaultProxy } from '../support/proxy.js';
-import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
+import {
+  sharedEndpoints,
+  spawnNode,
+  uniquePrefix,
+  usePrivateEtcd,
+  useSharedEtcd,
+  waitFor,
+} from '../support/shared.js';
 
 /** Asserts that no process has this PID any more (`kill(pid, 0)` fails with ESRCH). */
 function expectGone(pid: number | undefined): void {
@@ -55,7 +63,14 @@ describe('etcd launcher (single node)', () => {
     await member.restart({ wipeData: true });
     expect(member.pid).not.toBe(oldPid);
     const fresh = cluster.client(); // the old client's channel saw the node die
-    expect(await waitFor(() => fresh.get(`${prefix}wiped`).exists().then((e) => !e))).toBe(true);
+    expect(
+      await waitFor(() =>
+        fresh
+          .get(`${prefix}wiped`)
+          .exists()
+          .then((e) => !e),
+      ),
+    ).toBe(true);
   });
 });
 
@@ -87,7 +102,10 @@ describe('FaultProxy', () => {
     const forwarded = proxy.bytesForwarded;
     const started = Date.now();
     await expect(
-      client.get(`${prefix}p`).options({ deadline: Date.now() + 500 }).string(),
+      client
+        .get(`${prefix}p`)
+        .options({ deadline: Date.now() + 500 })
+        .string(),
     ).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     expect(proxy.connections).toBeGreaterThan(0); // silently dropped, not refused or closed
@@ -136,6 +154,33 @@ describe('FaultProxy', () => {
   });
 });
 
+describe('shared etcd helpers', () => {
+  let prefix = '';
+
+  describe('a suite using useSharedEtcd', () => {
+    const etcd = useSharedEtcd('harness');
+
+    it('gets the shared endpoints, a unique prefix and a working admin client', async () => {
+      prefix = etcd.prefix;
+      expect(etcd.endpoints).toEqual(sharedEndpoints());
+      expect(etcd.prefix).toMatch(/^t-harness-[0-9a-f]{8}\/$/);
+      await etcd.admin.put(`${etcd.prefix}a`).value('1');
+      expect(await etcd.admin.get(`${etcd.prefix}a`).string()).toBe('1');
+    });
+  });
+
+  afterAll(async () => {
+    // Runs after the inner suite's afterAll: its prefix, and only its prefix, is gone.
+    const client = new Etcd3({ hosts: sharedEndpoints() });
+    try {
+      expect(prefix).not.toBe('');
+      expect(await client.getAll().prefix(prefix).count()).toBe(0);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('process hygiene', () => {
   it('stop() leaves no process and no data dir behind, and is idempotent', async () => {
     const cluster = await startEtcd({ members: 1, useExternal: false });
@@ -158,9 +203,36 @@ describe('process hygiene', () => {
     try {
       const attempt = startEtcd();
       await expect(attempt).rejects.toBeInstanceOf(EtcdUnavailableError);
-      await expect(attempt).rejects.toThrow(/ETCD_ENDPOINTS[\s\S]*apt-get install[\s\S]*brew install etcd[\s\S]*ETCD_BIN[\s\S]*Docker/);
+      await expect(attempt).rejects.toThrow(
+        /ETCD_ENDPOINTS[\s\S]*apt-get install[\s\S]*brew install etcd[\s\S]*ETCD_BIN[\s\S]*Docker/,
+      );
     } finally {
       vi.unstubAllEnvs();
+    }
+  });
+
+  it('spawnNode: runs a TS worker whose PID takes SIGSTOP/SIGCONT/SIGTERM itself', async () => {
+    const worker = spawnNode('test/support/fixtures/ticker.ts', ['a', 'b'], { env: { TICKER_LABEL: 'L' } });
+    try {
+      // The worker reports its own PID: proof that signals reach the script, not a wrapper.
+      expect(await worker.waitForLine(/^ready/)).toBe(`ready ${worker.pid} a b L`);
+      await worker.waitForLine(/^tick 2$/);
+      worker.pause();
+      await sleep(100); // lines already in the pipe may still arrive
+      const frozen = worker.output.length;
+      await sleep(300);
+      expect(worker.output.length).toBe(frozen);
+      worker.resume();
+      await waitFor(() => worker.output.length > frozen);
+      const exit = await worker.stop();
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(worker.output.at(-1)).toBe('bye');
+      const all: string[] = [];
+      for await (const line of worker.lines) all.push(line);
+      expect(all).toEqual(worker.output);
+      expectGone(worker.pid);
+    } finally {
+      await worker.stop();
     }
   });
 });

@@ -37,7 +37,13 @@ export class Cluster implements EtcdCluster {
 
   client(opts: { endpoints?: string[] } = {}): Etcd3 {
     if (this.#stopping !== undefined) throw new Error('this etcd cluster has been stopped');
-    const client = new Etcd3({ hosts: [...(opts.endpoints ?? this.endpoints)] });
+    const client = new Etcd3({
+      hosts: [...(opts.endpoints ?? this.endpoints)],
+      // Each client gets its own connections, as it would in its own process. grpc-js otherwise
+      // shares one subchannel per address across clients, so a new client to a member that just
+      // came back inherits an old client's reconnect backoff and fails until it expires.
+      grpcOptions: { 'grpc.use_local_subchannel_pool': 1 },
+    });
     this.#clients.add(client);
     return client;
   }
@@ -64,7 +70,9 @@ export class Cluster implements EtcdCluster {
       const leader = claims.find((m) => m !== undefined);
       if (leader !== undefined) return leader;
       if (Date.now() > deadline) {
-        throw new Error(`no etcd leader among ${candidates.map((m) => m.name).join(', ') || 'no running members'} within ${LEADER_TIMEOUT_MS} ms`);
+        throw new Error(
+          `no etcd leader among ${candidates.map((m) => m.name).join(', ') || 'no running members'} within ${LEADER_TIMEOUT_MS} ms`,
+        );
       }
       await sleep(100);
     }
@@ -73,7 +81,9 @@ export class Cluster implements EtcdCluster {
   async waitHealthy(timeoutMs = HEALTH_TIMEOUT_MS): Promise<void> {
     const targets =
       this.members.length > 0
-        ? this.members.filter((m) => m.running).map((m) => ({ label: m.paused ? `${m.name} (paused)` : m.name, endpoint: m.endpoint }))
+        ? this.members
+            .filter((m) => m.running)
+            .map((m) => ({ label: m.paused ? `${m.name} (paused)` : m.name, endpoint: m.endpoint }))
         : this.endpoints.map((endpoint) => ({ label: endpoint, endpoint }));
     const deadline = Date.now() + timeoutMs;
     const failures = await Promise.all(
@@ -114,7 +124,8 @@ export class Cluster implements EtcdCluster {
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    if (prefix === '') throw new RangeError('Expected `prefix` to be non-empty: refusing to delete every key');
+    if (prefix === '')
+      throw new RangeError('Expected `prefix` to be non-empty: refusing to delete every key');
     await this.#adminClient().delete().prefix(prefix).exec();
   }
 

@@ -81,7 +81,10 @@ export class BinaryMember implements EtcdMember {
     // stdout and stderr go to a file, not a pipe: a pipe nobody drains would block etcd.
     const log = openSync(this.logFile, 'a');
     try {
-      writeSync(log, `--- ${new Date().toISOString()} starting ${this.#spec.bin} ${this.#spec.args.join(' ')}\n`);
+      writeSync(
+        log,
+        `--- ${new Date().toISOString()} starting ${this.#spec.bin} ${this.#spec.args.join(' ')}\n`,
+      );
       const child = spawn(this.#spec.bin, this.#spec.args, { detached: false, stdio: ['ignore', log, log] });
       track(child);
       child.once('error', (err) => {

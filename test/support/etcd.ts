@@ -24,6 +24,7 @@ import type { Etcd3 } from 'etcd3';
 import { Cluster } from './etcd-cluster.js';
 import { BinaryMember, MemberStartError } from './etcd-member.js';
 import { freePorts } from './probe.js';
+import { forgetDir, trackDir } from './reaper.js';
 
 /** One etcd process started by the harness. */
 export interface EtcdMember {
@@ -132,14 +133,18 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdCluste
       await cluster.waitHealthy(5_000);
     } catch (err) {
       await cluster.stop();
-      throw new Error(`ETCD_ENDPOINTS=${process.env['ETCD_ENDPOINTS']} is set but not usable`, { cause: err });
+      throw new Error(`ETCD_ENDPOINTS=${process.env['ETCD_ENDPOINTS']} is set but not usable`, {
+        cause: err,
+      });
     }
     return cluster;
   }
   const bin = etcdBinary();
   if (bin !== undefined) return startBinary(bin, members, opts);
   if (members !== 1) {
-    throw new EtcdUnavailableError('A 3-member cluster needs the etcd binary (kill/pause act on its processes).');
+    throw new EtcdUnavailableError(
+      'A 3-member cluster needs the etcd binary (kill/pause act on its processes).',
+    );
   }
   if (await dockerAvailable()) {
     const { startContainer } = await import('./etcd-container.js');
@@ -197,6 +202,7 @@ async function startBinary(bin: string, count: 1 | 3, opts: StartEtcdOptions): P
 
 async function startBinaryOnce(bin: string, count: 1 | 3, opts: StartEtcdOptions): Promise<Cluster> {
   const root = await mkdtemp(join(tmpdir(), 'etcd-coord-'));
+  trackDir(root);
   const ports = await freePorts(count * 2);
   const names = Array.from({ length: count }, (_, i) => `m${i}`);
   const peerUrl = (i: number): string => `http://127.0.0.1:${ports[count + i]}`;
@@ -243,6 +249,7 @@ async function startBinaryOnce(bin: string, count: 1 | 3, opts: StartEtcdOptions
     // Throwaway data: SIGKILL is fastest, and a clean shutdown would only move leadership around.
     await Promise.all(members.map((m) => m.kill()));
     await rm(root, { recursive: true, force: true });
+    forgetDir(root);
   };
   try {
     for (const member of members) member.spawn();
@@ -252,5 +259,10 @@ async function startBinaryOnce(bin: string, count: 1 | 3, opts: StartEtcdOptions
     await teardown();
     throw err;
   }
-  return new Cluster('binary', members.map((m) => m.endpoint), members, teardown);
+  return new Cluster(
+    'binary',
+    members.map((m) => m.endpoint),
+    members,
+    teardown,
+  );
 }

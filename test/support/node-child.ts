@@ -60,7 +60,11 @@ function tsxLoaderUrl(): string {
  * Failure modes: the child is tracked and SIGKILLed by the harness's exit handler if the test
  * process dies first; stdout is always drained so a chatty child never blocks on a full pipe.
  */
-export function spawnNode(script: string, args: string[], opts: { env?: Record<string, string> } = {}): ChildHandle {
+export function spawnNode(
+  script: string,
+  args: string[],
+  opts: { env?: Record<string, string> } = {},
+): ChildHandle {
   const child = spawn(process.execPath, ['--import', tsxLoaderUrl(), script, ...args], {
     detached: false,
     env: { ...process.env, ...opts.env },
@@ -120,7 +124,8 @@ export function spawnNode(script: string, args: string[], opts: { env?: Record<s
         }
         if (ended) throw new Error(`${script} exited before printing a matching line; stderr:\n${stderr}`);
         const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`no matching line from ${script} within ${timeoutMs} ms; stderr:\n${stderr}`);
+        if (left <= 0)
+          throw new Error(`no matching line from ${script} within ${timeoutMs} ms; stderr:\n${stderr}`);
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve) => {
           timer = setTimeout(resolve, left);

@@ -1,27 +1,37 @@
 /**
  * Process hygiene for the test harness: every child process the harness spawns (etcd members,
  * worker scripts) is recorded here, and ONE `process.on('exit')` handler per Node process
- * SIGKILLs whatever is still running, so a crashed or aborted test run leaves nothing behind.
+ * SIGKILLs whatever is still running and removes the temp dirs still registered, so a crashed
+ * test run leaves nothing behind.
  *
  * @module
  */
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 /** Shared across module instances: vitest may evaluate this module more than once per process. */
 const REGISTRY = Symbol.for('etcd-coord.test.reaper');
 
 interface Registry {
   readonly live: Set<ChildProcess>;
+  readonly dirs: Set<string>;
 }
 
 function registry(): Registry {
   const holder = globalThis as typeof globalThis & { [REGISTRY]?: Registry };
   let reg = holder[REGISTRY];
   if (reg === undefined) {
-    const created: Registry = { live: new Set() };
-    // 'exit' handlers must be synchronous: process.kill is, and SIGKILL needs no follow-up.
+    const created: Registry = { live: new Set(), dirs: new Set() };
+    // 'exit' handlers must be synchronous: process.kill and rmSync are, SIGKILL needs no follow-up.
     process.on('exit', () => {
       for (const child of created.live) killNow(child, 'SIGKILL');
+      for (const dir of created.dirs) {
+        try {
+          rmSync(dir, { recursive: true, force: true });
+        } catch {
+          // best effort: it is under the OS temp dir
+        }
+      }
     });
     holder[REGISTRY] = created;
     reg = created;
@@ -82,4 +92,17 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
       if (child.pid === undefined) resolve({ code: null, signal: null });
     });
   });
+}
+
+/**
+ * Registers a temp dir for removal at process exit, unless {@link forgetDir} is called first
+ * (after the owner removed it itself).
+ */
+export function trackDir(dir: string): void {
+  registry().dirs.add(dir);
+}
+
+/** Unregisters a dir passed to {@link trackDir}. */
+export function forgetDir(dir: string): void {
+  registry().dirs.delete(dir);
 }

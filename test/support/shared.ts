@@ -65,7 +65,8 @@ export function useSharedEtcd(label: string): { endpoints: string[]; prefix: str
     endpoints,
     prefix,
     get admin(): Etcd3 {
-      if (admin === undefined) throw new Error(`useSharedEtcd('${label}'): admin is only available inside the suite`);
+      if (admin === undefined)
+        throw new Error(`useSharedEtcd('${label}'): admin is only available inside the suite`);
       return admin;
     },
   };
@@ -115,7 +116,9 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const detail = last instanceof Error ? last.message : String(last);
-      throw new Error(`waitFor: ${message} not met within ${timeoutMs} ms (last: ${detail})`, { cause: last });
+      throw new Error(`waitFor: ${message} not met within ${timeoutMs} ms (last: ${detail})`, {
+        cause: last,
+      });
     }
     await sleep(intervalMs);
   }
