@@ -15,7 +15,7 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-restricted-syntax': [
         'error',
-        { selector: "ExportAllDeclaration", message: 'Use explicit named exports.' },
+        { selector: 'ExportAllDeclaration', message: 'Use explicit named exports.' },
       ],
     },
   },

@@ -78,7 +78,11 @@ export async function rawPutBaseline(endpoints: string[], clients: number, total
   const cs = Array.from({ length: clients }, () => new Etcd3({ hosts: endpoints }));
   try {
     await Promise.all(cs.map((c) => c.put('bench/raw/warmup').value('x')));
-    const { opsPerSec } = await measure(total, clients, (w, i) => cs[w]!.put(`bench/raw/${w}/${i % 100}`).value('x').then(() => undefined));
+    const { opsPerSec } = await measure(total, clients, (w, i) =>
+      cs[w]!.put(`bench/raw/${w}/${i % 100}`)
+        .value('x')
+        .then(() => undefined),
+    );
     await cs[0]!.delete().prefix('bench/raw/');
     return opsPerSec;
   } finally {
@@ -120,7 +124,8 @@ export function scenarioContext(
 
 /** Formats the results as a Markdown table (the README's benchmark table is pasted from this). */
 export function formatTable(rows: BenchRow[], baseline: BenchContext['baseline']): string {
-  const fmt = (n: number | undefined, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits));
+  const fmt = (n: number | undefined, digits = 0) =>
+    n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits);
   const lines = [
     `raw put: ${fmt(baseline.rawPut1)} ops/s at concurrency 1, ${fmt(baseline.rawPut8)} ops/s with 8 clients`,
     '',
@@ -128,11 +133,16 @@ export function formatTable(rows: BenchRow[], baseline: BenchContext['baseline']
     '|---|---|---:|---:|---:|---:|---|',
   ];
   for (const r of rows) {
-    const ratio = r.opsPerSec !== undefined && r.ratioTo ? `${(r.opsPerSec / baseline[r.ratioTo]).toFixed(3)}× ${r.ratioTo}` : '';
+    const ratio =
+      r.opsPerSec !== undefined && r.ratioTo
+        ? `${(r.opsPerSec / baseline[r.ratioTo]).toFixed(3)}× ${r.ratioTo}`
+        : '';
     const notes = Object.entries(r.extra ?? {})
       .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(3) : v}`)
       .join(', ');
-    lines.push(`| ${r.scenario} | ${r.variant} | ${fmt(r.opsPerSec)} | ${ratio} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${notes} |`);
+    lines.push(
+      `| ${r.scenario} | ${r.variant} | ${fmt(r.opsPerSec)} | ${ratio} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${notes} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -33,10 +33,22 @@ async function main(): Promise<void> {
       rawPut1: await rawPutBaseline(cluster.endpoints, 1, 2000),
       rawPut8: await rawPutBaseline(cluster.endpoints, 8, 8000),
     };
-    console.log(`raw put: ${baseline.rawPut1.toFixed(0)} ops/s (1 client), ${baseline.rawPut8.toFixed(0)} ops/s (8 clients)`);
+    console.log(
+      `raw put: ${baseline.rawPut1.toFixed(0)} ops/s (1 client), ${baseline.rawPut8.toFixed(0)} ops/s (8 clients)`,
+    );
     rows.push(
-      { scenario: 'baseline', variant: 'raw put, 1 client, concurrency 1', opsPerSec: baseline.rawPut1, ratioTo: 'rawPut1' },
-      { scenario: 'baseline', variant: 'raw put, 8 clients', opsPerSec: baseline.rawPut8, ratioTo: 'rawPut8' },
+      {
+        scenario: 'baseline',
+        variant: 'raw put, 1 client, concurrency 1',
+        opsPerSec: baseline.rawPut1,
+        ratioTo: 'rawPut1',
+      },
+      {
+        scenario: 'baseline',
+        variant: 'raw put, 8 clients',
+        opsPerSec: baseline.rawPut8,
+        ratioTo: 'rawPut8',
+      },
     );
     for (const scenario of scenarios) {
       console.log(`\n▶ ${scenario.name}`);

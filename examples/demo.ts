@@ -40,7 +40,9 @@ async function main(): Promise<void> {
     await admin.delete().prefix(namespace);
     await cluster.stop();
   }
-  console.log(failed ? 'demo finished with failures' : 'demo finished: every key it wrote is gone, etcd stopped.');
+  console.log(
+    failed ? 'demo finished with failures' : 'demo finished: every key it wrote is gone, etcd stopped.',
+  );
   if (failed) process.exitCode = 1;
 }
 

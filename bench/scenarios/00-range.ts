@@ -18,14 +18,20 @@ async function fill(client: Etcd3, prefix: string, n: number): Promise<void> {
         for (let i = b * 100; i < Math.min(n, (b + 1) * 100); i++) {
           ops.push(client.put(`${prefix}${String(i).padStart(8, '0')}`).value(VALUE));
         }
-        await client.if(`${prefix}x`, 'Version', '==', 0).then(...ops).commit();
+        await client
+          .if(`${prefix}x`, 'Version', '==', 0)
+          .then(...ops)
+          .commit();
       }
     }),
   );
 }
 
 /** Runs `fn` while sampling heap use; returns keys/s and the peak heap growth in MiB. */
-async function sampled(n: number, fn: (tick: () => void) => Promise<number>): Promise<{ keysPerSec: number; peakMiB: number }> {
+async function sampled(
+  n: number,
+  fn: (tick: () => void) => Promise<number>,
+): Promise<{ keysPerSec: number; peakMiB: number }> {
   gc();
   const base = process.memoryUsage().heapUsed;
   let peak = 0;
@@ -80,7 +86,11 @@ async function rangeScenario(ctx: BenchContext, n: number): Promise<void> {
       extra:
         'error' in theirs
           ? { result: theirs.error }
-          : { 'keys/s': Math.round(theirs.keysPerSec), 'peak live heap MiB': theirs.peakMiB, 'ours / theirs keys/s': ours.keysPerSec / theirs.keysPerSec },
+          : {
+              'keys/s': Math.round(theirs.keysPerSec),
+              'peak live heap MiB': theirs.peakMiB,
+              'ours / theirs keys/s': ours.keysPerSec / theirs.keysPerSec,
+            },
     });
   } finally {
     await ctx.client().delete().prefix(prefix);

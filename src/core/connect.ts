@@ -65,7 +65,9 @@ function pem(value: Buffer | string | undefined): Buffer | undefined {
  * A fault-handling policy that runs the call once: retries are ours to decide, per operation. Always
  * async: etcd3 calls it from stream error handlers and expects a promise, never a synchronous throw.
  */
-const runOnce = { execute: async <T>(fn: (ctx: unknown) => T | Promise<T>) => fn({ signal: new AbortController().signal }) };
+const runOnce = {
+  execute: async <T>(fn: (ctx: unknown) => T | Promise<T>) => fn({ signal: new AbortController().signal }),
+};
 
 /**
  * Builds the etcd3 client. Its own retry and circuit-breaker policies are switched off: a silently
@@ -74,7 +76,9 @@ const runOnce = { execute: async <T>(fn: (ctx: unknown) => T | Promise<T>) => fn
 export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): Etcd3 {
   const tls = opts.tls;
   const secure = tls !== undefined;
-  const hosts = resolved.endpoints.map((e) => (/^https?:\/\//.test(e) ? e : `${secure ? 'https' : 'http'}://${e}`));
+  const hosts = resolved.endpoints.map((e) =>
+    /^https?:\/\//.test(e) ? e : `${secure ? 'https' : 'http'}://${e}`,
+  );
   const options: IOptions = {
     hosts,
     ...(opts.auth ? { auth: { username: opts.auth.username, password: opts.auth.password } } : {}),

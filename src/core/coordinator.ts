@@ -137,7 +137,10 @@ export class CoordinatorCore implements CoordContext {
       const resources = [...this.#resources].reverse();
       this.#resources.clear();
       await Promise.allSettled(resources.map((r) => r.close()));
-      await this.#renewing?.then((s) => s.close(), () => undefined);
+      await this.#renewing?.then(
+        (s) => s.close(),
+        () => undefined,
+      );
       await this.#session.close();
       this.watchHub.close();
       if (this.#ownsClient) this.client.close();

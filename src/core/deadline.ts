@@ -31,7 +31,11 @@ export interface Deadline {
  * Combines an optional caller signal and an optional timeout into one signal. One helper for every recipe,
  * so no recipe leaks a timer or an abort listener.
  */
-export function withDeadline(signal?: AbortSignal, timeoutMs?: number, ...more: (AbortSignal | undefined)[]): Deadline {
+export function withDeadline(
+  signal?: AbortSignal,
+  timeoutMs?: number,
+  ...more: (AbortSignal | undefined)[]
+): Deadline {
   const controller = new AbortController();
   const parents = [signal, ...more].filter((s): s is AbortSignal => s !== undefined);
   const onAbort = (event: Event) => controller.abort((event.target as AbortSignal).reason);
@@ -73,12 +77,17 @@ export function abortError(signal: AbortSignal, what: string, onTimeout?: (ms: n
   const reason: unknown = signal.reason;
   if (reason instanceof CoordError) return reason;
   if (reason instanceof DeadlineExceeded && onTimeout) return onTimeout(reason.timeoutMs);
-  if (reason instanceof DeadlineExceeded) return new AbortedError(`${what}: timed out after ${reason.timeoutMs} ms`, { cause: reason });
+  if (reason instanceof DeadlineExceeded)
+    return new AbortedError(`${what}: timed out after ${reason.timeoutMs} ms`, { cause: reason });
   return new AbortedError(`${what}: aborted`, { cause: reason });
 }
 
 /** Throws {@link abortError} when the signal is already aborted. */
-export function throwIfAborted(signal: AbortSignal | undefined, what: string, onTimeout?: (ms: number) => Error): void {
+export function throwIfAborted(
+  signal: AbortSignal | undefined,
+  what: string,
+  onTimeout?: (ms: number) => Error,
+): void {
   if (signal?.aborted) throw abortError(signal, what, onTimeout);
 }
 
@@ -95,7 +104,10 @@ export function raceAbort<T>(
 ): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
-    promise.then((v) => onLate?.(v), () => undefined);
+    promise.then(
+      (v) => onLate?.(v),
+      () => undefined,
+    );
     return Promise.reject(abortError(signal, what, onTimeout));
   }
   return new Promise<T>((resolve, reject) => {

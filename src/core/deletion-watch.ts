@@ -55,7 +55,12 @@ export class DeletionWatch {
    *
    * @throws AbortedError when `signal` aborts first; UnavailableError when the coordinator is closed
    */
-  static async open(ctx: CoordContext, key: Buffer, end: Buffer, signal?: AbortSignal): Promise<DeletionWatch> {
+  static async open(
+    ctx: CoordContext,
+    key: Buffer,
+    end: Buffer,
+    signal?: AbortSignal,
+  ): Promise<DeletionWatch> {
     let self: DeletionWatch | undefined;
     const early: WatchBatch[] = [];
     const sub = ctx.watchHub.watch(

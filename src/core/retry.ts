@@ -35,7 +35,10 @@ export interface Attempt {
  * aborts or `timeoutMs` passes. Only for operations that are safe to repeat: reads, and writes guarded so
  * a repeat is a no-op.
  */
-export async function withRetry<T>(fn: (attempt: number, ctx: Attempt) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number, ctx: Attempt) => Promise<T>,
+  opts: RetryOptions = {},
+): Promise<T> {
   const shouldRetry = opts.shouldRetry ?? isTransient;
   const what = opts.what ?? 'operation';
   const deadline = withDeadline(opts.signal, opts.timeoutMs);
@@ -60,7 +63,9 @@ export async function withRetry<T>(fn: (attempt: number, ctx: Attempt) => Promis
   } catch (err) {
     if (deadline.timedOut && !opts.signal?.aborted) {
       if (last instanceof UnavailableError) throw last;
-      throw new UnavailableError(`${what}: etcd did not answer within ${opts.timeoutMs} ms`, { cause: last ?? err });
+      throw new UnavailableError(`${what}: etcd did not answer within ${opts.timeoutMs} ms`, {
+        cause: last ?? err,
+      });
     }
     if (deadline.signal.aborted) throw abortError(deadline.signal, what);
     throw err;

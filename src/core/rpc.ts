@@ -35,7 +35,11 @@ export class Requester {
    * @throws UnavailableError when etcd does not answer in time (with `mayHaveApplied` for writes)
    * @throws AbortedError when `signal` aborts first
    */
-  async run<T>(what: string, fn: (options: CallOptions) => Promise<T>, opts: RequestOptions = {}): Promise<T> {
+  async run<T>(
+    what: string,
+    fn: (options: CallOptions) => Promise<T>,
+    opts: RequestOptions = {},
+  ): Promise<T> {
     const { signal } = opts;
     if (signal?.aborted) throw abortError(signal, what);
     try {

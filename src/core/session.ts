@@ -74,7 +74,11 @@ export class Session extends EventEmitter<SessionEvents> {
    * @throws InvalidArgumentError for a TTL below 2 s or a bad interval, before any request
    * @throws UnavailableError when etcd cannot be reached within the request deadline
    */
-  static async grant(client: Etcd3, requester: Requester, opts: SessionOptions & { signal?: AbortSignal } = {}): Promise<Session> {
+  static async grant(
+    client: Etcd3,
+    requester: Requester,
+    opts: SessionOptions & { signal?: AbortSignal } = {},
+  ): Promise<Session> {
     const ttlSeconds = opts.ttlSeconds ?? 10;
     assertTtlSeconds(ttlSeconds, 'ttlSeconds');
     const intervalMs = opts.keepaliveIntervalMs ?? Math.max(250, Math.min(500, (ttlSeconds * 1000) / 3));
@@ -86,7 +90,15 @@ export class Session extends EventEmitter<SessionEvents> {
       { signal: opts.signal, write: true },
     );
     if (res.error) throw new SessionExpiredError(`session: lease grant refused: ${res.error}`);
-    return new Session(client, requester, BigInt(res.ID), Number(res.TTL), headerRevision(res.header), sentAt, intervalMs);
+    return new Session(
+      client,
+      requester,
+      BigInt(res.ID),
+      Number(res.TTL),
+      headerRevision(res.header),
+      sentAt,
+      intervalMs,
+    );
   }
 
   private constructor(
@@ -183,7 +195,8 @@ export class Session extends EventEmitter<SessionEvents> {
   #armLossTimer(): void {
     if (this.#lossTimer) clearTimeout(this.#lossTimer);
     const wait = this.#deadline - performance.now();
-    if (wait <= 0) return this.#declareLost(`no keepalive acknowledged within the TTL of ${this.ttlSeconds} s`);
+    if (wait <= 0)
+      return this.#declareLost(`no keepalive acknowledged within the TTL of ${this.ttlSeconds} s`);
     this.#lossTimer = setTimeout(() => this.#armLossTimer(), wait);
   }
 

@@ -14,7 +14,8 @@ function describe(value: unknown): string {
 
 /** A recipe or key name: a non-empty string without NUL bytes. */
 export function assertName(value: unknown, arg: string): asserts value is string {
-  if (typeof value !== 'string') throw new TypeError(`Expected \`${arg}\` to be a string, got ${describe(value)}`);
+  if (typeof value !== 'string')
+    throw new TypeError(`Expected \`${arg}\` to be a string, got ${describe(value)}`);
   if (value.length === 0) throw new InvalidArgumentError(`Expected \`${arg}\` to be a non-empty string`);
   if (value.includes('\0')) throw new InvalidArgumentError(`Expected \`${arg}\` not to contain a NUL byte`);
 }
@@ -30,12 +31,19 @@ export function assertTtlSeconds(value: unknown, arg = 'ttlSeconds'): asserts va
 export function assertOptionalDuration(value: unknown, arg: string): asserts value is number | undefined {
   if (value === undefined) return;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(`Expected \`${arg}\` to be a finite number of milliseconds ≥ 0, got ${describe(value)}`);
+    throw new InvalidArgumentError(
+      `Expected \`${arg}\` to be a finite number of milliseconds ≥ 0, got ${describe(value)}`,
+    );
   }
 }
 
 /** An integer ≥ `min` (a JS number). */
-export function assertInteger(value: unknown, arg: string, min: number, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+export function assertInteger(
+  value: unknown,
+  arg: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in [${min}, ${max}]`;
     throw new InvalidArgumentError(`Expected \`${arg}\` to be an integer ${range}, got ${describe(value)}`);
@@ -43,7 +51,10 @@ export function assertInteger(value: unknown, arg: string, min: number, max = Nu
 }
 
 /** An `AbortSignal` or nothing. */
-export function assertOptionalSignal(value: unknown, arg = 'signal'): asserts value is AbortSignal | undefined {
+export function assertOptionalSignal(
+  value: unknown,
+  arg = 'signal',
+): asserts value is AbortSignal | undefined {
   if (value !== undefined && !(value instanceof AbortSignal)) {
     throw new TypeError(`Expected \`${arg}\` to be an AbortSignal, got ${describe(value)}`);
   }

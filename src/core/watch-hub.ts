@@ -102,11 +102,17 @@ export class WatchHub {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #livenessTimer: NodeJS.Timeout | undefined;
   #lastHeard = performance.now();
+  #reconnects = 0;
   readonly #backoff = new Backoff(50, 2000);
 
   constructor(client: Etcd3, opts: { livenessMs?: number } = {}) {
     this.#client = client;
     this.#livenessMs = opts.livenessMs ?? 5000;
+  }
+
+  /** How many times a broken stream was replaced (for tests and metrics). */
+  get reconnects(): number {
+    return this.#reconnects;
   }
 
   /** Number of etcd watchers currently open (shared ones count once). */
@@ -117,7 +123,10 @@ export class WatchHub {
   /** Subscribes to changes in a key range. See {@link WatchRange} and {@link WatchSubscription}. */
   watch(range: WatchRange, handlers: WatchHandlers): WatchSubscription {
     if (this.#closed) {
-      return { ready: Promise.reject(new UnavailableError('watch: the coordinator is closed')), close: () => undefined };
+      return {
+        ready: Promise.reject(new UnavailableError('watch: the coordinator is closed')),
+        close: () => undefined,
+      };
     }
     let sub!: Subscriber;
     const ready = new Promise<bigint>((resolve, reject) => {
@@ -158,7 +167,8 @@ export class WatchHub {
     this.#closed = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     if (this.#livenessTimer) clearInterval(this.#livenessTimer);
-    for (const w of this.#all) for (const s of w.subscribers) s.rejectReady(new UnavailableError('watch: closed'));
+    for (const w of this.#all)
+      for (const s of w.subscribers) s.rejectReady(new UnavailableError('watch: closed'));
     this.#all.clear();
     this.#byId.clear();
     this.#shared.clear();
@@ -250,6 +260,7 @@ export class WatchHub {
 
   #onBroken(stream: WatchStream): void {
     if (stream !== this.#stream) return;
+    this.#reconnects++;
     this.#dropStream();
     this.#scheduleReconnect();
   }
@@ -294,7 +305,14 @@ export class WatchHub {
     // A watcher closed before its create was answered was cancelled right behind the create request.
     if (!w || !this.#all.has(w)) return;
     if (res.canceled) return this.#onCanceled(w, res);
-    if (w.delivered === undefined) w.delivered = headerRevision(res.header);
+    const current = headerRevision(res.header);
+    if (w.delivered !== undefined && current > 0n && current < w.delivered) {
+      // The store is behind what was already delivered: etcd restarted without its data (or this is another
+      // cluster). Resuming would wait for revisions of a different history; make subscribers re-read instead.
+      this.#stream?.write({ cancel_request: { watch_id: w.id } });
+      return this.#onCanceled(w, { ...res, canceled: true, compact_revision: current.toString() });
+    }
+    if (w.delivered === undefined) w.delivered = current;
     for (const sub of w.subscribers) this.#settleReady(sub, w.delivered);
   }
 

@@ -65,7 +65,8 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     if (opts.end !== undefined) {
       this.#start = ctx.keyspace.key(prefix);
       this.#end = ctx.keyspace.key(opts.end);
-      if (Buffer.compare(this.#start, this.#end) > 0) throw new RangeError('Expected `end` to sort after the start key');
+      if (Buffer.compare(this.#start, this.#end) > 0)
+        throw new RangeError('Expected `end` to sort after the start key');
     } else {
       const range = ctx.keyspace.prefixRange(prefix);
       this.#start = range.key;
@@ -128,13 +129,21 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
       (_, attempt) =>
         this.#ctx.requester.run(
           'range',
-          (o) => this.#ctx.client.kv.range({ ...req, ...(revision !== undefined ? { revision: revision.toString() } : {}) }, o),
+          (o) =>
+            this.#ctx.client.kv.range(
+              { ...req, ...(revision !== undefined ? { revision: revision.toString() } : {}) },
+              o,
+            ),
           { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
       { signal: this.#signal, timeoutMs: this.#timeoutMs, what: 'range' },
     ).catch((err: unknown) => {
       if (err instanceof CompactedError) {
-        throw new CompactedError(`range: revision ${String(revision)} has been compacted`, err.compactRevision, { cause: err });
+        throw new CompactedError(
+          `range: revision ${String(revision)} has been compacted`,
+          err.compactRevision,
+          { cause: err },
+        );
       }
       throw err;
     });
@@ -142,4 +151,3 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     return res;
   }
 }
-

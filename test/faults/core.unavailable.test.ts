@@ -50,7 +50,11 @@ describe('nothing hangs when etcd is unreachable', () => {
 
   it('operations on a connected coordinator reject within their deadline once etcd is blackholed; close() completes', async () => {
     const proxy = await FaultProxy.start(etcd.cluster.endpoints[0]!);
-    const coord = await connect({ endpoints: [proxy.endpoint], namespace: uniquePrefix('unavail'), ttlSeconds: 2 });
+    const coord = await connect({
+      endpoints: [proxy.endpoint],
+      namespace: uniquePrefix('unavail'),
+      ttlSeconds: 2,
+    });
     try {
       proxy.blackhole();
       const count = await timed(() => coord.range('x/', { timeoutMs: 1000 }).count());
@@ -72,7 +76,11 @@ describe('nothing hangs when etcd is unreachable', () => {
 
   it('operations reject with UNAVAILABLE when the etcd process is gone, and work again once it is back', async () => {
     const member = etcd.cluster.members[0]!;
-    const coord = await connect({ endpoints: etcd.cluster.endpoints, namespace: uniquePrefix('down'), ttlSeconds: 2 });
+    const coord = await connect({
+      endpoints: etcd.cluster.endpoints,
+      namespace: uniquePrefix('down'),
+      ttlSeconds: 2,
+    });
     try {
       await member.kill();
       const r = await timed(() => coord.range('x/', { timeoutMs: 1000 }).count());

@@ -10,7 +10,12 @@ describe('Session loss is declared in time', () => {
   it('blackholed: signal aborts within the TTL of the last acknowledged keepalive, before an observer sees the key deleted', async () => {
     const prefix = uniquePrefix('session-bh');
     const proxy = await FaultProxy.start(etcd.cluster.endpoints[0]!);
-    const coord = await connect({ endpoints: [proxy.endpoint], namespace: prefix, ttlSeconds: 2, requestTimeoutMs: 1000 });
+    const coord = await connect({
+      endpoints: [proxy.endpoint],
+      namespace: prefix,
+      ttlSeconds: 2,
+      requestTimeoutMs: 1000,
+    });
     const observer = etcd.cluster.client();
     try {
       const session = await coord.newSession({ ttlSeconds: 2 });
@@ -30,7 +35,10 @@ describe('Session loss is declared in time', () => {
       await waitFor(() => lastAckAt > 0 && session.listenerCount('keepalive') > 0);
 
       proxy.blackhole();
-      await waitFor(() => deletedAt !== undefined, { timeoutMs: 15_000, message: 'server-side expiry seen by the observer' });
+      await waitFor(() => deletedAt !== undefined, {
+        timeoutMs: 15_000,
+        message: 'server-side expiry seen by the observer',
+      });
       await watcher.cancel();
 
       expect(lostAt, 'lost fired').toBeDefined();
@@ -48,7 +56,11 @@ describe('Session loss is declared in time', () => {
   });
 
   it('revoked by another client: the signal aborts at the next keepalive, long before the TTL could run out', async () => {
-    const coord = await connect({ endpoints: etcd.cluster.endpoints, namespace: uniquePrefix('session-rv'), ttlSeconds: 10 });
+    const coord = await connect({
+      endpoints: etcd.cluster.endpoints,
+      namespace: uniquePrefix('session-rv'),
+      ttlSeconds: 10,
+    });
     try {
       const session = coord.session;
       const lost = new Promise<SessionExpiredError>((resolve) => session.once('lost', resolve));

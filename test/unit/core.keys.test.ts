@@ -12,14 +12,18 @@ describe('prefixEnd', () => {
 
   it('every key with the prefix sorts below the end, and the end itself does not have the prefix', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 1, maxLength: 6 }), fc.uint8Array({ maxLength: 6 }), (p, rest) => {
-        const prefix = Buffer.from(p);
-        const end = prefixEnd(prefix);
-        const key = Buffer.concat([prefix, Buffer.from(rest)]);
-        if (end.equals(Buffer.from([0]))) return; // unbounded
-        expect(Buffer.compare(key, end)).toBeLessThan(0);
-        expect(end.subarray(0, prefix.length).equals(prefix)).toBe(false);
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 6 }),
+        fc.uint8Array({ maxLength: 6 }),
+        (p, rest) => {
+          const prefix = Buffer.from(p);
+          const end = prefixEnd(prefix);
+          const key = Buffer.concat([prefix, Buffer.from(rest)]);
+          if (end.equals(Buffer.from([0]))) return; // unbounded
+          expect(Buffer.compare(key, end)).toBeLessThan(0);
+          expect(end.subarray(0, prefix.length).equals(prefix)).toBe(false);
+        },
+      ),
     );
   });
 });
