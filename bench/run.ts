@@ -67,14 +67,16 @@ async function main(): Promise<void> {
     }
     const table = formatTable(rows, baseline);
     console.log(`\n${table}\n`);
+    // A filtered run must not overwrite the full results.
+    const name = filters.length === 0 ? 'latest' : 'partial';
     const out = join(here, 'results');
     await mkdir(out, { recursive: true });
     await writeFile(
-      join(out, 'latest.json'),
-      JSON.stringify({ date: new Date().toISOString(), node: process.version, baseline, rows }, null, 2),
+      join(out, `${name}.json`),
+      JSON.stringify({ date: new Date().toISOString(), node: process.version, filters, baseline, rows }, null, 2),
     );
-    await writeFile(join(out, 'latest.md'), `${table}\n`);
-    console.log(`results written to bench/results/latest.json`);
+    await writeFile(join(out, `${name}.md`), `${table}\n`);
+    console.log(`results written to bench/results/${name}.json`);
   } finally {
     await cluster.stop();
   }

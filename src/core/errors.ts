@@ -114,7 +114,10 @@ export class AbortedError extends CoordError {
   readonly code = 'ABORTED';
 }
 
-/** True for errors that are worth retrying on another attempt or member (not for writes of unknown outcome). */
+/**
+ * True for errors worth another attempt: etcd was unavailable. That includes writes whose outcome is unknown
+ * (`mayHaveApplied`), so only requests that are safe to repeat (reads, guarded writes) may use it.
+ */
 export function isTransient(err: unknown): boolean {
   return err instanceof UnavailableError;
 }
@@ -126,8 +129,16 @@ export function isTransient(err: unknown): boolean {
  */
 export function toCoordError(err: unknown, what: string, write = false): Error {
   if (err instanceof CoordError) return err;
-  if (err instanceof EtcdPermissionDeniedError || err instanceof EtcdAuthenticationFailedError) {
-    return new PermissionDeniedError(`${what}: permission denied by etcd`, { cause: err });
+  if (err instanceof EtcdAuthenticationFailedError) {
+    return new PermissionDeniedError(`${what}: etcd authentication failed (wrong user name or password)`, {
+      cause: err,
+    });
+  }
+  if (err instanceof EtcdPermissionDeniedError) {
+    return new PermissionDeniedError(
+      `${what}: permission denied by etcd (the user's roles do not grant this key range)`,
+      { cause: err },
+    );
   }
   if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdInvalidAuthTokenError) {
     return new PermissionDeniedError(`${what}: not authenticated`, { cause: err });

@@ -16,7 +16,7 @@ export interface RetryOptions {
   minTimeoutMs?: number;
   /** Largest back-off in ms. Default 2000. */
   maxTimeoutMs?: number;
-  /** Which errors to retry. Default: {@link isTransient} (etcd unavailable, no write of unknown outcome). */
+  /** Which errors to retry. Default: {@link isTransient} (etcd unavailable; the operation must be safe to repeat). */
   shouldRetry?: (err: unknown) => boolean;
   /** Names the operation in errors. */
   what?: string;

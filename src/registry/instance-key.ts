@@ -1,0 +1,105 @@
+import type { IKeyValue } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import { ConflictError, UnavailableError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
+
+/**
+ * The guarded writes on one instance key (`services/<service>/<id>`, full key). Every write compares the
+ * key's lease, so a registration never overwrites or deletes another live instance's key.
+ */
+export class InstanceKey {
+  readonly #ctx: CoordContext;
+  readonly #key: Buffer;
+  readonly #name: string;
+
+  constructor(ctx: CoordContext, fullKey: Buffer, name: string) {
+    this.#ctx = ctx;
+    this.#key = fullKey;
+    this.#name = name;
+  }
+
+  /**
+   * Puts `value` under `leaseId`: creates the key if absent; replaces it only if it is attached to one of
+   * `ownLeases` (this registration's current or earlier leases). Safe to repeat.
+   *
+   * @throws ConflictError when the key is attached to another lease (another live instance with this id)
+   * @throws UnavailableError when etcd does not answer (the write may have been applied: repeat it)
+   */
+  async register(value: () => Buffer, leaseId: bigint, ownLeases: ReadonlySet<bigint>): Promise<void> {
+    const { client, requester } = this.#ctx;
+    const lease = leaseId.toString();
+    const what = `registry: register "${this.#name}"`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const created = await requester.run(
+        what,
+        (o) =>
+          client
+            .if(this.#key, 'Create', '==', 0)
+            .then(client.put(this.#key).value(value()).lease(lease))
+            .else(client.get(this.#key))
+            .options(o)
+            .commit(),
+        { write: true },
+      );
+      if (created.succeeded) return;
+      const kv: IKeyValue | undefined = created.responses[0]?.response_range?.kvs[0];
+      if (!kv) continue; // deleted in between: try to create it again
+      const holder = BigInt(kv.lease || 0);
+      if (!ownLeases.has(holder)) {
+        throw new ConflictError(
+          `${what}: the id is already registered by another live instance (lease ${holder.toString(16)})`,
+        );
+      }
+      const replaced = await requester.run(
+        what,
+        (o) =>
+          client
+            .if(this.#key, 'Lease', '==', kv.lease)
+            .and(this.#key, 'Mod', '==', kv.mod_revision)
+            .then(client.put(this.#key).value(value()).lease(lease))
+            .options(o)
+            .commit(),
+        { write: true },
+      );
+      if (replaced.succeeded) return;
+    }
+    throw new UnavailableError(`${what}: the key kept changing under us`);
+  }
+
+  /** Puts `value` if the key is still attached to `leaseId`; false if it is gone or another lease's. */
+  async update(value: Buffer, leaseId: bigint, signal: AbortSignal): Promise<boolean> {
+    const { client, requester } = this.#ctx;
+    const lease = leaseId.toString();
+    const res = await requester.run(
+      `registry: update "${this.#name}"`,
+      (o) =>
+        client
+          .if(this.#key, 'Lease', '==', lease)
+          .then(client.put(this.#key).value(value).lease(lease))
+          .options(o)
+          .commit(),
+      { signal, write: true },
+    );
+    return res.succeeded;
+  }
+
+  /** Deletes the key if it is attached to `leaseId` (a few retries: a repeated guarded delete is harmless). */
+  async delete(leaseId: bigint): Promise<void> {
+    const { client, requester } = this.#ctx;
+    const lease = leaseId.toString();
+    await withRetry(
+      () =>
+        requester.run(
+          `registry: deregister "${this.#name}"`,
+          (o) =>
+            client
+              .if(this.#key, 'Lease', '==', lease)
+              .then(client.delete().key(this.#key))
+              .options(o)
+              .commit(),
+          { write: true },
+        ),
+      { retries: 3 },
+    );
+  }
+}

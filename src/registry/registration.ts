@@ -1,0 +1,268 @@
+import { EventEmitter } from 'eventemitter3';
+import type { CoordContext } from '../core/context.js';
+import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
+import { AbortedError, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
+import type { Session } from '../core/session.js';
+import { assertMetadata, encodeInstance, type ServiceMetadata } from './codec.js';
+import { InstanceKey } from './instance-key.js';
+import type { LeasePool } from './lease-pool.js';
+
+/** Events of a {@link Registration}. */
+export interface RegistrationEvents {
+  /** The lease under the instance is, or may be, gone: discovery may no longer list it. Re-registering starts. */
+  lost: [err: SessionExpiredError];
+  /** Registered again, under a new lease (`leaseId`), after a `lost`. */
+  restored: [leaseId: bigint];
+  /** A re-registration attempt failed; it is retried with back-off until it succeeds or the registration closes. */
+  error: [err: Error];
+}
+
+/** @internal What {@link ServiceRegistry.register} hands to a registration. */
+export interface RegistrationInit {
+  ctx: CoordContext;
+  pool: LeasePool;
+  service: string;
+  id: string;
+  address: string;
+  metadata: ServiceMetadata;
+  ttlSeconds: number;
+}
+
+/**
+ * One registered instance of a service: the key `services/<service>/<id>` holding
+ * `{"Addr": address, "Metadata": metadata}`, attached to a lease shared with the process's other
+ * registrations of the same TTL. It lives until `deregister()`/`close()`, or `coord.close()`.
+ *
+ * @example
+ * ```ts
+ * const reg = await coord.registry('payments').register({ address: '10.0.0.7:8443', metadata: { zone: 'a' } });
+ * reg.on('lost', () => console.warn('not discoverable right now'));
+ * reg.on('restored', () => console.info('discoverable again'));
+ * await reg.update({ zone: 'a', draining: true });
+ * await reg.deregister();
+ * ```
+ *
+ * Failure modes: when the lease is lost (etcd unreachable for about the TTL, lease revoked by an operator,
+ * etcd restarted without its data) it emits `lost` (declared on this process's monotonic clock, before the
+ * server deletes the key), then re-registers under a new lease with back-off until it succeeds or is closed,
+ * and emits `restored`. It never overwrites the key of another live instance with the same id: a
+ * re-registration only replaces a key that is absent or attached to one of this registration's own earlier
+ * leases; otherwise it keeps retrying (and emits `error`) until that key goes away.
+ */
+export class Registration extends EventEmitter<RegistrationEvents> {
+  readonly service: string;
+  readonly id: string;
+  /** `services/<service>/<id>`, relative to the coordinator's namespace. */
+  readonly key: string;
+  readonly address: string;
+  readonly ttlSeconds: number;
+  readonly #ctx: CoordContext;
+  readonly #pool: LeasePool;
+  readonly #fullKey: Buffer;
+  readonly #instance: InstanceKey;
+  readonly #closed = new AbortController();
+  /** Leases this registration has written its key under; a key on one of them is its own to replace. */
+  readonly #ownLeases = new Set<bigint>();
+  #metadata: ServiceMetadata;
+  #session: Session | undefined;
+  #recovering: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #untrack: () => void = () => undefined;
+  readonly #onLost = (err: SessionExpiredError): void => this.#lose(err);
+
+  /** @internal use `coord.registry(service).register(…)` */
+  constructor(init: RegistrationInit) {
+    super();
+    this.#ctx = init.ctx;
+    this.#pool = init.pool;
+    this.service = init.service;
+    this.id = init.id;
+    this.key = `services/${init.service}/${init.id}`;
+    this.address = init.address;
+    this.ttlSeconds = init.ttlSeconds;
+    this.#metadata = init.metadata;
+    this.#fullKey = init.ctx.keyspace.key(this.key);
+    this.#instance = new InstanceKey(init.ctx, this.#fullKey, this.key);
+  }
+
+  /** The metadata last given (to `register` or `update`). */
+  get metadata(): ServiceMetadata {
+    return this.#metadata;
+  }
+
+  /** The lease the key is attached to now; `undefined` while lost (re-registering) or after close. */
+  get leaseId(): bigint | undefined {
+    return this.#session?.leaseId;
+  }
+
+  /** True while the key is registered under a live lease. */
+  get registered(): boolean {
+    return this.#session !== undefined && !this.#session.done;
+  }
+
+  /** Aborted once the registration is deregistered or closed. */
+  get closedSignal(): AbortSignal {
+    return this.#closed.signal;
+  }
+
+  /** @internal First registration: retried on transient errors while `signal` allows. */
+  async start(signal: AbortSignal | undefined): Promise<void> {
+    await withRetry(() => this.#registerOnce(), {
+      signal,
+      retries: 8,
+      what: `registry: register "${this.key}"`,
+      shouldRetry: (err) => err instanceof UnavailableError || err instanceof SessionExpiredError,
+    });
+    this.#untrack = this.#ctx.track(this);
+  }
+
+  /**
+   * Replaces the instance's metadata. Resolves once etcd holds it; while the registration is lost it waits
+   * for the re-registration, which writes the new metadata.
+   *
+   * @throws InvalidArgumentError for metadata that is not JSON-serializable or too large, before any request
+   * @throws AbortedError when the registration is closed, or `signal`/`timeoutMs` fire first
+   */
+  async update(metadata: ServiceMetadata, opts: WaitOptions = {}): Promise<void> {
+    assertMetadata(metadata);
+    encodeInstance(this.address, metadata, this.#fullKey.length);
+    const what = `registry: update "${this.key}"`;
+    const wait = withDeadline(opts.signal, opts.timeoutMs, this.#closed.signal);
+    try {
+      this.#metadata = metadata;
+      for (;;) {
+        if (wait.signal.aborted) throw abortError(wait.signal, what);
+        const session = this.#session;
+        if (session && !session.done) {
+          if (await this.#instance.update(this.#value(), session.leaseId, wait.signal)) return;
+          // The key is gone or no longer ours while the session looked alive (revoked, or deleted by hand).
+          if (this.#session === session)
+            this.#lose(new SessionExpiredError(`${what}: the instance's key is gone`));
+          continue; // look again: re-registering now (wait for it), or already on a new lease (write there)
+        }
+        await this.#nextRestore(wait.signal, what);
+      }
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /**
+   * Removes the instance: deletes its key (only if it is still this registration's) and stops keeping it.
+   * Idempotent; after it, the registration is closed.
+   *
+   * @throws UnavailableError when etcd cannot be reached (the key then lives until its lease ends)
+   */
+  deregister(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  /** Like {@link deregister}, but never rejects. Called by `coord.close()`. */
+  async close(): Promise<void> {
+    await this.deregister().catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #value(): Buffer {
+    return encodeInstance(this.address, this.#metadata, this.#fullKey.length);
+  }
+
+  /**
+   * One registration write under the current lease of this TTL. The key is created if absent; a key already
+   * there is replaced only when it is attached to this registration's own lease (current, or one it lost);
+   * another lease's key is a live instance with the same id and is never overwritten.
+   */
+  async #registerOnce(): Promise<void> {
+    const session = await this.#pool.acquire(this.ttlSeconds, this.#closed.signal);
+    try {
+      this.#ownLeases.add(session.leaseId);
+      await this.#instance.register(() => this.#value(), session.leaseId, this.#ownLeases);
+    } catch (err) {
+      this.#pool.release(session);
+      throw err;
+    }
+    if (this.#closed.signal.aborted) {
+      // Closed while writing: shutdown() has waited for us, so the key is ours to remove here.
+      await this.#instance.delete(session.leaseId).catch(() => undefined);
+      this.#pool.release(session);
+      throw new AbortedError(`registry: "${this.key}" closed`);
+    }
+    if (session.done) {
+      // Lost while we wrote: the key may be gone with it; try again on the next lease.
+      this.#pool.release(session);
+      throw session.signal.reason as Error;
+    }
+    this.#session = session;
+    this.#ownLeases.clear();
+    this.#ownLeases.add(session.leaseId);
+    session.on('lost', this.#onLost);
+  }
+
+  /** The lease is gone (or the key is): report it once and re-register in the background. */
+  #lose(err: SessionExpiredError): void {
+    const session = this.#session;
+    if (!session || this.#closed.signal.aborted) return;
+    session.off('lost', this.#onLost);
+    this.#session = undefined;
+    this.#pool.release(session);
+    this.emit('lost', err);
+    const recovering = this.#recover();
+    this.#recovering = recovering;
+    void recovering.finally(() => {
+      if (this.#recovering === recovering) this.#recovering = undefined;
+    });
+  }
+
+  async #recover(): Promise<void> {
+    const signal = this.#closed.signal;
+    try {
+      await withRetry(() => this.#registerOnce(), {
+        signal,
+        retries: Number.MAX_SAFE_INTEGER,
+        minTimeoutMs: 100,
+        maxTimeoutMs: 2000,
+        shouldRetry: (err) => {
+          if (signal.aborted) return false;
+          this.emit('error', err instanceof Error ? err : new Error(String(err)));
+          return true;
+        },
+      });
+      const leaseId = this.#session?.leaseId;
+      if (leaseId !== undefined && !signal.aborted) this.emit('restored', leaseId);
+    } catch {
+      // Only ends early when the registration is closed.
+    }
+  }
+
+  #nextRestore(signal: AbortSignal, what: string): Promise<void> {
+    let listener: (() => void) | undefined;
+    const restored = new Promise<void>((resolve) => {
+      listener = () => resolve();
+      this.once('restored', listener);
+    });
+    return raceAbort(restored, signal, what).finally(() => this.off('restored', listener));
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#closed.abort(new AbortedError(`registry: "${this.key}" closed`));
+    this.#untrack();
+    await this.#recovering;
+    const session = this.#session;
+    this.#session = undefined;
+    if (!session) return;
+    session.off('lost', this.#onLost);
+    try {
+      // On coord.close() the default session's revoke removes every key at once; skip a delete per instance.
+      if (!(this.#ctx.closedSignal.aborted && this.ttlSeconds === this.#ctx.ttlSeconds) && !session.done) {
+        await this.#instance.delete(session.leaseId);
+      }
+    } finally {
+      this.#pool.release(session);
+    }
+  }
+}
