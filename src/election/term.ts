@@ -1,0 +1,282 @@
+import type { ICompare } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import { DeletionWatch } from '../core/deletion-watch.js';
+import { AbortedError, CoordError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
+import { headerRevision } from '../core/kv.js';
+import { withRetry } from '../core/retry.js';
+import type { Session } from '../core/session.js';
+import { encodeValue, type CampaignValue } from './leader.js';
+
+/** What {@link Term} is built from; made by `Election.campaign()`. */
+export interface TermInit {
+  ctx: CoordContext;
+  name: string;
+  /** Full etcd key (namespace included). */
+  fullKey: Buffer;
+  fencingToken: bigint;
+  session: Session;
+  value: Buffer;
+  /** The prefix watch opened by the campaign, handed over to keep watching the own key. */
+  watch: DeletionWatch;
+  /** Revision of the campaign's last read: any deletion of the own key above it ends the term. */
+  readRevision: bigint;
+}
+
+/**
+ * One leadership term, won by `Election.campaign()`. It lasts until `resign()`, the session's lease is
+ * (or may be) lost, or the leader key is deleted by someone else; `signal` aborts at that moment.
+ *
+ * @example
+ * ```ts
+ * const term = await coord.election('svc/scheduler').campaign('host-a');
+ * await db.write(row, { fencingToken: term.fencingToken, signal: term.signal });
+ * await term.proclaim('host-a (draining)');
+ * await term.resign();
+ * ```
+ *
+ * Failure modes: etcd unreachable for TTL − margin → `signal` aborts with `SessionExpiredError` before
+ * the server can delete the key (another candidate cannot have been elected yet); key deleted by another
+ * client (e.g. `etcdctl del`) → `signal` aborts with `LockLostError` within one watch notification.
+ */
+export class Term {
+  /** The leader key, app-relative: `<name>/<leaseId hex>`. */
+  readonly key: string;
+  /** Create revision of the leader key: strictly increasing across terms of one election. */
+  readonly fencingToken: bigint;
+  readonly leaseId: bigint;
+  readonly #ctx: CoordContext;
+  readonly #name: string;
+  readonly #fullKey: Buffer;
+  readonly #controller = new AbortController();
+  readonly #untrack: () => void;
+  #value: Buffer;
+  #resigning: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** @internal made by `Election.campaign()` */
+  constructor(init: TermInit) {
+    this.#ctx = init.ctx;
+    this.#name = init.name;
+    this.#fullKey = init.fullKey;
+    this.key = init.ctx.keyspace.strip(init.fullKey).toString();
+    this.fencingToken = init.fencingToken;
+    this.leaseId = init.session.leaseId;
+    this.#value = init.value;
+    this.#untrack = init.ctx.track(this);
+    const onLost = () => this.#end(init.session.signal.reason as Error);
+    this.#controller.signal.addEventListener(
+      'abort',
+      () => {
+        init.session.signal.removeEventListener('abort', onLost);
+        this.#untrack();
+      },
+      { once: true },
+    );
+    if (init.session.signal.aborted) onLost();
+    else init.session.signal.addEventListener('abort', onLost, { once: true });
+    void this.#watchOwnKey(init.watch, init.readRevision);
+  }
+
+  /** Aborted when the term ends: resigned (`AbortedError`), session lost (`SessionExpiredError`), key deleted (`LockLostError`). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** True while the term has not ended as far as this process knows. */
+  get isLeader(): boolean {
+    return !this.#controller.signal.aborted;
+  }
+
+  /**
+   * The `etcd3` comparator "this term is still current" (the leader key exists with this term's create
+   * revision), for writes that must only happen while leader.
+   *
+   * @example
+   * ```ts
+   * const res = await coord.client.if(...term.guard()).then(coord.client.put('schedule').value(plan)).commit();
+   * if (!res.succeeded) throw new Error('no longer leader: write refused');
+   * ```
+   */
+  guard(): readonly [key: Buffer, column: 'Create', cmp: '==', value: string] {
+    return [this.#fullKey, 'Create', '==', this.fencingToken.toString()];
+  }
+
+  /** The same condition as {@link guard} as a raw `Compare`, for `client.kv.txn({ compare: [...] })`. */
+  guardCompare(): ICompare {
+    return {
+      key: this.#fullKey,
+      target: 'Create',
+      result: 'Equal',
+      create_revision: this.fencingToken.toString(),
+    };
+  }
+
+  /** The value last campaigned with or proclaimed. */
+  get value(): Buffer {
+    return this.#value;
+  }
+
+  /**
+   * Replaces the leader's value, guarded by this term's create revision (no write if the term is over).
+   *
+   * @throws NotLeaderError when this campaigner is no longer the leader
+   * @throws UnavailableError when etcd does not answer (the put may have been applied)
+   */
+  async proclaim(value: CampaignValue): Promise<void> {
+    const buf = encodeValue(value, 'value', this.#fullKey.length);
+    this.#throwIfEnded('proclaim');
+    const res = await this.#ctx.requester.run(
+      `election "${this.#name}": proclaim`,
+      (o) =>
+        this.#ctx.client.kv.txn(
+          {
+            compare: [
+              {
+                key: this.#fullKey,
+                target: 'Create',
+                result: 'Equal',
+                create_revision: this.fencingToken.toString(),
+              },
+            ],
+            success: [{ request_put: { key: this.#fullKey, value: buf, lease: this.leaseId.toString() } }],
+            failure: [],
+          },
+          o,
+        ),
+      { write: true },
+    );
+    if (!res.succeeded) {
+      const err = new LockLostError(`election "${this.#name}": the leader key ${this.key} is gone`);
+      this.#end(err);
+      throw new NotLeaderError(`election "${this.#name}": proclaim by a campaigner that is not the leader`, {
+        cause: err,
+      });
+    }
+    this.#value = buf;
+  }
+
+  /**
+   * Ends the term: deletes the leader key, guarded by this term's create revision, so it never deletes a
+   * newer leader's key. The next candidate is elected within one watch notification. Calling it again
+   * returns the same promise.
+   *
+   * @throws NotLeaderError when the term had already ended (key gone, session lost) before this call
+   * @throws UnavailableError when etcd does not answer (retry, or let the lease expire)
+   */
+  resign(): Promise<void> {
+    this.#resigning ??= this.#resign().catch((err: unknown) => {
+      if (err instanceof UnavailableError) this.#resigning = undefined;
+      throw err;
+    });
+    return this.#resigning;
+  }
+
+  /** Resigns, ignoring every error (the lease expiry ends the term otherwise). Idempotent; never rejects. */
+  close(): Promise<void> {
+    this.#closing ??= this.resign().catch(() =>
+      this.#end(new AbortedError(`election "${this.#name}": term closed`)),
+    );
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #resign(): Promise<void> {
+    this.#throwIfEnded('resign');
+    try {
+      const res = await this.#ctx.requester.run(
+        `election "${this.#name}": resign`,
+        (o) =>
+          this.#ctx.client.kv.txn(
+            {
+              compare: [
+                {
+                  key: this.#fullKey,
+                  target: 'Create',
+                  result: 'Equal',
+                  create_revision: this.fencingToken.toString(),
+                },
+              ],
+              success: [{ request_delete_range: { key: this.#fullKey } }],
+              failure: [],
+            },
+            o,
+          ),
+        { write: true },
+      );
+      if (!res.succeeded)
+        throw new NotLeaderError(`election "${this.#name}": resign by a campaigner that is not the leader`);
+    } finally {
+      // Whatever etcd answered, this process stops acting as leader now.
+      this.#end(new AbortedError(`election "${this.#name}": resigned`));
+    }
+  }
+
+  #throwIfEnded(what: string): void {
+    const signal = this.#controller.signal;
+    if (!signal.aborted) return;
+    throw new NotLeaderError(`election "${this.#name}": ${what} after the term ended`, {
+      cause: signal.reason,
+    });
+  }
+
+  #end(reason: Error): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+
+  /** Ends the term when the own key is deleted; after a broken watch, re-reads the key and watches again. */
+  async #watchOwnKey(first: DeletionWatch, readRevision: bigint): Promise<void> {
+    const signal = this.#controller.signal;
+    let watch = first;
+    let after = readRevision;
+    try {
+      for (;;) {
+        try {
+          await watch.waitForDelete(this.#fullKey, after, signal);
+          return this.#end(
+            new LockLostError(`election "${this.#name}": the leader key ${this.key} was deleted`),
+          );
+        } catch {
+          if (signal.aborted) return;
+        }
+        // The watch broke (compaction while disconnected): look at the key itself, then watch again.
+        watch.close();
+        const next = await withRetry(
+          async () => {
+            const range = this.#ctx.keyspace.prefixRange(`${this.#name}/`);
+            const w = await DeletionWatch.open(this.#ctx, range.key, range.end, signal);
+            try {
+              const res = await this.#ctx.requester.run(`election "${this.#name}": check leader key`, (o) =>
+                this.#ctx.client.kv.range({ key: this.#fullKey }, o),
+              );
+              const kv = res.kvs[0];
+              return {
+                w,
+                gone: !kv || BigInt(kv.create_revision) !== this.fencingToken,
+                rev: headerRevision(res.header),
+              };
+            } catch (err) {
+              w.close();
+              throw err;
+            }
+          },
+          {
+            signal,
+            retries: Number.MAX_SAFE_INTEGER,
+            shouldRetry: (err) => !(err instanceof CoordError && err.code === 'ABORTED'),
+          },
+        );
+        watch = next.w;
+        after = next.rev;
+        if (next.gone)
+          return this.#end(new LockLostError(`election "${this.#name}": the leader key ${this.key} is gone`));
+      }
+    } catch {
+      // Only an abort ends the retry loop: the term is over already.
+    } finally {
+      watch.close();
+    }
+  }
+}
