@@ -1,0 +1,190 @@
+import type { ICompare } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import type { Session } from '../core/session.js';
+import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
+import { headerRevision } from '../core/kv.js';
+import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
+import { removeKey } from './lock-key.js';
+import type { Granted, QueueSpec } from './queue.js';
+
+/**
+ * The comparator a guarded write adds to its txn: "the lock key still exists with my create revision".
+ * Spread it into `etcd3`'s builder: `client.if(...lock.guard())`, or `.and(...lock.guard())`.
+ */
+export type LockGuard = readonly [key: Buffer, column: 'Create', cmp: '==', value: string];
+
+/**
+ * A held lock (a mutex, a read or write lock, or a semaphore permit). Its key lives under the session's
+ * lease; `unlock()` deletes it, only if it is still this holder's key.
+ *
+ * @example
+ * ```ts
+ * await using lock = await coord.mutex('jobs/nightly').lock();
+ * await coord.client.if(...lock.guard()).then(coord.client.put(coord.keyspace.key('out')).value('x')).commit();
+ * ```
+ *
+ * Failure modes: `signal` aborts with `LockLostError` when the session's lease is (or may be) lost, or
+ * when the key is deleted or replaced by someone else; from then on guarded writes fail. A fencing token
+ * only protects writes that check it (through `guard()` in etcd, or a token check in the resource).
+ */
+export class Lock {
+  /** The lock key, relative to the coordinator's namespace (e.g. `jobs/nightly/694d7a3b1c2e0f04`). */
+  readonly key: string;
+  /** The full etcd key (namespace included), as used in comparisons. */
+  readonly etcdKey: Buffer;
+  /** The create revision of the lock key: strictly greater for every later holder of the same lock. */
+  readonly fencingToken: bigint;
+  /** The session lease the key is attached to. */
+  readonly leaseId: bigint;
+  readonly #ctx: CoordContext;
+  readonly #what: string;
+  readonly #controller = new AbortController();
+  readonly #untrack: () => void;
+  readonly #onReleased: () => void;
+  readonly #spec: QueueSpec;
+  readonly #session: Session;
+  #watch: PrefixWatch;
+  #unlocking: Promise<void> | undefined;
+
+  /** @internal made by the lock recipes */
+  constructor(ctx: CoordContext, spec: QueueSpec, granted: Granted, onReleased: () => void) {
+    this.#ctx = ctx;
+    this.#spec = spec;
+    this.#what = spec.what;
+    this.etcdKey = granted.key;
+    this.key = ctx.keyspace.strip(granted.key).toString();
+    this.fencingToken = granted.createRevision;
+    this.leaseId = granted.session.leaseId;
+    this.#watch = granted.watch;
+    this.#onReleased = onReleased;
+    this.#untrack = ctx.track(this);
+    const session = granted.session;
+    this.#session = session;
+    const onLost = () =>
+      this.#lose(
+        new LockLostError(`${this.#what}: the session's lease was lost`, { cause: session.signal.reason }),
+      );
+    if (session.signal.aborted) onLost();
+    else {
+      session.signal.addEventListener('abort', onLost, { once: true });
+      this.#controller.signal.addEventListener(
+        'abort',
+        () => session.signal.removeEventListener('abort', onLost),
+        { once: true },
+      );
+    }
+    void this.#monitor();
+  }
+
+  /** Aborted (with `LockLostError`) when the lock is lost, or (with `AbortedError`) once it is unlocked. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** True until the lock is unlocked or known to be lost. */
+  get held(): boolean {
+    return !this.#controller.signal.aborted;
+  }
+
+  /**
+   * The `etcd3` comparator "I still hold it", for guarded txns.
+   *
+   * @example
+   * ```ts
+   * const res = await coord.client.if(...lock.guard()).then(coord.client.put(coord.keyspace.key('counter')).value('7')).commit();
+   * if (!res.succeeded) throw new Error('lost the lock: write refused');
+   * ```
+   */
+  guard(): LockGuard {
+    return [this.etcdKey, 'Create', '==', this.fencingToken.toString()];
+  }
+
+  /** The same condition as {@link guard} as a raw `Compare`, for `client.kv.txn({ compare: [...] })`. */
+  guardCompare(): ICompare {
+    return {
+      key: this.etcdKey,
+      target: 'Create',
+      result: 'Equal',
+      create_revision: this.fencingToken.toString(),
+    };
+  }
+
+  /**
+   * Releases the lock: deletes the key only if it still has this holder's create revision, so a retried
+   * or late unlock never deletes a newer holder's key (etcd#22082). Idempotent.
+   *
+   * @throws UnavailableError when etcd cannot be reached after retries (the key then goes with the lease)
+   */
+  unlock(): Promise<void> {
+    this.#unlocking ??= (async () => {
+      this.#untrack();
+      if (!this.#controller.signal.aborted)
+        this.#controller.abort(new AbortedError(`${this.#what}: unlocked`));
+      try {
+        // A lost session's lease is gone or going (and etcd may be unreachable): one attempt, no retries.
+        await removeKey(this.#ctx, this.etcdKey, this.fencingToken, this.#what, this.#session.done ? 0 : 4);
+      } finally {
+        this.#watch.release();
+        this.#onReleased();
+      }
+    })();
+    return this.#unlocking;
+  }
+
+  /** Same as {@link unlock}. */
+  release(): Promise<void> {
+    return this.unlock();
+  }
+
+  /** Same as {@link unlock} (called by `coord.close()`). */
+  close(): Promise<void> {
+    return this.unlock().catch(() => undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.unlock();
+  }
+
+  #lose(err: LockLostError): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(err);
+  }
+
+  /** Watches the own key on the shared prefix watch: deleted or replaced means lost. Never rejects. */
+  async #monitor(): Promise<void> {
+    let after = this.fencingToken;
+    const signal = this.#controller.signal;
+    while (!signal.aborted) {
+      try {
+        await this.#watch.watch.waitForDelete(this.etcdKey, after, signal);
+        this.#lose(new LockLostError(`${this.#what}: the lock key was deleted by someone else`));
+        return;
+      } catch (err) {
+        if (signal.aborted) return;
+        if (err instanceof PermissionDeniedError)
+          return this.#lose(new LockLostError(`${this.#what}: cannot watch the lock key`, { cause: err }));
+        // The watch broke: open a fresh one, then check the key is still mine at a revision after it.
+        try {
+          this.#watch.retire();
+          const next = await acquirePrefixWatch(this.#ctx, this.#spec.prefix, signal);
+          this.#watch.release();
+          this.#watch = next;
+          const res = await this.#ctx.requester.run(
+            `${this.#what}: check lock key`,
+            (o) => this.#ctx.client.kv.range({ key: this.etcdKey }, o),
+            {
+              signal,
+            },
+          );
+          const kv = res.kvs[0];
+          if (!kv || BigInt(kv.create_revision) !== this.fencingToken) {
+            return this.#lose(new LockLostError(`${this.#what}: the lock key was deleted by someone else`));
+          }
+          after = headerRevision(res.header);
+        } catch {
+          if (signal.aborted) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+    }
+  }
+}

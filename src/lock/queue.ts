@@ -1,0 +1,283 @@
+import { setMaxListeners } from 'node:events';
+import { SortOrder, SortTarget, type IKeyValue, type IRequestOp, type ITxnResponse } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import { abortError, withDeadline } from '../core/deadline.js';
+import {
+  CoordError,
+  LockLostError,
+  LockTimeoutError,
+  PermissionDeniedError,
+  SessionExpiredError,
+} from '../core/errors.js';
+import { headerRevision } from '../core/kv.js';
+import { withRetry } from '../core/retry.js';
+import type { Session } from '../core/session.js';
+import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
+import { removeKey, removeQuietly, waiterKeyLost } from './lock-key.js';
+
+/**
+ * What a fair queue grants. Waiters are ordered by the create revision of their key under `prefix`; a
+ * waiter is granted once fewer than `limit` keys in `blockers` are older than its own key. A mutex is
+ * `blockers = prefix, limit = 1`; a semaphore `limit = permits`; an RW lock's reader only counts writers.
+ */
+export interface QueueSpec {
+  /** Names the lock in messages, e.g. `mutex "jobs/a"`. */
+  readonly what: string;
+  /** Every key of this lock (watched for deletions). */
+  readonly prefix: { key: Buffer; end: Buffer };
+  /** The keys that block a younger waiter. */
+  readonly blockers: { key: Buffer; end: Buffer };
+  readonly limit: number;
+}
+
+/** A granted queue position: my key, its create revision, and the shared watch still referenced. */
+export interface Granted {
+  readonly key: Buffer;
+  readonly createRevision: bigint;
+  readonly session: Session;
+  readonly watch: PrefixWatch;
+}
+
+function blockersOp(
+  spec: QueueSpec,
+  extra: { maxCreateRevision?: bigint; descending?: boolean; limit?: number },
+): IRequestOp {
+  return {
+    request_range: {
+      key: spec.blockers.key,
+      range_end: spec.blockers.end,
+      limit: extra.limit ?? spec.limit,
+      sort_target: SortTarget.Create,
+      sort_order: extra.descending ? SortOrder.Descend : SortOrder.Ascend,
+      keys_only: true,
+      ...(extra.maxCreateRevision !== undefined
+        ? { max_create_revision: extra.maxCreateRevision.toString() }
+        : {}),
+    },
+  };
+}
+
+function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
+  return res.responses[i]?.response_range?.kvs ?? [];
+}
+
+function olderCount(kvs: IKeyValue[], rev: bigint): number {
+  return kvs.filter((kv) => BigInt(kv.create_revision) < rev).length;
+}
+
+/**
+ * One txn: create my key under my lease unless it exists (so a repeat of an enqueue whose answer was lost
+ * finds the first attempt's key), and read the oldest `limit` blockers in the same revision.
+ */
+async function enqueue(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  session: Session,
+  signal: AbortSignal,
+): Promise<{ createRevision: bigint; granted: boolean }> {
+  const first = blockersOp(spec, {});
+  // Deliberately not abortable: an enqueue abandoned in flight could land after the caller cleaned up (and
+  // after the next caller on this key enqueued). It is one short request; the caller checks its signal after.
+  const res = await withRetry(
+    () =>
+      ctx.requester.run(
+        `${spec.what}: enqueue`,
+        (o) =>
+          ctx.client.kv.txn(
+            {
+              compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+              success: [
+                { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
+                first,
+              ],
+              failure: [{ request_range: { key } }, first],
+            },
+            o,
+          ),
+        { write: true },
+      ),
+    // Repeating it is safe: a first attempt that did apply makes the repeat take the Else branch.
+    {
+      retries: 3,
+      what: spec.what,
+      shouldRetry: (err) => !signal.aborted && err instanceof CoordError && err.code === 'UNAVAILABLE',
+    },
+  );
+  const createRevision = txnCreateRevision(res);
+  if (createRevision === undefined)
+    throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
+  return { createRevision, granted: olderCount(kvsOf(res, 1), createRevision) < spec.limit };
+}
+
+function txnCreateRevision(res: ITxnResponse): bigint | undefined {
+  if (res.succeeded) return headerRevision(res.header);
+  const own = kvsOf(res, 0)[0];
+  return own ? BigInt(own.create_revision) : undefined;
+}
+
+/** How many older keys one queue read fetches: with no more than this, the read holds the whole set. */
+const SNAPSHOT_KEYS = 64;
+
+/**
+ * Waits until fewer than `limit` blockers are older than my key.
+ *
+ * Each round reads my own key and the older blockers at one revision R (keys only, nearest first), then
+ * waits on the watch that was live before I enqueued, so a handoff costs one delete commit plus one watch
+ * notification. When the read held *every* older blocker (at most {@link SNAPSHOT_KEYS}), the watch alone
+ * decides: once fewer than `limit` of them remain, and the watch (which delivers in revision order) has not
+ * shown my own key deleted, my key existed at the revision that granted me the lock, and no further read is
+ * needed. Otherwise the round waits for any of the nearest `limit` blockers to go and reads again; the read
+ * that finds no blocker also proves my key still exists with my create revision. Either way a waiter whose
+ * lease expired is never told it holds the lock (etcd#11456).
+ */
+async function waitTurn(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  rev: bigint,
+  session: Session,
+  pw: { current: PrefixWatch },
+  signal: AbortSignal,
+): Promise<void> {
+  const readLimit = Math.max(spec.limit, SNAPSHOT_KEYS);
+  for (;;) {
+    const res = await withRetry(
+      () =>
+        ctx.requester.run(
+          `${spec.what}: read queue`,
+          (o) =>
+            ctx.client.kv.txn(
+              {
+                compare: [],
+                success: [
+                  { request_range: { key } },
+                  blockersOp(spec, { maxCreateRevision: rev - 1n, descending: true, limit: readLimit }),
+                ],
+              },
+              o,
+            ),
+          { signal },
+        ),
+      { signal, what: spec.what },
+    );
+    const own = kvsOf(res, 0)[0];
+    if (!own || BigInt(own.create_revision) !== rev) throw await waiterKeyLost(ctx, spec.what, session);
+    const blockers = kvsOf(res, 1);
+    if (blockers.length < spec.limit) return;
+    const complete = res.responses[1]?.response_range?.more === false;
+    const at = headerRevision(res.header);
+    // Complete set: wait until fewer than `limit` remain. Partial: wake on the first of the nearest `limit` to go.
+    const waitOn = complete ? blockers : blockers.slice(0, spec.limit);
+    const wakeBelow = complete ? spec.limit : waitOn.length;
+    // Cancels the waits still pending when the round ends, so none is left behind on the shared watch.
+    const rounds = new AbortController();
+    const inner = withDeadline(signal, undefined, rounds.signal);
+    setMaxListeners(0, inner.signal); // one listener per blocker
+    try {
+      const watch = pw.current.watch;
+      const ownGone = watch.waitForDelete(key, at, inner.signal).then(() => 'own' as const);
+      let remaining = waitOn.length;
+      const turn = new Promise<'turn'>((resolve, reject) => {
+        for (const b of waitOn) {
+          watch
+            .waitForDelete(b.key, at, inner.signal)
+            .then(() => --remaining < wakeBelow && resolve('turn'), reject);
+        }
+      });
+      const woke = await Promise.race([ownGone, turn]);
+      if (woke === 'own') throw await waiterKeyLost(ctx, spec.what, session);
+      // Same tick as the deletion that woke us: had my key gone at that revision or before, the watch has it.
+      if (complete && watch.deletedAbove(key, at) === undefined) return;
+    } catch (err) {
+      if (signal.aborted) throw abortError(signal, spec.what);
+      if (
+        err instanceof LockLostError ||
+        err instanceof SessionExpiredError ||
+        err instanceof PermissionDeniedError
+      )
+        throw err;
+      // The shared watch broke (history compacted while disconnected, or cancelled): open a fresh one and
+      // re-read; the next round's read happens after the new watch is live, so nothing is missed.
+      pw.current.retire();
+      const next = await acquirePrefixWatch(ctx, spec.prefix, signal);
+      pw.current.release();
+      pw.current = next;
+    } finally {
+      rounds.abort();
+      inner.dispose();
+    }
+  }
+}
+
+/**
+ * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
+ *
+ * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
+ *   the session's lease is lost while waiting; LockLostError when the waiter key is deleted by someone else.
+ *   In every case the waiter key is removed before the call rejects.
+ */
+export async function acquire(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  session: Session,
+  opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+): Promise<Granted> {
+  const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
+  const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
+  const signal = deadline.signal;
+  let rev: bigint | undefined;
+  let enqueued = false;
+  const pw: { current: PrefixWatch | undefined } = { current: undefined };
+  try {
+    pw.current = await acquirePrefixWatch(ctx, spec.prefix, signal);
+    enqueued = true;
+    const q = await enqueue(ctx, spec, key, session, signal);
+    rev = q.createRevision;
+    if (!q.granted) await waitTurn(ctx, spec, key, rev, session, pw as { current: PrefixWatch }, signal);
+    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
+    return { key, createRevision: rev, session, watch: pw.current };
+  } catch (err) {
+    pw.current?.release();
+    // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
+    if (enqueued) await removeQuietly(ctx, key, rev, spec.what);
+    // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
+    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
+    throw err;
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/**
+ * Tries once: enqueues and, unless granted at once, removes the key again.
+ *
+ * @returns the grant, or `undefined` when the lock is taken
+ */
+export async function tryAcquire(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  session: Session,
+): Promise<Granted | undefined> {
+  const deadline = withDeadline(undefined, undefined, session.signal, ctx.closedSignal);
+  let pw: PrefixWatch | undefined;
+  let rev: bigint | undefined;
+  try {
+    pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
+    const q = await enqueue(ctx, spec, key, session, deadline.signal);
+    rev = q.createRevision;
+    if (q.granted) return { key, createRevision: rev, session, watch: pw };
+    pw.release();
+    await removeKey(ctx, key, rev, spec.what);
+    return undefined;
+  } catch (err) {
+    pw?.release();
+    if (pw) await removeQuietly(ctx, key, rev, spec.what);
+    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what);
+    throw err;
+  } finally {
+    deadline.dispose();
+  }
+}

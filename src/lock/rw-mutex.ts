@@ -1,0 +1,103 @@
+import type { CoordContext } from '../core/context.js';
+import type { WaitOptions } from '../core/deadline.js';
+import { assertName } from '../core/validate.js';
+import { Lock } from './lock.js';
+import { assertWaitOptions, type LockOptions } from './mutex.js';
+import { uniqueSuffix } from './lock-key.js';
+import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import type { Session } from '../core/session.js';
+
+/**
+ * A fair readers-writer lock: readers share, a writer excludes everyone, and everyone queues in one FIFO
+ * by create revision, so a queued writer is never overtaken by later readers (writers are not starved).
+ * Keys: `<name>/read/<leaseHex>_<random>` and `<name>/write/<leaseHex>_<random>` (one per acquisition, so
+ * one session can hold several read locks at once).
+ *
+ * @example
+ * ```ts
+ * const rw = coord.rwMutex('catalog');
+ * await using r = await rw.readLock();      // many readers at once
+ * await using w = await rw.writeLock();     // waits for earlier readers and writers
+ * ```
+ *
+ * Failure modes: as {@link Mutex}: a lost session frees its keys; waiters never hold on a dead lease; the
+ * returned `Lock` has `signal`, `guard()` and a fencing token (create revision).
+ */
+export class RWMutex {
+  readonly name: string;
+  readonly #ctx: CoordContext;
+  readonly #session: Session | undefined;
+  readonly #read: QueueSpec;
+  readonly #write: QueueSpec;
+
+  /** @throws InvalidArgumentError for an empty name or one containing `\0`, before any request */
+  constructor(ctx: CoordContext, name: string, opts: LockOptions = {}) {
+    assertName(name, 'name');
+    this.name = name;
+    this.#ctx = ctx;
+    this.#session = opts.session;
+    const prefix = ctx.keyspace.prefixRange(`${name}/`);
+    // A reader waits for older writers only; a writer for every older key.
+    this.#read = {
+      what: `rwmutex "${name}" (read)`,
+      prefix,
+      blockers: ctx.keyspace.prefixRange(`${name}/write/`),
+      limit: 1,
+    };
+    this.#write = { what: `rwmutex "${name}" (write)`, prefix, blockers: prefix, limit: 1 };
+  }
+
+  /**
+   * Waits for a shared lock: granted once no older writer holds or waits.
+   *
+   * @throws LockTimeoutError, AbortedError, SessionExpiredError, LockLostError as {@link Mutex.lock}
+   */
+  readLock(opts: WaitOptions = {}): Promise<Lock> {
+    return this.#lock(this.#read, 'read', opts);
+  }
+
+  /**
+   * Waits for the exclusive lock: granted once every older key (reader or writer) is gone.
+   *
+   * @throws LockTimeoutError, AbortedError, SessionExpiredError, LockLostError as {@link Mutex.lock}
+   */
+  writeLock(opts: WaitOptions = {}): Promise<Lock> {
+    return this.#lock(this.#write, 'write', opts);
+  }
+
+  /** A read lock if one is available without waiting, else `null`. */
+  tryReadLock(): Promise<Lock | null> {
+    return this.#try(this.#read, 'read');
+  }
+
+  /** The write lock if it is free and nobody waits, else `null`. */
+  tryWriteLock(): Promise<Lock | null> {
+    return this.#try(this.#write, 'write');
+  }
+
+  async #lock(spec: QueueSpec, kind: string, opts: WaitOptions): Promise<Lock> {
+    assertWaitOptions(opts);
+    opts.signal?.throwIfAborted();
+    const session = await this.#sessionFor(opts.signal);
+    const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, opts);
+    return new Lock(this.#ctx, spec, granted, () => undefined);
+  }
+
+  async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
+    const session = await this.#sessionFor(undefined);
+    const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session);
+    return granted ? new Lock(this.#ctx, spec, granted, () => undefined) : null;
+  }
+
+  #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
+    if (this.#session) {
+      this.#session.throwIfDone();
+      return Promise.resolve(this.#session);
+    }
+    return this.#ctx.currentSession({ signal });
+  }
+
+  #keyFor(kind: string, session: Session): Buffer {
+    return this.#ctx.keyspace.key(`${this.name}/${kind}/${uniqueSuffix(session)}`);
+  }
+}

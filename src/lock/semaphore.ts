@@ -1,0 +1,75 @@
+import type { CoordContext } from '../core/context.js';
+import type { WaitOptions } from '../core/deadline.js';
+import type { Session } from '../core/session.js';
+import { assertInteger, assertName } from '../core/validate.js';
+import { Lock } from './lock.js';
+import { assertWaitOptions, type LockOptions } from './mutex.js';
+import { uniqueSuffix } from './lock-key.js';
+import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+
+/**
+ * A fair counting semaphore: at most `permits` holders at once, granted in FIFO order by create revision.
+ * Each permit is a key `<name>/<leaseHex>_<random>` under the holder's session lease, so the permits of a
+ * dead session are freed when its lease expires. Every user of one name must agree on `permits`.
+ *
+ * @example
+ * ```ts
+ * const sem = coord.semaphore('pool/db', 4);
+ * await using permit = await sem.acquire({ timeoutMs: 10_000 });
+ * await query({ signal: permit.signal });
+ * ```
+ *
+ * Failure modes: as {@link Mutex}. A waiter waits for the deletion of any of the `permits` keys just older
+ * than its own, then re-counts; a permit's `signal` aborts when its session is lost.
+ */
+export class Semaphore {
+  readonly name: string;
+  readonly permits: number;
+  readonly #ctx: CoordContext;
+  readonly #session: Session | undefined;
+  readonly #spec: QueueSpec;
+
+  /** @throws InvalidArgumentError for a bad name or `permits` < 1, before any request */
+  constructor(ctx: CoordContext, name: string, permits: number, opts: LockOptions = {}) {
+    assertName(name, 'name');
+    assertInteger(permits, 'permits', 1, 1_000_000);
+    this.name = name;
+    this.permits = permits;
+    this.#ctx = ctx;
+    this.#session = opts.session;
+    const prefix = ctx.keyspace.prefixRange(`${name}/`);
+    this.#spec = { what: `semaphore "${name}"`, prefix, blockers: prefix, limit: permits };
+  }
+
+  /**
+   * Waits for a permit. Release it with `permit.release()` (or `await using`).
+   *
+   * @throws LockTimeoutError, AbortedError, SessionExpiredError, LockLostError as {@link Mutex.lock}
+   */
+  async acquire(opts: WaitOptions = {}): Promise<Lock> {
+    assertWaitOptions(opts);
+    opts.signal?.throwIfAborted();
+    const session = await this.#sessionFor(opts.signal);
+    const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, opts);
+    return new Lock(this.#ctx, this.#spec, granted, () => undefined);
+  }
+
+  /** A permit if one is free and nobody older waits, else `null`. */
+  async tryAcquire(): Promise<Lock | null> {
+    const session = await this.#sessionFor(undefined);
+    const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session);
+    return granted ? new Lock(this.#ctx, this.#spec, granted, () => undefined) : null;
+  }
+
+  #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
+    if (this.#session) {
+      this.#session.throwIfDone();
+      return Promise.resolve(this.#session);
+    }
+    return this.#ctx.currentSession({ signal });
+  }
+
+  #keyFor(session: Session): Buffer {
+    return this.#ctx.keyspace.key(`${this.name}/${uniqueSuffix(session)}`);
+  }
+}
