@@ -1,0 +1,2 @@
+export { Barrier, type BarrierHoldOptions } from './barrier.js';
+export { DoubleBarrier, type DoubleBarrierOptions } from './double-barrier.js';

@@ -1,0 +1,256 @@
+import type { IRangeResponse, ITxnResponse } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
+import { ConflictError } from '../core/errors.js';
+import { headerRevision } from '../core/kv.js';
+import { withRetry } from '../core/retry.js';
+import { assertInteger, assertName } from '../core/validate.js';
+import { checkedAdd, parseStored, toInt64 } from './int64.js';
+import { checkOptions, type CounterCallOptions } from './options.js';
+
+/** Options of {@link AtomicCounter}. */
+export interface AtomicCounterOptions {
+  /** Compare-and-set races this call may lose (each retried) before it fails with `ConflictError`. Default 256. */
+  maxRetries?: number;
+}
+
+/** What this handle last saw of the key: the value and the revision that wrote it (0n: absent). */
+interface Seen {
+  value: bigint;
+  modRevision: bigint;
+}
+
+/** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
+class CasLost extends Error {}
+
+/**
+ * A counter that can move by any amount: the value is a decimal string under the key, changed by
+ * compare-and-set on the key's mod revision (`If(ModRevision(key) == seen) Then(Put) Else(Get)`). A lost
+ * race writes nothing and hands back the current value in the same round trip, so the retry needs no extra
+ * read; retries are bounded and jittered. Without contention an update costs one request (the handle
+ * remembers what it last saw), where a read-modify-write STM costs two.
+ *
+ * @example
+ * ```ts
+ * const stock = coord.atomicCounter('stock/widgets');
+ * await stock.add(10);                       // 10n
+ * await stock.decrement();                   // 9n
+ * await stock.compareAndSet(9n, 100n);       // true
+ * await stock.get();                         // 100n
+ * ```
+ *
+ * Failure modes: a write that gets no answer fails with `UnavailableError` (`mayHaveApplied: true`) and is
+ * never retried: the caller decides (read the value, or treat the update as possibly applied). Losing the
+ * race more than `maxRetries` times fails with `ConflictError`, having written nothing. CAS is not fair:
+ * under sustained all-out contention on one key (writers that start the next update the moment the last
+ * one returns) a writer can lose many races in a row; shard hot counters over several keys. A key holding
+ * something that is not a decimal integer fails with `TypeError` and is never overwritten.
+ */
+export class AtomicCounter {
+  readonly name: string;
+  readonly #ctx: CoordContext;
+  readonly #key: Buffer;
+  readonly #maxRetries: number;
+  #seen: Seen | undefined;
+  #conflicts = 0;
+
+  /** @internal use `coord.atomicCounter(name)` */
+  constructor(ctx: CoordContext, name: string, opts: AtomicCounterOptions = {}) {
+    assertName(name, 'name');
+    const maxRetries = opts.maxRetries ?? 256;
+    assertInteger(maxRetries, 'maxRetries', 0, 10_000);
+    this.#ctx = ctx;
+    this.name = name;
+    this.#key = ctx.keyspace.key(name);
+    this.#maxRetries = maxRetries;
+  }
+
+  /** Compare-and-set attempts this handle lost to concurrent writers so far (each one was retried or reported). */
+  get conflicts(): number {
+    return this.#conflicts;
+  }
+
+  /**
+   * Adds `delta` (may be negative) and returns the new value.
+   *
+   * @example
+   * ```ts
+   * const left = await coord.atomicCounter('quota/api').add(-3n);
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError before any request when `delta` is not an integer (a bigint
+   *   or a safe-integer number) or is outside the signed 64-bit range
+   * @throws InvalidArgumentError before writing when the result would leave the signed 64-bit range
+   * @throws ConflictError after `maxRetries` lost races (nothing written)
+   * @throws UnavailableError when etcd does not answer; `mayHaveApplied` tells whether a write was in flight
+   * @throws AbortedError when `signal` aborts or `timeoutMs` passes between attempts
+   */
+  async add(delta: bigint | number, opts: CounterCallOptions = {}): Promise<bigint> {
+    const d = toInt64(delta, 'delta');
+    checkOptions(opts);
+    const { value } = await this.#update('add', (current) => checkedAdd(current, d, 'delta'), opts);
+    return value;
+  }
+
+  /** Adds `delta` (default 1). Same contract as {@link add}. */
+  async increment(delta: bigint | number = 1n, opts: CounterCallOptions = {}): Promise<bigint> {
+    return this.add(toInt64(delta, 'delta'), opts);
+  }
+
+  /**
+   * Subtracts `delta` (default 1) and returns the new value. Same contract as {@link add}.
+   *
+   * @example
+   * ```ts
+   * const left = await coord.atomicCounter('stock/widgets').decrement(); // may go below zero
+   * ```
+   */
+  async decrement(delta: bigint | number = 1n, opts: CounterCallOptions = {}): Promise<bigint> {
+    const d = toInt64(delta, 'delta');
+    if (d === -(2n ** 63n))
+      throw new RangeError('Expected `delta` to be > -2^63: its negation does not fit in 64 bits');
+    return this.add(-d, opts);
+  }
+
+  /**
+   * Sets the value to `next` if it currently is `expected` (an absent key counts as 0n). Returns whether it
+   * did. A lost race with a writer who left the value at `expected` is retried; any other value is `false`.
+   *
+   * @example
+   * ```ts
+   * if (await coord.atomicCounter('schema/version').compareAndSet(3n, 4n)) await migrate();
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError before any request for a non-integer or out-of-range argument
+   * @throws ConflictError / UnavailableError / AbortedError as {@link add}
+   */
+  async compareAndSet(
+    expected: bigint | number,
+    next: bigint | number,
+    opts: CounterCallOptions = {},
+  ): Promise<boolean> {
+    const e = toInt64(expected, 'expected');
+    const n = toInt64(next, 'next');
+    checkOptions(opts);
+    const { written } = await this.#update('compareAndSet', (current) => (current === e ? n : null), opts);
+    return written;
+  }
+
+  /**
+   * The current value (0n when the key does not exist). A linearizable read, retried on transient errors.
+   *
+   * @throws TypeError when the key holds something that is not a decimal integer
+   */
+  async get(opts: CounterCallOptions = {}): Promise<bigint> {
+    checkOptions(opts);
+    const what = `atomic counter "${this.name}": get`;
+    const res = await withRetry(() => this.#read(what, opts.signal, opts.timeoutMs), {
+      signal: opts.signal,
+      what,
+      retries: 5,
+    });
+    return this.#remember(res).value;
+  }
+
+  /**
+   * One CAS loop: `compute` maps the current value to the next one (or `null`: nothing to write). It first
+   * trusts what this handle saw last (one request when nobody else wrote); a stale guess costs nothing but
+   * the failed compare, whose else-branch returns the current value for the next attempt.
+   */
+  async #update(
+    op: string,
+    compute: (current: bigint) => bigint | null,
+    opts: CounterCallOptions,
+  ): Promise<{ value: bigint; written: boolean }> {
+    const what = `atomic counter "${this.name}": ${op}`;
+    throwIfAborted(opts.signal, what);
+    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    let lost = 0;
+    const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
+      for (;;) {
+        let seen = this.#seen;
+        let next = seen ? compute(seen.value) : null;
+        if (!seen || next === null) {
+          // Unknown, or a cached value that says "nothing to do": only a fresh read may decide that.
+          seen = this.#remember(await this.#read(what, deadline.signal, deadline.remaining()));
+          next = compute(seen.value);
+          if (next === null) return { value: seen.value, written: false };
+        }
+        if (deadline.signal.aborted) throw abortError(deadline.signal, what);
+        const res = await this.#cas(what, seen.modRevision, next);
+        if (res.succeeded) {
+          this.#seen = { value: next, modRevision: headerRevision(res.header) };
+          return { value: next, written: true };
+        }
+        this.#conflicts++;
+        const current = res.responses[0]?.response_range;
+        if (current) this.#remember(current);
+        else this.#seen = undefined;
+        if (++lost > this.#maxRetries) {
+          throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
+        }
+        // The failed compare handed back the current value: the first retry after a back-off goes at once,
+        // on equal terms with the writer who just won (who never waits). Backing off before every retry
+        // lets a busy winner capture the key and starve everyone else.
+        if (lost % 2 === 0) throw new CasLost();
+      }
+    };
+    try {
+      return await withRetry(attempt, {
+        signal: deadline.signal,
+        what,
+        retries: this.#maxRetries,
+        minTimeoutMs: 2,
+        maxTimeoutMs: 50,
+        shouldRetry: (err) => err instanceof CasLost,
+      });
+    } catch (err) {
+      this.#seen = undefined;
+      if (err instanceof CasLost)
+        throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
+      throw err;
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** The compare-and-set: no signal on purpose, so an in-flight write is always answered or times out as "may have applied". */
+  #cas(what: string, modRevision: bigint, next: bigint): Promise<ITxnResponse> {
+    return this.#ctx.requester.run(
+      what,
+      (o) =>
+        this.#ctx.client.kv.txn(
+          {
+            // An absent key compares as mod revision 0.
+            compare: [
+              { key: this.#key, target: 'Mod', result: 'Equal', mod_revision: modRevision.toString() },
+            ],
+            success: [{ request_put: { key: this.#key, value: Buffer.from(next.toString()) } }],
+            failure: [{ request_range: { key: this.#key } }],
+          },
+          o,
+        ),
+      { write: true },
+    );
+  }
+
+  #read(
+    what: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+  ): Promise<IRangeResponse> {
+    return this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: this.#key }, o), {
+      signal,
+      timeoutMs,
+    });
+  }
+
+  #remember(res: IRangeResponse): Seen {
+    const kv = res.kvs[0];
+    const seen: Seen = kv
+      ? { value: parseStored(kv.value, this.name), modRevision: BigInt(kv.mod_revision || 0) }
+      : { value: 0n, modRevision: 0n };
+    this.#seen = seen;
+    return seen;
+  }
+}

@@ -1,0 +1,4 @@
+export { Counter } from './counter.js';
+export { AtomicCounter, type AtomicCounterOptions } from './atomic-counter.js';
+export { type CounterCallOptions } from './options.js';
+export { INT64_MIN, INT64_MAX } from './int64.js';
