@@ -12,8 +12,17 @@ export interface ConnectOptions {
   namespace?: string;
   /** TTL of the default session's lease, in seconds (integer ≥ 2). Default 10. */
   ttlSeconds?: number;
+  /**
+   * User name and password (etcd's `--auth-token` tokens are fetched, cached and refreshed on expiry,
+   * streams included). Omit with a client certificate: etcd then takes the user from its CN. The
+   * password never appears in an error message or log line.
+   */
   auth?: { username: string; password: string };
-  /** TLS material (PEM text, bytes, or a file path). Giving `tls` switches the connection to TLS. */
+  /**
+   * TLS material, each PEM text, bytes, or a file path. Giving `tls` switches the connection to TLS
+   * (so do `https://` endpoints). `ca`: the CA to trust (default: the system's roots); `cert` + `key`
+   * (both or neither): a client certificate, for etcd's `--client-cert-auth`.
+   */
   tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string };
   /** Bring your own configured client. It is not closed by `coord.close()`. */
   client?: Etcd3;
@@ -50,15 +59,46 @@ export function resolveOptions(opts: ConnectOptions, env: NodeJS.ProcessEnv = pr
   assertInteger(dialTimeoutMs, 'dialTimeoutMs', 1);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 5000;
   assertInteger(requestTimeoutMs, 'requestTimeoutMs', 1);
-  if (opts.auth && (typeof opts.auth.username !== 'string' || typeof opts.auth.password !== 'string')) {
-    throw new TypeError('Expected `auth` to be { username: string, password: string }');
+  if (
+    opts.auth &&
+    (typeof opts.auth.username !== 'string' ||
+      opts.auth.username === '' ||
+      typeof opts.auth.password !== 'string')
+  ) {
+    throw new TypeError('Expected `auth` to be { username: string (non-empty), password: string }');
+  }
+  if (opts.tls !== undefined) {
+    if (typeof opts.tls !== 'object' || opts.tls === null) {
+      throw new TypeError('Expected `tls` to be an object { ca?, cert?, key? }');
+    }
+    if ((opts.tls.cert === undefined) !== (opts.tls.key === undefined)) {
+      throw new TypeError('Expected `tls.cert` and `tls.key` together (a client certificate needs its key)');
+    }
   }
   return { endpoints, namespace, ttlSeconds, dialTimeoutMs, requestTimeoutMs };
 }
 
-function pem(value: Buffer | string | undefined): Buffer | undefined {
+function pem(value: Buffer | string | undefined, name: string): Buffer | undefined {
   if (value === undefined || Buffer.isBuffer(value)) return value;
-  return value.includes('-----BEGIN') ? Buffer.from(value) : readFileSync(value);
+  if (typeof value !== 'string')
+    throw new TypeError(`Expected \`${name}\` to be PEM text, bytes or a file path`);
+  if (value.includes('-----BEGIN')) return Buffer.from(value);
+  try {
+    return readFileSync(value);
+  } catch (err) {
+    // The message names the path, never the content: only text without a PEM header is taken as a path.
+    throw new TypeError(
+      `Expected \`${name}\` to be PEM text, bytes or a readable file: cannot read ${JSON.stringify(value)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+}
+
+/**
+ * Adds `name` as a non-enumerable getter: etcd3 keeps its options object for its lifetime, and a deep
+ * `util.inspect(coord)` or `JSON.stringify` would otherwise print the password or private key from it.
+ */
+function withHidden<T extends object, K extends string, V>(target: T, name: K, value: V): T & Record<K, V> {
+  return Object.defineProperty(target, name, { get: () => value, enumerable: false }) as T & Record<K, V>;
 }
 
 /**
@@ -81,7 +121,9 @@ export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): E
   );
   const options: IOptions = {
     hosts,
-    ...(opts.auth ? { auth: { username: opts.auth.username, password: opts.auth.password } } : {}),
+    ...(opts.auth
+      ? { auth: withHidden({ username: opts.auth.username }, 'password', opts.auth.password) }
+      : {}),
     grpcOptions: {
       // Notice a dead connection (a blackhole keeps TCP open) instead of waiting on it for ever. etcd's
       // default enforcement policy allows pings every 5 s while streams are open.
@@ -97,16 +139,27 @@ export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): E
     },
   };
   if (tls) {
-    const ca = pem(tls.ca);
-    const key = pem(tls.key);
-    const cert = pem(tls.cert);
-    options.credentials = {
-      rootCertificate: ca ?? Buffer.alloc(0),
-      ...(key ? { privateKey: key } : {}),
+    const ca = pem(tls.ca, 'tls.ca');
+    const key = pem(tls.key, 'tls.key');
+    const cert = pem(tls.cert, 'tls.cert');
+    const credentials = {
+      // null = the system's roots (grpc-js `createSsl`); an empty buffer would trust no CA at all.
+      rootCertificate: ca ?? (null as unknown as Buffer),
       ...(cert ? { certChain: cert } : {}),
     };
+    options.credentials = key ? withHidden(credentials, 'privateKey', key) : credentials;
   }
   return new Etcd3(options);
+}
+
+/**
+ * The innermost cause's message (e.g. gRPC's "certificate verify failed" behind an UNAVAILABLE), so a TLS
+ * misconfiguration reads as one instead of as a slow server. gRPC and etcd messages carry no credentials.
+ */
+function lastReason(err: unknown): string {
+  let e = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error && e !== err ? ` (last error: ${e.message})` : '';
 }
 
 /**
@@ -126,7 +179,8 @@ export async function dial<T>(
       try {
         return await attempt(deadline.signal);
       } catch (err) {
-        last = err;
+        // The attempt cut short by the deadline says less than the failure before it (e.g. a TLS error).
+        if (!(err instanceof AbortedError && last !== undefined)) last = err;
         if (!(err instanceof UnavailableError) && !(err instanceof AbortedError)) throw err;
       }
       if (deadline.signal.aborted) break;
@@ -135,7 +189,7 @@ export async function dial<T>(
     }
     if (signal?.aborted) throw abortError(signal, 'connect');
     throw new UnavailableError(
-      `connect: etcd at ${resolved.endpoints.join(',')} did not answer within ${resolved.dialTimeoutMs} ms`,
+      `connect: etcd at ${resolved.endpoints.join(',')} did not answer within ${resolved.dialTimeoutMs} ms${lastReason(last)}`,
       { cause: last },
     );
   } finally {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import type { Closable, CoordContext } from './context.js';
 import { createClient, dial, resolveOptions, type ConnectOptions, type ResolvedOptions } from './connect.js';
@@ -35,10 +36,12 @@ export class CoordinatorCore implements CoordContext {
     this.keyspace = new Keyspace(resolved.namespace);
     this.namespace = resolved.namespace;
     this.endpoints = resolved.endpoints;
-    this.requester = new Requester(resolved.requestTimeoutMs);
+    this.requester = new Requester(resolved.requestTimeoutMs, client);
     this.watchHub = new WatchHub(client);
     this.ttlSeconds = resolved.ttlSeconds;
     this.#session = session;
+    // Every waiter of every recipe listens here; many is normal, not a leak.
+    setMaxListeners(0, this.#closed.signal);
   }
 
   /** @internal Shared by `connect()`: validates, builds the client and grants the default session within the dial deadline. */
@@ -50,7 +53,7 @@ export class CoordinatorCore implements CoordContext {
     const owns = opts.client === undefined;
     const client = opts.client ?? createClient(opts, resolved);
     try {
-      const requester = new Requester(resolved.requestTimeoutMs);
+      const requester = new Requester(resolved.requestTimeoutMs, client);
       const session = await dial(resolved, opts.signal, (signal) =>
         Session.grant(client, requester, { ttlSeconds: resolved.ttlSeconds, signal }),
       );
@@ -150,6 +153,14 @@ export class CoordinatorCore implements CoordContext {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * What `console.log(coord)` shows: where it connects, never the client inside, whose options and cached
+   * auth token a deep inspection would otherwise print.
+   */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `${this.constructor.name} { endpoints: ${JSON.stringify(this.endpoints)}, namespace: ${JSON.stringify(this.namespace)}, ttlSeconds: ${this.ttlSeconds} }`;
   }
 
   #throwIfClosed(): void {

@@ -1,6 +1,6 @@
 import type { CoordContext } from './context.js';
 import { abortError, raceAbort } from './deadline.js';
-import type { CompactedError } from './errors.js';
+import { AbortedError, CompactedError } from './errors.js';
 import type { WatchBatch, WatchEvent, WatchSubscription } from './watch-hub.js';
 
 interface Waiter {
@@ -42,6 +42,8 @@ export class DeletionWatch {
   /** Events from here on are delivered. */
   readonly since: bigint;
   #failed: Error | undefined;
+  /** Deletions up to this revision may have been dropped from `#deleted`. */
+  #forgottenUpTo = 0n;
   /** Extra listeners for recipes that also react to puts (e.g. a barrier's key appearing). */
   readonly #listeners = new Set<(e: WatchEvent, revision: bigint) => void>();
 
@@ -92,6 +94,16 @@ export class DeletionWatch {
     const hex = key.toString('hex');
     const seen = this.#deleted.get(hex);
     if (seen !== undefined && seen > afterRevision) return Promise.resolve(seen);
+    if (afterRevision < this.#forgottenUpTo) {
+      // More deletions happened since the caller's read than this watch remembers: it cannot tell, so the
+      // caller must re-read (the same answer as for a broken watch).
+      return Promise.reject(
+        new CompactedError(
+          `wait for deletion: too many deletions since revision ${afterRevision}; re-read`,
+          this.#forgottenUpTo,
+        ),
+      );
+    }
     if (signal?.aborted) return Promise.reject(abortError(signal, 'wait for deletion'));
     return new Promise<bigint>((resolve, reject) => {
       const onAbort = () => {
@@ -115,19 +127,31 @@ export class DeletionWatch {
     });
   }
 
+  /**
+   * Synchronously: the revision of a deletion of `key` above `afterRevision` this watch has delivered,
+   * `undefined` when it has delivered none, or `null` when it cannot tell (it failed, or its memory of recent
+   * deletions no longer reaches back to `afterRevision`). Lets a caller woken by one deletion check, in the
+   * same tick, that another key was not deleted at the same or an earlier revision.
+   */
+  deletedAbove(key: Buffer, afterRevision: bigint): bigint | undefined | null {
+    if (this.#failed || afterRevision < this.#forgottenUpTo || afterRevision < this.since) return null;
+    const seen = this.#deleted.get(key.toString('hex'));
+    return seen !== undefined && seen > afterRevision ? seen : undefined;
+  }
+
   /** Calls `fn` for every event in the range (puts and deletes) until the returned function is called. */
   onEvent(fn: (event: WatchEvent, revision: bigint) => void): () => void {
     this.#listeners.add(fn);
     return () => void this.#listeners.delete(fn);
   }
 
-  /** Leaves the shared watch. Pending waits reject with `AbortedError`-like `UnavailableError`. Idempotent. */
+  /** Leaves the shared watch. Pending waits reject with `AbortedError`. Idempotent. */
   close(): void {
     this.#sub.close();
     this.#listeners.clear();
     const waiters = [...this.#waiters];
     this.#waiters.clear();
-    for (const w of waiters) w.reject(new Error('wait for deletion: watch closed'));
+    for (const w of waiters) w.reject(new AbortedError('wait for deletion: watch closed'));
   }
 
   #fail(err: Error | CompactedError): void {
@@ -146,7 +170,10 @@ export class DeletionWatch {
       this.#deleted.set(hex, batch.revision);
       if (this.#deleted.size > RECENT_DELETES) {
         const oldest = this.#deleted.keys().next().value;
-        if (oldest !== undefined) this.#deleted.delete(oldest);
+        if (oldest !== undefined) {
+          this.#forgottenUpTo = this.#deleted.get(oldest) ?? this.#forgottenUpTo;
+          this.#deleted.delete(oldest);
+        }
       }
       for (const w of this.#waiters) {
         if (w.key === hex && batch.revision > w.after) {

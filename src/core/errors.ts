@@ -12,6 +12,7 @@ import {
   GRPCUnavailableError,
   isRecoverableError,
 } from 'etcd3';
+import { isAuthRequiredError, isAuthStaleError } from './auth.js';
 
 /** The stable codes carried by every {@link CoordError}. */
 export type CoordErrorCode =
@@ -142,6 +143,14 @@ export function toCoordError(err: unknown, what: string, write = false): Error {
   }
   if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdInvalidAuthTokenError) {
     return new PermissionDeniedError(`${what}: not authenticated`, { cause: err });
+  }
+  if (isAuthRequiredError(err)) {
+    const message = `${what}: etcd requires authentication: give \`auth\` (user and password) or a client certificate`;
+    return new PermissionDeniedError(message, { cause: err });
+  }
+  if (isAuthStaleError(err)) {
+    const message = `${what}: etcd refused the auth token as older than its last RBAC change`;
+    return new PermissionDeniedError(message, { cause: err });
   }
   if (err instanceof EtcdLeaseInvalidError) {
     return new SessionExpiredError(`${what}: the lease no longer exists`, { cause: err });

@@ -1,4 +1,6 @@
 import type { CallOptions } from '@grpc/grpc-js';
+import type { Etcd3 } from 'etcd3';
+import { invalidateAuthToken, isAuthStaleError } from './auth.js';
 import { toCoordError } from './errors.js';
 import { abortError, raceAbort } from './deadline.js';
 
@@ -21,7 +23,15 @@ export interface RequestOptions {
  * connection), the caller's abort signal, and errors mapped to the `CoordError` family.
  */
 export class Requester {
-  constructor(readonly requestTimeoutMs: number) {}
+  readonly #client: Etcd3 | undefined;
+
+  /** `client`: the client the requests go through, so a stale auth token can be renewed (see `run`). */
+  constructor(
+    readonly requestTimeoutMs: number,
+    client?: Etcd3,
+  ) {
+    this.#client = client;
+  }
 
   /** gRPC call options carrying the deadline for a request starting now. */
   callOptions(timeoutMs?: number): CallOptions {
@@ -43,9 +53,23 @@ export class Requester {
     const { signal } = opts;
     if (signal?.aborted) throw abortError(signal, what);
     try {
-      return await raceAbort(fn(this.callOptions(opts.timeoutMs)), signal, what, opts.onLate);
+      return await raceAbort(this.#call(fn, opts.timeoutMs), signal, what, opts.onLate);
     } catch (err) {
       throw toCoordError(err, what, opts.write ?? false);
+    }
+  }
+
+  async #call<T>(fn: (options: CallOptions) => Promise<T>, timeoutMs: number | undefined): Promise<T> {
+    const options = this.callOptions(timeoutMs);
+    try {
+      return await fn(options);
+    } catch (err) {
+      // etcd refused a token issued before the last RBAC change (JWT tokens: every change), which etcd3
+      // does not renew by itself: drop it and repeat once, within the same deadline. The request was
+      // refused before being applied, so repeating a write is safe.
+      if (this.#client === undefined || !isAuthStaleError(err) || !invalidateAuthToken(this.#client))
+        throw err;
+      return fn(options);
     }
   }
 }

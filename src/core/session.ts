@@ -1,5 +1,7 @@
+import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
+import { isAuthTokenError, refreshAuthToken } from './auth.js';
 import { AbortedError, SessionExpiredError } from './errors.js';
 import type { Requester } from './rpc.js';
 import { assertInteger, assertTtlSeconds } from './validate.js';
@@ -119,6 +121,8 @@ export class Session extends EventEmitter<SessionEvents> {
     this.#intervalMs = intervalMs;
     // Room for timer lateness and GC pauses between our deadline and the server's expiry.
     this.#marginMs = Math.max(250, Math.min(1000, (ttlSeconds * 1000) / 4));
+    // Every lock, campaign and waiter on this session listens here; many is normal, not a leak.
+    setMaxListeners(0, this.#controller.signal);
     this.#deadline = grantSentAt + ttlSeconds * 1000 - this.#marginMs;
     this.#armLossTimer();
     this.#scheduleTick(this.#intervalMs);
@@ -237,7 +241,13 @@ export class Session extends EventEmitter<SessionEvents> {
       }
       stream
         .on('data', (res) => this.#onAck(stream, res))
-        .on('error', () => this.#onBroken(stream))
+        .on('error', (err) => {
+          // etcd 3.4 does not check the token on keepalives, but a server that does would end the stream
+          // with an auth error, and etcd3 would reopen it with the same stale token: refresh it first
+          // (deduplicated and rate-limited per client, see refreshAuthToken).
+          if (isAuthTokenError(err)) void refreshAuthToken(this.#client, Buffer.from([0]));
+          this.#onBroken(stream);
+        })
         .on('end', () => this.#onBroken(stream));
       this.#stream = stream;
       this.#pending = [];

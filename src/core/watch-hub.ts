@@ -1,6 +1,13 @@
-import type { Etcd3, IWatchResponse } from 'etcd3';
+import { EtcdAuthenticationFailedError, type Etcd3, type IWatchResponse } from 'etcd3';
+import { describeKeyRange, refreshAuthToken, watchCancelKind } from './auth.js';
 import { Backoff } from './backoff.js';
-import { CompactedError, PermissionDeniedError, UnavailableError } from './errors.js';
+import {
+  AbortedError,
+  CompactedError,
+  PermissionDeniedError,
+  UnavailableError,
+  toCoordError,
+} from './errors.js';
 import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
 
 /** One change to one key. Keys are full etcd keys (namespace included). */
@@ -66,7 +73,12 @@ interface Watcher {
   delivered: bigint | undefined;
   startRevision: bigint | undefined;
   subscribers: Set<Subscriber>;
+  /** Creates refused for a stale auth token since this watcher was last created (bounded by MAX_AUTH_RETRIES). */
+  authRetries: number;
 }
+
+/** How often one watcher's create may be refused for its token (each time after re-authenticating) before it fails. */
+const MAX_AUTH_RETRIES = 4;
 
 interface WatchStream {
   write(req: unknown): boolean;
@@ -104,6 +116,9 @@ export class WatchHub {
   #lastHeard = performance.now();
   #reconnects = 0;
   readonly #backoff = new Backoff(50, 2000);
+  /** Spaces out re-authentications, so a token that keeps being refused never makes a tight loop. */
+  readonly #authBackoff = new Backoff(100, 5000);
+  #reauthTimer: NodeJS.Timeout | undefined;
 
   constructor(client: Etcd3, opts: { livenessMs?: number } = {}) {
     this.#client = client;
@@ -124,7 +139,7 @@ export class WatchHub {
   watch(range: WatchRange, handlers: WatchHandlers): WatchSubscription {
     if (this.#closed) {
       return {
-        ready: Promise.reject(new UnavailableError('watch: the coordinator is closed')),
+        ready: Promise.reject(new AbortedError('watch: the coordinator is closed')),
         close: () => undefined,
       };
     }
@@ -151,6 +166,7 @@ export class WatchHub {
         delivered: range.startRevision === undefined ? undefined : range.startRevision - 1n,
         startRevision: range.startRevision,
         subscribers: new Set([sub]),
+        authRetries: 0,
       };
       if (shareKey !== undefined) this.#shared.set(shareKey, watcher);
       this.#create(watcher);
@@ -166,14 +182,20 @@ export class WatchHub {
   close(): void {
     this.#closed = true;
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    if (this.#reauthTimer) clearTimeout(this.#reauthTimer);
     if (this.#livenessTimer) clearInterval(this.#livenessTimer);
-    for (const w of this.#all)
-      for (const s of w.subscribers) s.rejectReady(new UnavailableError('watch: closed'));
+    // Subscribers hear of it, so nobody waits for ever on a watch that will never deliver again.
+    const subs = [...this.#all].flatMap((w) => [...w.subscribers]);
     this.#all.clear();
     this.#byId.clear();
     this.#shared.clear();
     this.#creating = [];
     this.#dropStream();
+    for (const sub of subs) {
+      const err = new AbortedError('watch: the coordinator is closed');
+      sub.rejectReady(err);
+      sub.handlers.onError?.(err);
+    }
   }
 
   #settleReady(sub: Subscriber, rev: bigint): void {
@@ -239,12 +261,27 @@ export class WatchHub {
         this.#creating = [];
         for (const w of this.#all) this.#sendCreate(stream, w);
       },
-      () => {
+      (err: unknown) => {
         this.#connecting = false;
+        // etcd3 authenticates before opening the stream: wrong credentials (a changed password, a deleted
+        // user) do not fix themselves, so every subscriber is told instead of waiting in a reconnect loop.
+        if (err instanceof EtcdAuthenticationFailedError) return this.#failAll(toCoordError(err, 'watch'));
         this.#scheduleReconnect();
       },
     );
     return undefined;
+  }
+
+  #failAll(err: Error): void {
+    for (const w of [...this.#all]) {
+      this.#forget(w);
+      const subs = [...w.subscribers];
+      w.subscribers.clear();
+      for (const sub of subs) {
+        sub.rejectReady(err);
+        sub.handlers.onError?.(err);
+      }
+    }
   }
 
   #startLiveness(): void {
@@ -313,10 +350,23 @@ export class WatchHub {
       return this.#onCanceled(w, { ...res, canceled: true, compact_revision: current.toString() });
     }
     if (w.delivered === undefined) w.delivered = current;
+    if (w.authRetries > 0) {
+      w.authRetries = 0;
+      this.#authBackoff.reset();
+    }
     for (const sub of w.subscribers) this.#settleReady(sub, w.delivered);
   }
 
   #onCanceled(w: Watcher, res: IWatchResponse): void {
+    const reason = res.cancel_reason || 'cancelled by etcd';
+    const kind = watchCancelKind(reason);
+    if (
+      kind === 'auth-token' &&
+      BigInt(res.compact_revision || 0) === 0n &&
+      w.authRetries < MAX_AUTH_RETRIES
+    ) {
+      return this.#retryAfterReauth(w);
+    }
     this.#forget(w);
     const compactRevision = BigInt(res.compact_revision || 0);
     const subs = [...w.subscribers];
@@ -330,14 +380,45 @@ export class WatchHub {
         sub.rejectReady(err);
         sub.handlers.onCompacted?.(err);
       } else {
-        const reason = res.cancel_reason || 'cancelled by etcd';
-        const err = /permission denied/i.test(reason)
-          ? new PermissionDeniedError(`watch: ${reason}`)
-          : new UnavailableError(`watch: ${reason}`);
+        const what = `watch on ${describeKeyRange(w.key, w.end)}`;
+        const err =
+          kind === 'permission'
+            ? new PermissionDeniedError(`${what}: permission denied by etcd (${reason})`)
+            : kind === 'auth-token'
+              ? new PermissionDeniedError(
+                  `${what}: etcd refused the auth token ${w.authRetries + 1} times, each after re-authenticating (${reason})`,
+                )
+              : new UnavailableError(`${what}: ${reason}`);
         sub.rejectReady(err);
         sub.handlers.onError?.(err);
       }
     }
+  }
+
+  /**
+   * The stream's auth token expired (etcd checks it on every watch create, with the token the stream was
+   * opened with, while watchers created earlier keep delivering). etcd3 never refreshes a stream's token, so:
+   * refresh it through a unary call, then replace the stream; every watcher resumes after the last revision
+   * it delivered, as after any break. One refresh serves every watcher refused meanwhile, refreshes are
+   * spaced by a back-off, and a watcher refused {@link MAX_AUTH_RETRIES} times in a row fails.
+   */
+  #retryAfterReauth(w: Watcher): void {
+    w.authRetries++;
+    this.#byId.delete(w.id);
+    w.id = 0;
+    if (this.#reauthTimer) return;
+    this.#reauthTimer = setTimeout(() => {
+      void refreshAuthToken(this.#client, w.key).then(() => {
+        this.#reauthTimer = undefined;
+        if (this.#closed) return;
+        const stream = this.#stream;
+        if (stream) {
+          this.#reconnects++;
+          this.#dropStream();
+        }
+        if (this.#all.size > 0) this.#ensureStream();
+      });
+    }, this.#authBackoff.next());
   }
 
   #deliver(w: Watcher, res: IWatchResponse): void {

@@ -1,6 +1,6 @@
 import type { CoordContext } from '../core/context.js';
 import { raceAbort } from '../core/deadline.js';
-import { CoordError } from '../core/errors.js';
+import { AbortedError, CoordError } from '../core/errors.js';
 import type { KeyValue } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { WatchBatch, WatchSubscription } from '../core/watch-hub.js';
@@ -81,6 +81,8 @@ export class RangeFollower {
         onBatch: (b) => this.#onBatch(stripBatch(b, strip)),
         onCompacted: () => this.#resync(),
         onError: (err) => {
+          // The coordinator closed: nothing to follow any more.
+          if (err instanceof AbortedError) return;
           this.#handlers.onError?.(err);
           this.#resync();
         },
