@@ -1,0 +1,4 @@
+export { Queue, type QueueOptions, type PushOptions, type ProcessOptions, type JobHandler } from './queue.js';
+export { Job, type NackOptions } from './job.js';
+export { type QueueStats } from './consumer.js';
+export { type QueueCodec, type DeadLetterInfo, MAX_PRIORITY } from './item.js';
