@@ -7,6 +7,10 @@ import { ServiceDiscovery, ServiceRegistry } from './registry/index.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { WatchedConfig, type ConfigValue, type WatchedConfigOptions } from './config/index.js';
 import { Election, type ElectionOptions } from './election/election.js';
+import { Mutex, RWMutex, Semaphore, type LockOptions } from './lock/index.js';
+import { Queue, type QueueOptions } from './queue/index.js';
+import { AtomicCounter, Counter, type AtomicCounterOptions } from './counter/index.js';
+import { Barrier, DoubleBarrier, type DoubleBarrierOptions } from './barrier/index.js';
 
 /**
  * The facade an app holds: `connect()` returns one. Each recipe has a factory here; everything it makes
@@ -88,10 +92,91 @@ export class Coordinator extends CoordinatorCore {
    * @throws InvalidArgumentError for an empty service name or one holding `/` (before any request)
    * @throws UnavailableError / AbortedError when the first snapshot cannot be read
    */
-  async discovery(service: string, opts: { signal?: AbortSignal | undefined } = {}): Promise<ServiceDiscovery> {
+  async discovery(
+    service: string,
+    opts: { signal?: AbortSignal | undefined } = {},
+  ): Promise<ServiceDiscovery> {
     const svc = new ServiceDiscovery(this, service);
     await svc.start(opts);
     return svc;
+  }
+
+  /**
+   * A fair mutex with fencing tokens on `<name>/<leaseId hex>` (excludes against `etcdctl lock`). See {@link Mutex}.
+   *
+   * @example
+   * ```ts
+   * await coord.mutex('jobs/nightly').withLock(async (lock) => run(lock.signal));
+   * ```
+   *
+   * @throws InvalidArgumentError for an empty name or one with a NUL byte (before any request)
+   */
+  mutex(name: string, opts: LockOptions = {}): Mutex {
+    return new Mutex(this, name, opts);
+  }
+
+  /**
+   * A fair readers-writer lock (writers are not starved). See {@link RWMutex}.
+   *
+   * @throws InvalidArgumentError for an empty name or one with a NUL byte (before any request)
+   */
+  rwMutex(name: string, opts: LockOptions = {}): RWMutex {
+    return new RWMutex(this, name, opts);
+  }
+
+  /**
+   * A fair counting semaphore with `permits` holders at most. See {@link Semaphore}.
+   *
+   * @throws InvalidArgumentError for a bad name or `permits` < 1 (before any request)
+   */
+  semaphore(name: string, permits: number, opts: LockOptions = {}): Semaphore {
+    return new Semaphore(this, name, permits, opts);
+  }
+
+  /**
+   * A distributed work queue (at-least-once, ack/nack, priorities, delays, dead letters). See {@link Queue}.
+   * Use one handle per queue per process: all its `pop()`/`process()` calls share one watch.
+   *
+   * @throws InvalidArgumentError for a bad name (empty, NUL, `/`), `maxAttempts` or `deadLetter` (before any request)
+   */
+  queue<T = unknown>(name: string, opts: QueueOptions<T> = {}): Queue<T> {
+    return new Queue<T>(this, name, opts);
+  }
+
+  /**
+   * A version-based counter: `increment()` is one put, values unique and gap-free. See {@link Counter}.
+   *
+   * @throws InvalidArgumentError for an empty name or one with a NUL byte (before any request)
+   */
+  counter(name: string): Counter {
+    return new Counter(this, name);
+  }
+
+  /**
+   * A compare-and-set counter that moves by any amount. See {@link AtomicCounter}.
+   *
+   * @throws InvalidArgumentError for a bad name or `maxRetries` (before any request)
+   */
+  atomicCounter(name: string, opts: AtomicCounterOptions = {}): AtomicCounter {
+    return new AtomicCounter(this, name, opts);
+  }
+
+  /**
+   * A barrier: `hold()` / `release()` / `wait()`. See {@link Barrier}.
+   *
+   * @throws InvalidArgumentError for a bad name (before any request)
+   */
+  barrier(name: string): Barrier {
+    return new Barrier(this, name);
+  }
+
+  /**
+   * A double barrier for `count` participants: `enter()` / `leave()`. See {@link DoubleBarrier}.
+   *
+   * @throws InvalidArgumentError for a bad name or a `count` that is not an integer ≥ 1 (before any request)
+   */
+  doubleBarrier(name: string, count: number, opts: DoubleBarrierOptions = {}): DoubleBarrier {
+    return new DoubleBarrier(this, name, count, opts);
   }
 
   /**

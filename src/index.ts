@@ -33,6 +33,7 @@ export {
   type OnceResult,
   type OnceRecord,
   type OnceAttempt,
+  type OnceSlot,
 } from './election/index.js';
 export {
   ServiceRegistry,
@@ -47,3 +48,52 @@ export {
   type ServiceMetadata,
   type JsonValue,
 } from './registry/index.js';
+export {
+  Mutex,
+  Lock,
+  RWMutex,
+  Semaphore,
+  type LockOptions,
+  type LockHolder,
+  type LockGuard,
+} from './lock/index.js';
+export {
+  Queue,
+  Job,
+  MAX_PRIORITY,
+  type QueueOptions,
+  type PushOptions,
+  type ProcessOptions,
+  type JobHandler,
+  type NackOptions,
+  type QueueStats,
+  type QueueCodec,
+  type DeadLetterInfo,
+} from './queue/index.js';
+export {
+  Counter,
+  AtomicCounter,
+  INT64_MIN,
+  INT64_MAX,
+  type AtomicCounterOptions,
+  type CounterCallOptions,
+} from './counter/index.js';
+export {
+  Barrier,
+  DoubleBarrier,
+  type BarrierHoldOptions,
+  type DoubleBarrierOptions,
+} from './barrier/index.js';
+export {
+  WatchedConfig,
+  ConfigValidationError,
+  type ConfigChangeInfo,
+  type ConfigConflict,
+  type ConfigDefaults,
+  type ConfigObject,
+  type ConfigValue,
+  type ConfigWriteOptions,
+  type DeepPartial,
+  type WatchedConfigEvents,
+  type WatchedConfigOptions,
+} from './config/index.js';
