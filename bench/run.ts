@@ -73,7 +73,11 @@ async function main(): Promise<void> {
     await mkdir(out, { recursive: true });
     await writeFile(
       join(out, `${name}.json`),
-      JSON.stringify({ date: new Date().toISOString(), node: process.version, filters, baseline, rows }, null, 2),
+      JSON.stringify(
+        { date: new Date().toISOString(), node: process.version, filters, baseline, rows },
+        null,
+        2,
+      ),
     );
     await writeFile(join(out, `${name}.md`), `${table}\n`);
     console.log(`results written to bench/results/${name}.json`);
