@@ -1,0 +1,86 @@
+/**
+ * `etcd-coord lock <name> -- <cmd…>`: runs a command while holding a distributed lock.
+ *
+ * @module
+ */
+import {
+  GLOBAL_HELP,
+  connectOptions,
+  durationOption,
+  flag,
+  parseCommand,
+  positionals,
+  requireChild,
+  ttlOption,
+} from '../args.js';
+import { withCoordinator } from '../coordinator.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
+import { LockLostError } from '../../index.js';
+import { note, printHelp, type CliIo } from '../io.js';
+import { childExitCode, holdEnv, supervise } from '../supervise.js';
+
+const OPTIONS = {
+  ttl: { type: 'string' },
+  timeout: { type: 'string' },
+  try: { type: 'boolean' },
+  'kill-after': { type: 'string' },
+} as const;
+
+export const help = `Usage: etcd-coord lock <name> [--ttl 10] [--timeout 30s] [--try] [--kill-after 5s] -- <cmd…>
+
+Waits for the fair (FIFO) mutex <name>, runs <cmd> while holding it, releases it when <cmd> exits.
+The key layout is etcd's own (<name>/<lease id hex>): it excludes against \`etcdctl lock <name>\`.
+The child's environment has ETCD_LOCK_KEY and ETCD_LOCK_REV (as \`etcdctl lock\` sets them) and
+ETCD_COORD_FENCING_TOKEN (= ETCD_LOCK_REV, strictly increasing from one holder to the next).
+If the lock is lost while <cmd> runs (etcd unreachable for about --ttl), <cmd> gets SIGTERM (its whole
+process group), SIGKILL after --kill-after, and etcd-coord exits 79. SIGINT/SIGTERM/SIGHUP are forwarded
+to <cmd>; the lock is released before etcd-coord exits.
+
+Options:
+  --ttl <seconds>         lease TTL (integer >= 2): how soon the lock of a crashed host frees. Default 10
+  --timeout <duration>    give up waiting after this long: exit 75
+  --try                   do not wait: exit 75 at once if the lock is held
+  --kill-after <duration> SIGKILL this long after the SIGTERM sent on loss. Default 5s
+
+Exit status: <cmd>'s (128+N if killed by signal N); 75 not acquired (--timeout, --try);
+  79 lost while running; 69 etcd unavailable; 77 permission denied; 64 usage; 127 <cmd> not found.
+
+Examples:
+  etcd-coord lock nightly-backup -- ./backup.sh
+  etcd-coord lock deploy --try -- make deploy || echo "another deploy is running"
+  etcd-coord lock counter --timeout 30s -- sh -c 'n=$(cat n.txt); echo $((n + 1)) > n.txt'`;
+
+/** Runs `lock`. */
+export async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const p = parseCommand(args, OPTIONS, 'lock');
+  if (p.help) return printHelp(io, help, GLOBAL_HELP);
+  const [name = ''] = positionals(p, ['name'], 'lock');
+  const argv = requireChild(p, 'lock');
+  const timeoutMs = durationOption(p, 'timeout', 'lock');
+  const killAfterMs = durationOption(p, 'kill-after', 'lock') ?? 5000;
+  const ttlSeconds = ttlOption(p, 'lock');
+  const tryOnly = flag(p, 'try');
+  if (tryOnly && timeoutMs !== undefined)
+    throw new UsageError('--try and --timeout exclude each other', 'lock');
+  const opts = connectOptions(p, io, 'lock', ttlSeconds === undefined ? {} : { ttlSeconds });
+
+  return withCoordinator(opts, io, async (coord) => {
+    const mutex = coord.mutex(name);
+    const lock = tryOnly
+      ? await mutex.tryLock()
+      : await mutex.lock({ signal: io.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    if (lock === null)
+      throw new CliError(`lock "${name}" is held by another holder (--try)`, ExitCode.TIMED_OUT);
+    try {
+      const env = holdEnv(lock.etcdKey.toString(), lock.fencingToken);
+      const result = await supervise(io, { argv, env, killAfterMs }, lock.signal);
+      return childExitCode(result, `lock "${name}"`);
+    } finally {
+      // Guarded delete: never removes a newer holder's key. A lost lock has nothing left to release.
+      await lock.unlock().catch((err: unknown) => {
+        if (!(lock.signal.reason instanceof LockLostError))
+          note(io, `could not release lock "${name}": ${err instanceof Error ? err.message : String(err)}`);
+      });
+    }
+  });
+}

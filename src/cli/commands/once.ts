@@ -1,0 +1,161 @@
+/**
+ * `etcd-coord once <job> --slot ID | --every 1h -- <cmd…>`: the cron guard, one run per slot.
+ *
+ * @module
+ */
+import { hostname } from 'node:os';
+import {
+  GLOBAL_HELP,
+  connectOptions,
+  durationOption,
+  parseCommand,
+  positionals,
+  requireChild,
+  str,
+  ttlOption,
+} from '../args.js';
+import { withCoordinator } from '../coordinator.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
+import { emit, note, printHelp, type CliIo } from '../io.js';
+import { holdEnv, supervise, type ChildResult } from '../supervise.js';
+import { once } from '../../index.js';
+
+const OPTIONS = {
+  slot: { type: 'string' },
+  every: { type: 'string' },
+  ttl: { type: 'string' },
+  timeout: { type: 'string' },
+  'kill-after': { type: 'string' },
+  'on-crash': { type: 'string' },
+} as const;
+
+export const help = `Usage: etcd-coord once <job> (--slot <id> | --every <duration>) [--ttl 10] [--timeout 1h]
+                       [--on-crash rerun|fail] [--kill-after 5s] -- <cmd…>
+
+Put the same crontab line on every host: for each slot of <job>, exactly one host runs <cmd>; the others
+wait for it to finish, then exit 80 ("already done"). A host that crashes mid-run frees the slot after
+--ttl; the next host then runs it again (--on-crash rerun, default) or marks it failed (--on-crash fail).
+The slot's record (host, pid, start, end, outcome of each attempt) is JSON at once/<job>/<slot>/record.
+
+--every <duration> names the slot after the multiple of <duration> (since the Unix epoch, UTC) NEAREST to
+now, e.g. --every 1h at 05:00:01 or 04:59:58 is slot 2026-11-21T05:00:00.000Z: hosts agree despite clock
+skew up to half the period. Schedule the cron at those multiples (--every 1h ↔ "0 * * * *").
+
+The child sees ETCD_LOCK_KEY, ETCD_LOCK_REV, ETCD_COORD_FENCING_TOKEN, ETCD_COORD_ONCE_SLOT. If the slot
+is lost while <cmd> runs, <cmd> gets SIGTERM, then SIGKILL after --kill-after, and etcd-coord exits 79.
+A <cmd> that fails (non-zero status, including after a forwarded SIGINT/SIGTERM) records the slot as
+failed: other hosts exit 81 for it and do not run it again.
+
+Options:
+  --slot <id>             the slot, e.g. 2026-11-21 for a daily job
+  --every <duration>      derive the slot from the time: 1h, 1d, 15m…
+  --ttl <seconds>         lease TTL (integer >= 2): how soon a crashed run frees the slot. Default 10
+  --timeout <duration>    give up waiting for another host's run after this long: exit 75
+  --on-crash rerun|fail   what the next host does after a crashed run. Default rerun
+  --kill-after <duration> SIGKILL this long after the SIGTERM sent on loss. Default 5s
+
+Exit status: <cmd>'s when it ran here; 80 the slot was already done; 81 the slot's run failed elsewhere;
+  75 timed out; 79 lost while running; 69 etcd unavailable; 64 usage.
+  With --json, one line at the end: {"status": "ran"|"skipped"|"failed", "job", "slot", "record"}.
+
+Examples:
+  etcd-coord once nightly-report --every 1d -- ./report.sh
+  etcd-coord once invoice-run --slot "$(date -u +%Y-%m)" -- ./invoices.sh
+  # crontab on every host:  0 * * * *  etcd-coord once hourly-sync --every 1h -- /opt/sync.sh`;
+
+/** The slot of `--every periodMs` at `now`: the nearest multiple of the period, as an ISO timestamp. */
+export function slotFor(periodMs: number, now = Date.now()): string {
+  return new Date(Math.round(now / periodMs) * periodMs).toISOString();
+}
+
+/** Thrown inside the guarded run so the slot records `outcome: 'error'`; carries the child's exit code. */
+class ChildFailed extends Error {
+  constructor(readonly exitCode: number) {
+    super(`the command exited with status ${exitCode}`);
+  }
+}
+
+/** Runs `once`. */
+export async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const p = parseCommand(args, OPTIONS, 'once');
+  if (p.help) return printHelp(io, help, GLOBAL_HELP);
+  const [job = ''] = positionals(p, ['job'], 'once');
+  const argv = requireChild(p, 'once');
+  const explicit = str(p, 'slot');
+  const every = durationOption(p, 'every', 'once');
+  if ((explicit === undefined) === (every === undefined))
+    throw new UsageError('give exactly one of --slot and --every', 'once');
+  if (every !== undefined && every < 1000) throw new UsageError('--every: expected at least 1s', 'once');
+  const slot = explicit ?? slotFor(every ?? 0);
+  const onCrash = str(p, 'on-crash') ?? 'rerun';
+  if (onCrash !== 'rerun' && onCrash !== 'fail')
+    throw new UsageError(`--on-crash: expected rerun or fail, got "${onCrash}"`, 'once');
+  const timeoutMs = durationOption(p, 'timeout', 'once');
+  const killAfterMs = durationOption(p, 'kill-after', 'once') ?? 5000;
+  const ttlSeconds = ttlOption(p, 'once');
+  const opts = connectOptions(p, io, 'once', ttlSeconds === undefined ? {} : { ttlSeconds });
+
+  return withCoordinator(opts, io, async (coord) => {
+    let child: ChildResult | undefined;
+    let result;
+    try {
+      result = await once(
+        coord,
+        job,
+        {
+          slot,
+          onCrash,
+          host: hostname(),
+          signal: io.signal,
+          ...(timeoutMs === undefined ? {} : { timeoutMs }),
+        },
+        async (signal) => {
+          // The slot is held through its election: its leader key is this run's lock key.
+          const leader = await coord.election(`once/${job}/${slot}/lock`).leader({ signal });
+          const env = {
+            ...(leader ? holdEnv(`${coord.namespace}${leader.key}`, leader.revision) : {}),
+            ETCD_COORD_ONCE_SLOT: slot,
+          };
+          // `signal` also follows io.signal: a signal sent to the CLI is forwarded to the child, which
+          // decides; only a lost slot terminates it.
+          const lost = new AbortController();
+          const onAbort = (): void => {
+            if (!io.signal.aborted) lost.abort(signal.reason);
+          };
+          signal.addEventListener('abort', onAbort, { once: true });
+          try {
+            child = await supervise(io, { argv, env, killAfterMs }, lost.signal);
+          } finally {
+            signal.removeEventListener('abort', onAbort);
+          }
+          if (child.lost)
+            throw new CliError(`slot "${slot}" of "${job}" was lost while the command ran`, ExitCode.LOST);
+          if (child.exitCode !== 0) throw new ChildFailed(child.exitCode);
+        },
+      );
+    } catch (err) {
+      if (err instanceof ChildFailed) return err.exitCode;
+      // Lost mid-run: whatever recording the outcome then failed with, the answer is "lost".
+      if (child?.lost) {
+        throw new CliError(
+          `slot "${slot}" of "${job}" was lost while the command ran; the command was terminated`,
+          ExitCode.LOST,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    if (p.json) emit(io, true, '', { status: result.status, job, slot, record: result.record });
+    if (result.status === 'ran') return ExitCode.OK;
+    const r = result.record;
+    if (result.status === 'skipped') {
+      note(io, `"${job}" slot ${slot} already done by ${r.host} (pid ${r.pid}) at ${r.end ?? r.start}`);
+      return ExitCode.NOT_RUN;
+    }
+    note(
+      io,
+      `"${job}" slot ${slot} failed on ${r.host} (pid ${r.pid}): ${r.outcome ?? r.state}; not run again`,
+    );
+    return ExitCode.SLOT_FAILED;
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * `etcd-coord queue push|pop|size|work <name>`: the work queue from the shell; `work` runs a command per
+ * job with the payload on its stdin (exit 0 acks, anything else nacks).
+ *
+ * @module
+ */
+import {
+  GLOBAL_HELP,
+  connectOptions,
+  durationOption,
+  intOption,
+  parseCommand,
+  requireChild,
+} from '../args.js';
+import { withCoordinator } from '../coordinator.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
+import { emit, note, printHelp, type CliIo } from '../io.js';
+import { supervise } from '../supervise.js';
+import { AbortedError, type Coordinator, type Job, type Queue, type QueueCodec } from '../../index.js';
+
+const OPTIONS = {
+  priority: { type: 'string' },
+  delay: { type: 'string' },
+  timeout: { type: 'string' },
+  concurrency: { type: 'string' },
+  'max-jobs': { type: 'string' },
+  'retry-delay': { type: 'string' },
+  'max-attempts': { type: 'string' },
+  'kill-after': { type: 'string' },
+} as const;
+
+export const help = `Usage: etcd-coord queue push <name> [<payload>] [--priority N] [--delay 10s]
+       etcd-coord queue pop <name> [--timeout 30s]
+       etcd-coord queue size <name>
+       etcd-coord queue work <name> [--concurrency 1] [--max-jobs N] [--retry-delay 0s]
+                             [--max-attempts 5] [--kill-after 5s] -- <cmd…>
+
+An at-least-once queue: a job popped by a consumer that dies becomes visible again. Payloads are bytes,
+stored as given (push JSON if library consumers use the default JSON codec).
+  push   adds <payload> (or stdin when absent); prints the job id. --priority 0..999999 (higher first),
+         --delay: not handed out before then.
+  pop    takes one job (waiting for one), prints its payload, and acks it. --timeout: exit 75 if none came.
+         With --json: {"id", "attempt", "priority", "payload"}.
+  size   prints the number of jobs (visible, delayed and claimed).
+  work   runs <cmd> once per job with the payload on its stdin (ETCD_COORD_JOB_ID, ETCD_COORD_JOB_ATTEMPT
+         in its environment): exit 0 acks the job, anything else nacks it (redelivered after --retry-delay;
+         after --max-attempts deliveries it moves to the dead-letter queue <name>.dead). If the claim is
+         lost while <cmd> runs, <cmd> gets SIGTERM (SIGKILL after --kill-after) and the job is redelivered.
+         Runs until interrupted (exit 0), or until --max-jobs jobs were handled (exactly N with
+         --concurrency 1).
+
+Exit status: 0; 75 pop timed out; 69 etcd unavailable; 64 usage (also a payload over etcd's size limit).
+
+Examples:
+  etcd-coord queue push emails '{"to": "a@example.com"}' --priority 5
+  etcd-coord queue work emails --concurrency 4 -- ./send-email.sh
+  etcd-coord queue pop emails --timeout 30s --json
+  etcd-coord queue size emails`;
+
+/** Payloads as raw bytes: what the shell pushes is what the worker's stdin gets. */
+const RAW: QueueCodec<Buffer> = { encode: (payload) => payload, decode: (bytes) => bytes };
+
+/** Runs `queue`. */
+export async function run(args: readonly string[], io: CliIo): Promise<number> {
+  const p = parseCommand(args, OPTIONS, 'queue');
+  if (p.help) return printHelp(io, help, GLOBAL_HELP);
+  const [sub, name, ...rest] = p.positionals;
+  if (sub === undefined) throw new UsageError('missing <push|pop|size|work>', 'queue');
+  if (!['push', 'pop', 'size', 'work'].includes(sub))
+    throw new UsageError(`unknown subcommand "${sub}" (expected push, pop, size or work)`, 'queue');
+  if (name === undefined) throw new UsageError('missing <name>', 'queue');
+  if (rest.length > (sub === 'push' ? 1 : 0))
+    throw new UsageError(`unexpected argument "${rest[sub === 'push' ? 1 : 0] ?? ''}"`, 'queue');
+  const maxAttempts = intOption(p, 'max-attempts', 'queue', 1, 1_000_000);
+  const opts = connectOptions(p, io, 'queue');
+  const open = (coord: Coordinator): Queue<Buffer> =>
+    coord.queue<Buffer>(name, { codec: RAW, ...(maxAttempts === undefined ? {} : { maxAttempts }) });
+
+  switch (sub) {
+    case 'push': {
+      const priority = intOption(p, 'priority', 'queue', 0, 999_999);
+      const delayMs = durationOption(p, 'delay', 'queue');
+      const payload = rest[0] !== undefined ? Buffer.from(rest[0]) : await readAll(io);
+      return withCoordinator(opts, io, async (coord) => {
+        const q = open(coord);
+        const id = await q.push(payload, {
+          signal: io.signal,
+          ...(priority === undefined ? {} : { priority }),
+          ...(delayMs === undefined ? {} : { delayMs }),
+        });
+        emit(io, p.json, id, { id });
+        return ExitCode.OK;
+      });
+    }
+    case 'size':
+      return withCoordinator(opts, io, async (coord) => {
+        const size = await open(coord).size({ signal: io.signal });
+        emit(io, p.json, String(size), { size });
+        return ExitCode.OK;
+      });
+    case 'pop': {
+      const timeoutMs = durationOption(p, 'timeout', 'queue');
+      return withCoordinator(opts, io, async (coord) => {
+        const q = open(coord);
+        let job: Job<Buffer>;
+        try {
+          job = await q.pop({ signal: io.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+        } catch (err) {
+          if (err instanceof AbortedError && !io.signal.aborted && timeoutMs !== undefined) {
+            throw new CliError(`no job in queue "${name}" within ${timeoutMs} ms`, ExitCode.TIMED_OUT, {
+              cause: err,
+            });
+          }
+          throw err;
+        }
+        await job.ack();
+        const text = job.payload.toString();
+        if (p.json)
+          emit(io, true, '', { id: job.id, attempt: job.attempt, priority: job.priority, payload: text });
+        else io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+        return ExitCode.OK;
+      });
+    }
+    default:
+      return work(p, io, opts, name, open);
+  }
+}
+
+async function readAll(io: CliIo): Promise<Buffer> {
+  if (io.stdin.isTTY === true) throw new UsageError('missing <payload> (or pipe it on stdin)', 'queue');
+  const chunks: Buffer[] = [];
+  for await (const chunk of io.stdin)
+    chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks);
+}
+
+async function work(
+  p: ReturnType<typeof parseCommand>,
+  io: CliIo,
+  opts: ReturnType<typeof connectOptions>,
+  name: string,
+  open: (coord: Coordinator) => Queue<Buffer>,
+): Promise<number> {
+  const argv = requireChild(p, 'queue');
+  const concurrency = intOption(p, 'concurrency', 'queue', 1, 1000) ?? 1;
+  const maxJobs = intOption(p, 'max-jobs', 'queue', 1);
+  const retryDelayMs = durationOption(p, 'retry-delay', 'queue') ?? 0;
+  const killAfterMs = durationOption(p, 'kill-after', 'queue') ?? 5000;
+  return withCoordinator(opts, io, async (coord) => {
+    const q = open(coord);
+    const stop = new AbortController();
+    let handled = 0;
+    await q.process(
+      async (job, signal) => {
+        const env = {
+          ETCD_COORD_QUEUE: name,
+          ETCD_COORD_JOB_ID: job.id,
+          ETCD_COORD_JOB_ATTEMPT: String(job.attempt),
+        };
+        let outcome: 'ack' | 'nack' = 'nack';
+        try {
+          const result = await supervise(io, { argv, env, stdin: job.payload, killAfterMs }, signal);
+          if (result.exitCode === 0 && !result.lost) {
+            await job.ack();
+            outcome = 'ack';
+          } else {
+            await job.nack({ delayMs: retryDelayMs });
+          }
+          const why = result.lost ? 'claim lost, command terminated' : `exit ${result.exitCode}`;
+          if (p.json)
+            emit(io, true, '', { id: job.id, attempt: job.attempt, exitCode: result.exitCode, outcome });
+          else if (outcome === 'nack') note(io, `job ${job.id} (attempt ${job.attempt}): ${why}: nacked`);
+        } finally {
+          // Enough jobs: stop taking more. Aborted only now, since the handler's signal follows it.
+          if (maxJobs !== undefined && ++handled >= maxJobs) stop.abort();
+        }
+      },
+      {
+        concurrency,
+        retryDelayMs,
+        signal: AbortSignal.any([io.signal, stop.signal]),
+        onError: (err) => note(io, `queue "${name}": ${err instanceof Error ? err.message : String(err)}`),
+      },
+    );
+    return ExitCode.OK;
+  });
+}
