@@ -90,6 +90,12 @@ export class CompactedError extends CoordError {
 /**
  * etcd could not be reached in time. `mayHaveApplied` is true when a write was sent and its outcome is
  * unknown: the caller must not blindly retry a non-idempotent write.
+ *
+ * "May have applied" includes "may apply *later*": a member that was paused or partitioned can apply a
+ * buffered write seconds after the caller gave up, after the caller's next writes, and an unconditional
+ * put then silently undoes them (seen in the fault campaign). Guarded writes are immune, because the
+ * guard is evaluated when the write applies: use `lock.guard()`, a term's guard, compare-and-set, or
+ * `expectRevision` when the order of writes matters.
  */
 export class UnavailableError extends CoordError {
   readonly code = 'UNAVAILABLE';

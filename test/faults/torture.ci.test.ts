@@ -1,0 +1,59 @@
+/**
+ * The CI variant of the fault campaign (issue 11): a short run of every recipe under the nemesis on a
+ * 3-member cluster, with a fixed seed, then the negative control (mutex workers without `guard()`,
+ * lock holders paused past their TTL) which must be caught. About 2 minutes on 2 cores.
+ */
+import { describe, expect, it } from 'vitest';
+import { PROFILES, runCampaign, type CampaignReport } from '../../torture/campaign.js';
+import { FAULT_KINDS } from '../../torture/nemesis.js';
+import { formatReport } from '../../torture/report.js';
+
+const CI_SEED = 20261121;
+const CONTROL_SEED = 7;
+
+describe('torture (CI variant)', () => {
+  it(
+    'every recipe keeps its guarantees under kills, leader kills, pauses, partitions and compaction',
+    { timeout: 300_000 },
+    async () => {
+      const report = await runCampaign({ profile: PROFILES.ci, seed: CI_SEED, nemesisMs: 55_000 });
+      explain(report);
+      expect(report.violations, violationsOf(report)).toBe(0);
+      for (const kind of FAULT_KINDS)
+        expect(report.faultsByKind[kind], `faults of kind ${kind}`).toBeGreaterThan(0);
+      for (const r of report.results) {
+        if (r.recipe === 'liveness')
+          expect(r.stats['reports'], 'every worker reported').toBe(report.workers.length);
+        else expect(r.operations, `${r.recipe} did something`).toBeGreaterThan(0);
+      }
+      expect(report.workerErrors).toEqual({});
+    },
+  );
+
+  it(
+    'catches the missing guard: unguarded mutex writes by paused holders are reported',
+    { timeout: 180_000 },
+    async () => {
+      const report = await runCampaign({
+        profile: PROFILES.control,
+        seed: CONTROL_SEED,
+        nemesisMs: 25_000,
+        unguarded: true,
+      });
+      explain(report);
+      expect(report.violatedRecipes).toEqual(['mutex']);
+      const invariants = new Set(report.results.flatMap((r) => r.violations.map((v) => v.invariant)));
+      expect(invariants.has('distinct-values') || invariants.has('stale-owner')).toBe(true);
+    },
+  );
+});
+
+function explain(report: CampaignReport): void {
+  if (process.env['TORTURE_VERBOSE'] === '1' || report.violations > 0) console.log(formatReport(report));
+}
+
+function violationsOf(report: CampaignReport): string {
+  return report.results
+    .flatMap((r) => r.violations.map((v) => `${v.recipe}/${v.invariant}: ${v.message}`))
+    .join('\n');
+}

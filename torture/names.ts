@@ -1,0 +1,18 @@
+/**
+ * Names the workers and the runner share (keys are relative to the campaign's namespace).
+ *
+ * @module
+ */
+export const NAMESPACE = 'torture/';
+export const MUTEX_NAME = 'mutex/lock';
+export const MUTEX_COUNT_KEY = 'mutex/count';
+export const ELECTION_NAME = 'election/leader';
+export const ELECTION_LOG_KEY = 'election/log';
+export const SERVICE = 'torture-svc';
+export const CONFIG_PREFIX = 'config/';
+export const CONFIG_KEYS = ['a', 'b', 'c'] as const;
+export const QUEUE = 'torture-jobs';
+export const DEAD_LETTER = 'torture-jobs.dead';
+export const QUEUE_OPTIONS = { maxAttempts: 1_000_000, deadLetter: DEAD_LETTER } as const;
+export const COUNTER_NAME = 'counter/ids';
+export const ATOMIC_NAME = 'counter/atomic';

@@ -1,0 +1,59 @@
+/**
+ * `npm run torture -- --minutes N --seed S [--ci] [--unguarded]`: runs one fault campaign, prints the
+ * summary table, writes torture/results/<seed>.json, and exits 1 on any violation (printing the seed
+ * to replay it).
+ *
+ * `--ci` uses the small CI profile (`--profile full|ci|control`; control = mutex workers and long pauses only); `--unguarded` runs the mutex workers without `guard()` (the
+ * negative control: it must report violations).
+ *
+ * @module
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { PROFILES, runCampaign } from './campaign.js';
+import { formatReport } from './report.js';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    seed: { type: 'string' },
+    ci: { type: 'boolean', default: false },
+    profile: { type: 'string' },
+    unguarded: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+  },
+});
+const minutes = Number(values.minutes);
+if (!Number.isFinite(minutes) || minutes <= 0)
+  throw new RangeError(`Expected \`--minutes\` > 0, got ${values.minutes}`);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+if (!Number.isSafeInteger(seed))
+  throw new RangeError(`Expected \`--seed\` to be an integer, got ${values.seed}`);
+
+const profileName = values.profile ?? (values.ci ? 'ci' : 'full');
+if (!(profileName in PROFILES))
+  throw new RangeError(`Expected \`--profile\` to be one of ${Object.keys(PROFILES).join(', ')}`);
+const profile = PROFILES[profileName as keyof typeof PROFILES];
+const t0 = Date.now();
+const log = values.quiet
+  ? () => undefined
+  : (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1)}s] ${line}`);
+// The nemesis gets the run minus about a minute for startup, healing and convergence.
+const nemesisMs = Math.max(20_000, minutes * 60_000 - 60_000);
+const report = await runCampaign({ profile, seed, nemesisMs, unguarded: values.unguarded, log });
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+await mkdir(dir, { recursive: true });
+const file = `${dir}${seed}${values.unguarded ? '-unguarded' : ''}.json`;
+await writeFile(file, JSON.stringify(report, null, 2) + '\n');
+console.log('\n' + formatReport(report));
+console.log(`\nreport: ${file}`);
+if (report.violations > 0) {
+  console.log(
+    `\nFAILED: ${report.violations} violation(s). Replay with: npm run torture -- --minutes ${minutes} --seed ${seed}${values.profile !== undefined ? ` --profile ${profileName}` : values.ci ? ' --ci' : ''}${values.unguarded ? ' --unguarded' : ''}`,
+  );
+  process.exit(1);
+}
+console.log('\nPASSED: 0 violations');
+process.exit(0);
