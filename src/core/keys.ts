@@ -29,11 +29,6 @@ export function leaseHex(leaseId: bigint): string {
   return leaseId.toString(16);
 }
 
-/** Compares two keys as etcd orders them: bytewise. */
-export function compareKeys(a: Buffer, b: Buffer): number {
-  return Buffer.compare(a, b);
-}
-
 /**
  * A coordinator's key space: every key a recipe touches is `namespace + key`, and every key it reports
  * has the namespace removed, so two apps with different namespaces never see each other's keys.
