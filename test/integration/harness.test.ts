@@ -116,6 +116,27 @@ describe('FaultProxy', () => {
     expect(await waitFor(() => client.get(`${prefix}p`).string(), { timeoutMs: 15_000 })).toBe('through');
   });
 
+  it('dropReplies: a put applies in etcd while its client sees a timeout; pass() recovers', async () => {
+    await waitFor(() => client.get(`${prefix}p`).string()); // connection established first
+    proxy.dropReplies();
+    try {
+      await expect(
+        client
+          .put(`${prefix}dropped`)
+          .value('applied')
+          .options({ deadline: Date.now() + 500 }),
+      ).rejects.toBeInstanceOf(GRPCDeadlineExceededError);
+      expect(proxy.mode).toBe('drop-replies');
+    } finally {
+      proxy.pass();
+    }
+    // Read around the proxy: the request reached etcd and was applied.
+    expect(await etcd.cluster.client().get(`${prefix}dropped`).string()).toBe('applied');
+    expect(await waitFor(() => client.get(`${prefix}dropped`).string(), { timeoutMs: 15_000 })).toBe(
+      'applied',
+    );
+  });
+
   it('reset: in-flight streams error and new requests succeed', async () => {
     const watcher = await client.watch().key(`${prefix}w`).create();
     try {

@@ -7,6 +7,7 @@
  * const client = cluster.client({ endpoints: [proxy.endpoint] });
  * proxy.blackhole();              // requests now hang until their deadline
  * proxy.pass();                   // blackholed connections are dropped; the client reconnects
+ * proxy.dropReplies();            // requests reach etcd and apply; the answers never come back
  * await proxy.close();
  *
  * @module
@@ -15,7 +16,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** What the proxy does with bytes: forward them, forward them late, or drop them. */
-export type ProxyMode = 'pass' | 'delay' | 'blackhole';
+export type ProxyMode = 'pass' | 'delay' | 'blackhole' | 'drop-replies';
 
 /** One direction of a proxied connection, with its own ordered queue for delayed chunks. */
 interface Pipe {
@@ -31,6 +32,8 @@ interface Connection {
   upstream: Socket | undefined;
   /** Bytes were dropped on this connection: its streams are corrupt and it must not be reused. */
   blackholed: boolean;
+  /** Only etcd's answers are dropped on this connection (the requests still reach etcd). */
+  repliesDropped: boolean;
 }
 
 function parseTarget(target: string): { host: string; port: number } {
@@ -116,6 +119,16 @@ export class FaultProxy {
     for (const conn of this.#connections) conn.blackholed = true;
   }
 
+  /**
+   * Forward every request to etcd but drop every byte etcd sends back, on existing and new connections:
+   * a write applies while its client sees only a timeout — the "unknown outcome" of a lost reply.
+   * `pass()` then destroys those connections (their streams lost data mid-frame) so the client redials.
+   */
+  dropReplies(): void {
+    this.#setMode('drop-replies', 0);
+    for (const conn of this.#connections) conn.repliesDropped = true;
+  }
+
   /** Destroy every current connection (RST), keeping the mode; new connections work as before. */
   reset(): void {
     for (const conn of this.#connections) this.#destroy(conn);
@@ -136,16 +149,21 @@ export class FaultProxy {
   }
 
   #setMode(mode: ProxyMode, delayMs: number): void {
-    if (this.#mode === 'blackhole' && mode !== 'blackhole') {
+    if (this.#mode !== mode && (this.#mode === 'blackhole' || this.#mode === 'drop-replies')) {
       // Their byte streams lost data mid-frame: HTTP/2 cannot recover, so make the client redial.
-      for (const conn of this.#connections) if (conn.blackholed) this.#destroy(conn);
+      for (const conn of this.#connections) if (conn.blackholed || conn.repliesDropped) this.#destroy(conn);
     }
     this.#mode = mode;
     this.#delayMs = delayMs;
   }
 
   #accept(client: Socket): void {
-    const conn: Connection = { client, upstream: undefined, blackholed: this.#mode === 'blackhole' };
+    const conn: Connection = {
+      client,
+      upstream: undefined,
+      blackholed: this.#mode === 'blackhole',
+      repliesDropped: this.#mode === 'drop-replies',
+    };
     this.#connections.add(conn);
     client.on('error', () => this.#destroy(conn));
     client.on('close', () => this.#destroy(conn));
@@ -157,14 +175,15 @@ export class FaultProxy {
     conn.upstream = upstream;
     upstream.on('error', () => this.#destroy(conn));
     upstream.on('close', () => this.#destroy(conn));
-    this.#forward(conn, { from: client, to: upstream, queue: Promise.resolve(), pending: 0 });
-    this.#forward(conn, { from: upstream, to: client, queue: Promise.resolve(), pending: 0 });
+    this.#forward(conn, { from: client, to: upstream, queue: Promise.resolve(), pending: 0 }, false);
+    this.#forward(conn, { from: upstream, to: client, queue: Promise.resolve(), pending: 0 }, true);
   }
 
-  #forward(conn: Connection, pipe: Pipe): void {
+  #forward(conn: Connection, pipe: Pipe, isReply: boolean): void {
     pipe.from.on('data', (chunk: Buffer) => {
       if (this.#mode === 'blackhole') conn.blackholed = true;
-      if (conn.blackholed) return;
+      if (this.#mode === 'drop-replies') conn.repliesDropped = true;
+      if (conn.blackholed || (isReply && conn.repliesDropped)) return;
       const delayMs = this.#delayMs;
       if (delayMs === 0 && pipe.pending === 0) {
         this.#write(conn, pipe, chunk);
