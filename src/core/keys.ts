@@ -58,3 +58,27 @@ export class Keyspace {
     return { key, end: prefixEnd(key) };
   }
 }
+
+const HEX_FIRST = Buffer.from('0');
+const HEX_END = Buffer.from('g'); // one past 'f': every lower-case hex digit sorts in ['0', 'g')
+const OWNER_SUFFIX = /^[0-9a-f]+$/;
+
+/**
+ * The narrowest etcd range that holds every owner key `<prefix><lease hex>` (etcd's own lock and election
+ * layout): `[prefix + '0', prefix + 'g')`. It still holds some other keys (a nested name such as
+ * `<name>/1/…` or `<name>/B…`), so readers filter with {@link isOwnerKey}; it just keeps most nested names
+ * (`jobs/nightly/…`) out of the read.
+ */
+export function ownerKeyRange(prefix: Buffer): { key: Buffer; end: Buffer } {
+  return { key: Buffer.concat([prefix, HEX_FIRST]), end: Buffer.concat([prefix, HEX_END]) };
+}
+
+/**
+ * True when `key` is exactly `<prefix><suffix>` with `suffix` matching `pattern` (default: lower-case hex,
+ * a lease id as Go's `%x` writes it): a holder or candidate of *this* name, not of a nested name
+ * (`<name>/<child>/<lease hex>`) that shares the prefix.
+ */
+export function isOwnerKey(key: Buffer, prefix: Buffer, pattern: RegExp = OWNER_SUFFIX): boolean {
+  if (key.length <= prefix.length || prefix.compare(key, 0, prefix.length) !== 0) return false;
+  return pattern.test(key.subarray(prefix.length).toString('latin1'));
+}

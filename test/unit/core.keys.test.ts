@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Keyspace, keyAfter, leaseHex, prefixEnd } from '../../src/core/keys.js';
+import { Keyspace, isOwnerKey, keyAfter, leaseHex, ownerKeyRange, prefixEnd } from '../../src/core/keys.js';
 
 describe('prefixEnd', () => {
   it('increments the last byte below 0xff and drops the 0xff tail', () => {
@@ -44,5 +44,25 @@ describe('keys', () => {
     expect(ks.strip(ks.key('x')).toString()).toBe('x');
     expect(ks.prefixRange('')).toEqual({ key: Buffer.from('app1/'), end: Buffer.from('app10') });
     expect(new Keyspace('').prefixRange('')).toEqual({ key: Buffer.from([0]), end: Buffer.from([0]) });
+  });
+});
+
+describe('owner keys (exactly <name>/<lease hex>)', () => {
+  const prefix = Buffer.from('ns/jobs/');
+  it('accepts the lease-hex key of this name only', () => {
+    expect(isOwnerKey(Buffer.from('ns/jobs/694d7a3b1c2e0f04'), prefix)).toBe(true);
+    expect(isOwnerKey(Buffer.from('ns/jobs/nightly/694d7a3b1c2e0f04'), prefix)).toBe(false);
+    expect(isOwnerKey(Buffer.from('ns/jobs/1/694d7a3b1c2e0f04'), prefix)).toBe(false);
+    expect(isOwnerKey(Buffer.from('ns/jobs/'), prefix)).toBe(false);
+    expect(isOwnerKey(Buffer.from('ns/jobsx/1'), prefix)).toBe(false);
+    expect(isOwnerKey(Buffer.from('ns/jobs/ABC'), prefix)).toBe(false);
+  });
+  it('the owner range holds every hex suffix and keeps nested names that start past f out', () => {
+    const { key, end } = ownerKeyRange(prefix);
+    const inRange = (k: string) =>
+      Buffer.compare(Buffer.from(k), key) >= 0 && Buffer.compare(Buffer.from(k), end) < 0;
+    expect(inRange('ns/jobs/0')).toBe(true);
+    expect(inRange('ns/jobs/ffffffffffffffff')).toBe(true);
+    expect(inRange('ns/jobs/nightly/1')).toBe(false);
   });
 });
