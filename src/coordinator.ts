@@ -1,7 +1,9 @@
 import type { Etcd3 } from 'etcd3';
 import type { ConnectOptions, ResolvedOptions } from './core/connect.js';
 import { CoordinatorCore } from './core/coordinator.js';
+import type { WaitOptions } from './core/deadline.js';
 import type { Session } from './core/session.js';
+import { assertOptionalDuration, assertOptionalSignal } from './core/validate.js';
 import { RangeQuery, type RangeOptions } from './range/range.js';
 import { ServiceDiscovery, ServiceRegistry } from './registry/index.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
@@ -90,12 +92,12 @@ export class Coordinator extends CoordinatorCore {
    * ```
    *
    * @throws InvalidArgumentError for an empty service name or one holding `/` (before any request)
-   * @throws UnavailableError / AbortedError when the first snapshot cannot be read
+   * @throws UnavailableError when the first snapshot cannot be read within `timeoutMs` (default: `requestTimeoutMs`)
+   * @throws AbortedError when `signal` aborts first
    */
-  async discovery(
-    service: string,
-    opts: { signal?: AbortSignal | undefined } = {},
-  ): Promise<ServiceDiscovery> {
+  async discovery(service: string, opts: WaitOptions = {}): Promise<ServiceDiscovery> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const svc = new ServiceDiscovery(this, service);
     await svc.start(opts);
     return svc;

@@ -14,6 +14,8 @@ export {
   AbortedError,
   type CoordErrorCode,
 } from './core/errors.js';
+export { StoreResetError } from './core/epoch.js';
+export { type WatchHubEvents } from './core/watch-hub.js';
 export { Session, type SessionOptions, type SessionEvents } from './core/session.js';
 export { type ConnectOptions } from './core/connect.js';
 export { type KeyValue } from './core/kv.js';

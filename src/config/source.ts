@@ -2,7 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import { raceAbort } from '../core/deadline.js';
 import type { KeyValue } from '../core/kv.js';
 import type { WatchBatch } from '../core/watch-hub.js';
-import { RangeFollower } from '../range/follow.js';
+import { RangeFollower, type SnapshotReason } from '../range/follow.js';
 import { RangeQuery } from '../range/range.js';
 import { buildTree, decodeValue, type ConfigConflict, type ConfigObject } from './shape.js';
 import type { ConfigChangeInfo } from './types.js';
@@ -22,10 +22,11 @@ export interface SourceState {
 }
 
 /**
- * How a state reached a listener: its first state (`initial`), one etcd revision (`batch`), or a re-read
- * after the history needed to resume was compacted (`resnapshot`).
+ * How a state reached a listener: its first state (`initial`), one etcd revision (`batch`), a re-read
+ * after the history needed to resume was compacted (`resnapshot`), or a re-read after the store was reset
+ * (`reset`: its revision may be lower than any state before).
  */
-export type SourceUpdate = 'initial' | 'batch' | 'resnapshot';
+export type SourceUpdate = 'initial' | 'batch' | 'resnapshot' | 'reset';
 
 /** A `WatchedConfig` as the source sees it. Called synchronously; must not throw. */
 export interface SourceListener {
@@ -80,11 +81,12 @@ export class ConfigSource {
     // The config that creates the source starts from the follower's own snapshot, read after its call.
     this.#listeners.add(first);
     this.#follower = new RangeFollower(ctx, prefix, {
-      onSnapshot: (kvs, revision) => this.#onSnapshot(kvs, revision),
+      onSnapshot: (kvs, revision, reason) => this.#onSnapshot(kvs, revision, reason),
       onBatch: (batch) => this.#onBatch(batch),
       onError: (err) => this.#each((l) => l.onError(err)),
     });
-    this.#loaded = this.#follower.start({ signal: this.#closed.signal });
+    // Each config bounds its own load (and releases the source when it gives up).
+    this.#loaded = this.#follower.start({ signal: this.#closed.signal, timeoutMs: Number.POSITIVE_INFINITY });
     // A failed first load is not retried here: the source is dropped and the next config starts afresh.
     this.#loaded.catch(() => this.#forget());
   }
@@ -158,7 +160,9 @@ export class ConfigSource {
       // A config released meanwhile has left the map.
       for (const [listener, joiner] of join.joiners) {
         listener.onState(state, info, 'initial');
-        for (const update of joiner.buffered) if (update[0].revision > revision) listener.onState(...update);
+        for (const update of joiner.buffered) {
+          if (update[0].revision > revision || update[2] === 'reset') listener.onState(...update);
+        }
         this.#listeners.add(listener);
         joiner.resolve();
       }
@@ -180,7 +184,7 @@ export class ConfigSource {
     for (const l of [...this.#listeners]) fn(l);
   }
 
-  #onSnapshot(kvs: KeyValue[], revision: bigint): void {
+  #onSnapshot(kvs: KeyValue[], revision: bigint, reason: SnapshotReason): void {
     const first = this.#state === undefined;
     const before = this.#entries;
     const entries = this.#decode(kvs);
@@ -188,7 +192,11 @@ export class ConfigSource {
     for (const [key, e] of entries) if (before.get(key)?.modRevision !== e.modRevision) changed.add(key);
     for (const key of before.keys()) if (!entries.has(key)) changed.add(key);
     this.#entries = entries;
-    this.#publish(revision, [...changed].sort(), first ? 'initial' : 'resnapshot');
+    this.#publish(
+      revision,
+      [...changed].sort(),
+      first ? 'initial' : reason === 'reset' ? 'reset' : 'resnapshot',
+    );
   }
 
   #onBatch(batch: WatchBatch): void {

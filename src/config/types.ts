@@ -61,6 +61,11 @@ export interface WatchedConfigEvents<T> {
   conflict: [conflicts: ConfigConflict[], revision: bigint];
   /** The watch broke or a re-read failed; the config keeps retrying until closed. */
   error: [err: Error];
+  /**
+   * etcd lost its data (restarted empty, or restored from an older snapshot): the prefix was re-read at
+   * `revision`, which may be lower than `cfg.revision` was. A `change` follows if the value differs.
+   */
+  reset: [revision: bigint];
 }
 
 /**

@@ -48,7 +48,9 @@ import { guardedWrite } from './write.js';
  *
  * Failure modes: after a disconnect the watch resumes from the next revision (nothing lost or repeated);
  * when that history was compacted the prefix is re-read and one `change` is emitted if the value differs.
- * An update the schema rejects emits `invalid` and `value` keeps the last valid value.
+ * An update the schema rejects emits `invalid` and `value` keeps the last valid value. When etcd lost its
+ * data (restarted empty, restored from an older snapshot) the prefix is re-read at the new store's revision
+ * (lower than before), `reset` is emitted, then `change` if the value differs.
  */
 export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<WatchedConfigEvents<T>> {
   /** The prefix, always ending in `/` (without the coordinator's namespace). */
@@ -267,14 +269,16 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
   #update(state: SourceState, info: ConfigChangeInfo, kind: SourceUpdate): void {
     // A config that joined with its own read can be ahead of the shared watch (which may be catching up
     // after a reconnect): what it has already read is not applied twice.
-    if (kind !== 'initial' && state.revision <= this.#received) return;
+    // After a store reset revisions start over: the re-read replaces everything, whatever its revision.
+    if (kind !== 'initial' && kind !== 'reset' && state.revision <= this.#received) return;
+    if (kind === 'reset') this.#emitSafe('reset', info.revision);
     this.#received = state.revision;
     this.#entries = state.entries;
     // A private copy: the tree is shared by every instance on the prefix, and `value` is the caller's.
     const tree = structuredClone(state.tree);
     const raw = this.#defaults === undefined ? tree : deepMerge(this.#defaults, tree);
     const conflicts = state.conflicts;
-    const resnapshot = kind === 'resnapshot';
+    const resnapshot = kind === 'resnapshot' || kind === 'reset';
     const validated = runSchema<T>(this.#schema, raw);
     const settle = (outcome: Outcome<T>) => this.#settle(info, raw, conflicts, outcome, resnapshot);
     if (this.#chained === 0 && !(validated instanceof Promise)) return settle(validated);

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import type { Closable, CoordContext } from './context.js';
 import { createClient, dial, resolveOptions, type ConnectOptions, type ResolvedOptions } from './connect.js';
+import { EPOCH_KEY, EpochMarker } from './epoch.js';
 import { AbortedError } from './errors.js';
 import { Keyspace } from './keys.js';
 import { Requester } from './rpc.js';
@@ -37,7 +38,9 @@ export class CoordinatorCore implements CoordContext {
     this.namespace = resolved.namespace;
     this.endpoints = resolved.endpoints;
     this.requester = new Requester(resolved.requestTimeoutMs, client);
-    this.watchHub = new WatchHub(client);
+    // The generation marker lets the hub tell a reset store from one that moved on (issue 16).
+    const epoch = new EpochMarker(client, this.requester, this.keyspace.key(EPOCH_KEY));
+    this.watchHub = new WatchHub(client, { epoch });
     this.ttlSeconds = resolved.ttlSeconds;
     this.#session = session;
     // Every waiter of every recipe listens here; many is normal, not a leak.

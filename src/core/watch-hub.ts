@@ -1,4 +1,5 @@
 import { EtcdAuthenticationFailedError, type Etcd3, type IWatchResponse } from 'etcd3';
+import { EventEmitter } from 'eventemitter3';
 import { describeKeyRange, refreshAuthToken, watchCancelKind } from './auth.js';
 import { Backoff } from './backoff.js';
 import {
@@ -8,6 +9,7 @@ import {
   UnavailableError,
   toCoordError,
 } from './errors.js';
+import { StoreResetError, type EpochMarker } from './epoch.js';
 import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
 
 /** One change to one key. Keys are full etcd keys (namespace included). */
@@ -30,7 +32,8 @@ export interface WatchHandlers {
   onBatch(batch: WatchBatch): void;
   /**
    * History needed to resume was compacted while disconnected: events were missed. The subscription is
-   * closed; re-read the range and subscribe again.
+   * closed; re-read the range and subscribe again. A {@link StoreResetError} (a `CompactedError`) when the
+   * store itself was reset (see {@link WatchHubEvents.reset}).
    */
   onCompacted?(err: CompactedError): void;
   /** etcd cancelled the watch for another reason (e.g. permission denied). The subscription is closed. */
@@ -88,6 +91,16 @@ interface WatchStream {
   cancel(): void;
 }
 
+/** Events of a {@link WatchHub}. */
+export interface WatchHubEvents {
+  /**
+   * The store followed is not the history already delivered (etcd restarted empty, or was restored from an
+   * older snapshot). Every watcher that had delivered something was ended with a {@link StoreResetError};
+   * `revision` is the new store's revision when it was noticed.
+   */
+  reset: [info: { revision: bigint; error: StoreResetError }];
+}
+
 /**
  * One etcd watch stream per client, multiplexing every watch of a coordinator. Watches from "now" on the
  * same range share one etcd watcher, so a thousand waiters on one lock or config prefix cost one watcher.
@@ -96,8 +109,24 @@ interface WatchStream {
  *
  * A stream that stops answering (a blackholed connection keeps TCP open) is detected by a progress
  * request every `livenessMs` and replaced.
+ *
+ * A store reset is noticed on every (re)connect, before any watcher resumes: by the generation marker
+ * ({@link EpochMarker}: gone or changed, whatever the revisions), and by the revision check (the store is
+ * behind what was delivered). Then every watcher that had delivered something ends with a
+ * {@link StoreResetError} (its subscribers re-read) and the hub emits `reset`.
+ *
+ * @example
+ * ```ts
+ * const sub = coord.watchHub.watch({ key, end }, { onBatch, onCompacted: (err) => reread(err) });
+ * await sub.ready;
+ * coord.watchHub.on('reset', ({ revision }) => log.warn(`etcd was reset; now at ${revision}`));
+ * ```
+ *
+ * Failure modes: a restore from a snapshot taken after the marker was written, already past the revisions
+ * delivered when the hub reconnects, is not noticed (see {@link EpochMarker}). While etcd is unreachable,
+ * subscribers wait (their `ready` stays pending): callers bound it with their own deadline.
  */
-export class WatchHub {
+export class WatchHub extends EventEmitter<WatchHubEvents> {
   readonly #client: Etcd3;
   readonly #livenessMs: number;
   /** Every watcher with at least one subscriber, connected or not. */
@@ -119,10 +148,19 @@ export class WatchHub {
   /** Spaces out re-authentications, so a token that keeps being refused never makes a tight loop. */
   readonly #authBackoff = new Backoff(100, 5000);
   #reauthTimer: NodeJS.Timeout | undefined;
+  readonly #epoch: EpochMarker | undefined;
+  #resets = 0;
 
-  constructor(client: Etcd3, opts: { livenessMs?: number } = {}) {
+  constructor(client: Etcd3, opts: { livenessMs?: number; epoch?: EpochMarker } = {}) {
+    super();
     this.#client = client;
     this.#livenessMs = opts.livenessMs ?? 5000;
+    this.#epoch = opts.epoch;
+  }
+
+  /** How many store resets were noticed (for tests and metrics). */
+  get resets(): number {
+    return this.#resets;
   }
 
   /** How many times a broken stream was replaced (for tests and metrics). */
@@ -247,19 +285,13 @@ export class WatchHub {
     this.#connecting = true;
     this.#client.watchClient.watch().then(
       (raw) => {
-        this.#connecting = false;
         const stream = raw as unknown as WatchStream;
-        if (this.#closed) return stream.cancel();
-        stream
-          .on('data', (res) => this.#onResponse(stream, res))
-          .on('error', () => this.#onBroken(stream))
-          .on('end', () => this.#onBroken(stream));
-        this.#stream = stream;
-        this.#lastHeard = performance.now();
-        this.#startLiveness();
-        // Everything open resumes after the last revision it delivered.
-        this.#creating = [];
-        for (const w of this.#all) this.#sendCreate(stream, w);
+        if (this.#closed) {
+          this.#connecting = false;
+          return stream.cancel();
+        }
+        // Still "connecting" until the marker is checked: a watch subscribed meanwhile waits for the creates.
+        void this.#verify(stream);
       },
       (err: unknown) => {
         this.#connecting = false;
@@ -270,6 +302,69 @@ export class WatchHub {
       },
     );
     return undefined;
+  }
+
+  /**
+   * Checks the generation marker before any watcher resumes on `stream`: a watcher resumed on a reset store
+   * would get a different history's events (or wait for revisions that mean something else).
+   */
+  async #verify(stream: WatchStream): Promise<void> {
+    let broken = false;
+    stream.on('error', () => (broken = true)).on('end', () => (broken = true));
+    let check: Awaited<ReturnType<EpochMarker['check']>> | undefined;
+    try {
+      check = this.#epoch ? await this.#epoch.check() : 'unsupported';
+    } catch {
+      check = undefined;
+    }
+    this.#connecting = false;
+    if (this.#closed || broken || check === undefined) {
+      stream.removeAllListeners();
+      stream.on('error', () => undefined);
+      stream.cancel();
+      if (!this.#closed) {
+        this.#reconnects++;
+        this.#scheduleReconnect();
+      }
+      return;
+    }
+    stream.removeAllListeners();
+    stream
+      .on('data', (res) => this.#onResponse(stream, res))
+      .on('error', () => this.#onBroken(stream))
+      .on('end', () => this.#onBroken(stream));
+    this.#stream = stream;
+    this.#lastHeard = performance.now();
+    this.#startLiveness();
+    this.#creating = [];
+    if (check === 'reset') this.#declareReset(0n, 'its generation marker is gone or changed');
+    // Everything still open resumes after the last revision it delivered (or starts from now).
+    for (const w of this.#all) this.#sendCreate(stream, w);
+  }
+
+  /**
+   * Ends every watcher that delivered something with a {@link StoreResetError}: nothing it knows can be
+   * resumed. Watchers that never delivered (nothing to resume) carry on from now.
+   */
+  #declareReset(revision: bigint, why: string): void {
+    this.#resets++;
+    const error = new StoreResetError(
+      `watch: the etcd store was reset (${why}); revisions started over, re-read`,
+      revision,
+    );
+    for (const w of [...this.#all]) {
+      if (w.delivered === undefined) continue;
+      if (w.id !== 0) this.#stream?.write({ cancel_request: { watch_id: w.id } });
+      this.#forget(w);
+      w.id = 0;
+      const subs = [...w.subscribers];
+      w.subscribers.clear();
+      for (const sub of subs) {
+        sub.rejectReady(error);
+        sub.handlers.onCompacted?.(error);
+      }
+    }
+    this.emit('reset', { revision, error });
   }
 
   #failAll(err: Error): void {
@@ -346,8 +441,10 @@ export class WatchHub {
     if (w.delivered !== undefined && current > 0n && current < w.delivered) {
       // The store is behind what was already delivered: etcd restarted without its data (or this is another
       // cluster). Resuming would wait for revisions of a different history; make subscribers re-read instead.
-      this.#stream?.write({ cancel_request: { watch_id: w.id } });
-      return this.#onCanceled(w, { ...res, canceled: true, compact_revision: current.toString() });
+      return this.#declareReset(
+        current,
+        `its revision ${current} is behind the ${w.delivered} already delivered`,
+      );
     }
     if (w.delivered === undefined) w.delivered = current;
     if (w.authRetries > 0) {

@@ -7,6 +7,11 @@ import { pickLeader, toLeaderInfo, type LeaderInfo } from './leader.js';
 /**
  * The iterator behind `Election.observe()`: a {@link RangeFollower} on the election's prefix, reduced to
  * "who leads, with which value". Holds at most one undelivered value (the latest).
+ *
+ * The first `next()` settles within the coordinator's `requestTimeoutMs` (UnavailableError while etcd is
+ * unreachable, and the iterator ends); later ones are a long wait for the next change, ended by `signal` or
+ * `return()`. After a store reset the election is re-read and its leader reported, even though its create
+ * revision is lower than the last leader's.
  */
 export class LeaderObserver implements AsyncIterableIterator<LeaderInfo | null> {
   readonly #ctx: CoordContext;
@@ -77,7 +82,9 @@ export class LeaderObserver implements AsyncIterableIterator<LeaderInfo | null> 
     this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#untrack = this.#ctx.track(this);
     const follower = new RangeFollower(this.#ctx, this.#prefix, {
-      onSnapshot: (kvs) => {
+      onSnapshot: (kvs, _revision, reason) => {
+        // Revisions started over: a new leader's lower create revision is not "older" than the last one.
+        if (reason === 'reset') this.#newest = 0n;
         this.#candidates.clear();
         for (const kv of kvs) this.#candidates.set(kv.key.toString('hex'), kv);
         this.#update();
@@ -86,6 +93,7 @@ export class LeaderObserver implements AsyncIterableIterator<LeaderInfo | null> 
     });
     this.#follower = follower;
     try {
+      // The first value comes within the request timeout, or the first next() rejects UNAVAILABLE (issue 16).
       await follower.start(this.#signal ? { signal: this.#signal } : {});
     } catch (err) {
       await this.return();

@@ -82,6 +82,8 @@ export class Consumer<T> implements JobOwner {
       queuePrefix(settings.name),
       () => this.#onViewChange(),
       () => undefined,
+      // After a store reset, revisions written on the old history mean nothing (issue 16).
+      () => (this.#writtenRevision = 0n),
     );
   }
 

@@ -80,6 +80,7 @@ function lowerBound(list: Entry[], e: Entry, cmp: (a: Entry, b: Entry) => number
  * snapshot: an idle consumer costs one shared watch.
  *
  * Memory is O(items in the queue) per process; see the README section for the limit this implies.
+ * After a store reset (etcd lost its data) it is rebuilt from a fresh snapshot and `onReset` is called first.
  */
 export class QueueView {
   readonly #follower: RangeFollower;
@@ -99,21 +100,34 @@ export class QueueView {
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
 
-  constructor(ctx: CoordContext, prefix: string, onChange: () => void, onError: (err: Error) => void) {
+  constructor(
+    ctx: CoordContext,
+    prefix: string,
+    onChange: () => void,
+    onError: (err: Error) => void,
+    onReset: () => void = () => undefined,
+  ) {
     this.#itemsPrefix = `${prefix}items/`;
     this.#claimsPrefix = `${prefix}claims/`;
     this.#consumersPrefix = `${prefix}consumers/`;
     this.#onChange = onChange;
     this.#follower = new RangeFollower(ctx, prefix, {
-      onSnapshot: (kvs) => this.#onSnapshot(kvs),
+      onSnapshot: (kvs, _revision, reason) => {
+        // Before the rebuild: the owner forgets revisions of the old history before it is told of the change.
+        if (reason === 'reset') onReset();
+        this.#onSnapshot(kvs);
+      },
       onBatch: (batch) => this.#onBatch(batch),
       onError,
     });
   }
 
-  /** Reads the snapshot and starts following. */
+  /**
+   * Reads the snapshot and starts following. No deadline of its own: `pop()` is a long wait bounded by its
+   * own `signal`/`timeoutMs`, and waits through an outage.
+   */
   start(signal: AbortSignal | undefined): Promise<void> {
-    return this.#follower.start({ signal });
+    return this.#follower.start({ signal, timeoutMs: Number.POSITIVE_INFINITY });
   }
 
   close(): void {

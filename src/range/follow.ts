@@ -1,18 +1,26 @@
 import type { CoordContext } from '../core/context.js';
-import { raceAbort } from '../core/deadline.js';
-import { AbortedError, CoordError } from '../core/errors.js';
+import { raceAbort, withDeadline } from '../core/deadline.js';
+import { EPOCH_KEY, StoreResetError } from '../core/epoch.js';
+import { AbortedError, CoordError, UnavailableError } from '../core/errors.js';
 import type { KeyValue } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { WatchBatch, WatchSubscription } from '../core/watch-hub.js';
 import { RangeQuery } from './range.js';
 
+/**
+ * Why a snapshot was read: the first one (`initial`), a re-read after the history needed to resume was
+ * compacted or the watch broke (`resync`), or a re-read because the store was reset (`reset`: revisions
+ * started over, so `revision` may be *lower* than anything delivered before).
+ */
+export type SnapshotReason = 'initial' | 'resync' | 'reset';
+
 /** What a {@link RangeFollower} reports. Keys are app-relative (the namespace removed). */
 export interface FollowHandlers {
   /**
    * The whole range as it was at `revision`. Called once on start, and again whenever the follower had to
-   * re-read because history it needed was compacted: replace your state with it.
+   * re-read (compaction, a cancelled watch, a store reset): replace your state with it.
    */
-  onSnapshot(kvs: KeyValue[], revision: bigint): void;
+  onSnapshot(kvs: KeyValue[], revision: bigint, reason: SnapshotReason): void;
   /** Every change after the last snapshot, one call per revision, in order, none skipped or repeated. */
   onBatch(batch: WatchBatch): void;
   /** A re-read failed (it is retried) or etcd cancelled the watch; the follower keeps trying until closed. */
@@ -41,12 +49,14 @@ export class RangeFollower {
   #sub: WatchSubscription | undefined;
   #buffer: WatchBatch[] | undefined;
   #revision = 0n;
+  readonly #epochKey: Buffer;
 
   constructor(ctx: CoordContext, prefix: string, handlers: FollowHandlers, opts: { prevKv?: boolean } = {}) {
     this.#ctx = ctx;
     this.#prefix = prefix;
     this.#handlers = handlers;
     this.#prevKv = opts.prevKv ?? false;
+    this.#epochKey = ctx.keyspace.key(EPOCH_KEY);
   }
 
   /** Revision of the last snapshot or batch delivered. */
@@ -55,12 +65,31 @@ export class RangeFollower {
   }
 
   /**
-   * Reads the first snapshot and starts following.
+   * Reads the first snapshot and starts following, within `timeoutMs` (default: the coordinator's
+   * `requestTimeoutMs`; `Infinity` for a caller that bounds the wait itself).
    *
-   * @throws UnavailableError / AbortedError when the first snapshot cannot be read
+   * @throws UnavailableError when the watch is not live and the snapshot read within `timeoutMs` (etcd unreachable)
+   * @throws AbortedError when `signal` aborts first
    */
-  async start(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
-    await this.#load(opts.signal);
+  async start(
+    opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
+  ): Promise<void> {
+    const ms = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    // The watch's `ready` waits for etcd as long as it takes: without a deadline a start hangs (issue 16).
+    const wait = withDeadline(opts.signal, Number.isFinite(ms) ? ms : undefined);
+    try {
+      await this.#load(wait.signal, 'initial');
+    } catch (err) {
+      if (!wait.timedOut) throw err;
+      throw new UnavailableError(
+        `follow "${this.#prefix}": not loaded within ${ms} ms (is etcd reachable?)`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      wait.dispose();
+    }
   }
 
   /** Stops following. Idempotent. */
@@ -70,7 +99,7 @@ export class RangeFollower {
     this.#sub = undefined;
   }
 
-  async #load(signal: AbortSignal | undefined): Promise<void> {
+  async #load(signal: AbortSignal | undefined, reason: SnapshotReason): Promise<void> {
     this.#sub?.close();
     const strip = this.#ctx.keyspace.prefix.length;
     const range = this.#ctx.keyspace.prefixRange(this.#prefix);
@@ -78,13 +107,13 @@ export class RangeFollower {
     const sub = this.#ctx.watchHub.watch(
       { key: range.key, end: range.end, prevKv: this.#prevKv },
       {
-        onBatch: (b) => this.#onBatch(stripBatch(b, strip)),
-        onCompacted: () => this.#resync(),
+        onBatch: (b) => this.#onBatch(stripBatch(b, strip, this.#epochKey)),
+        onCompacted: (err) => this.#resync(err instanceof StoreResetError ? 'reset' : 'resync'),
         onError: (err) => {
           // The coordinator closed: nothing to follow any more.
           if (err instanceof AbortedError) return;
           this.#handlers.onError?.(err);
-          this.#resync();
+          this.#resync('resync');
         },
       },
     );
@@ -97,7 +126,7 @@ export class RangeFollower {
       if (sub !== this.#sub) return;
       const revision = query.revision ?? 0n;
       this.#revision = revision;
-      this.#handlers.onSnapshot(kvs, revision);
+      this.#handlers.onSnapshot(kvs, revision, reason);
       const buffered = this.#buffer ?? [];
       this.#buffer = undefined;
       for (const b of buffered) this.#deliver(b);
@@ -110,7 +139,8 @@ export class RangeFollower {
     }
   }
 
-  #onBatch(batch: WatchBatch): void {
+  #onBatch(batch: WatchBatch | undefined): void {
+    if (!batch) return;
     if (this.#buffer) this.#buffer.push(batch);
     else this.#deliver(batch);
   }
@@ -121,12 +151,12 @@ export class RangeFollower {
     this.#handlers.onBatch(batch);
   }
 
-  #resync(): void {
+  #resync(reason: SnapshotReason): void {
     if (this.#closed.signal.aborted) return;
     this.#sub?.close();
     this.#sub = undefined;
     const signal = this.#closed.signal;
-    withRetry(() => this.#load(signal), {
+    withRetry(() => this.#load(signal, reason), {
       signal,
       retries: Number.MAX_SAFE_INTEGER,
       maxTimeoutMs: 2000,
@@ -138,11 +168,15 @@ export class RangeFollower {
   }
 }
 
-function stripBatch(batch: WatchBatch, strip: number): WatchBatch {
-  if (strip === 0) return batch;
+/** The batch with the namespace removed from its keys and the generation marker left out (`undefined` if nothing is left). */
+function stripBatch(batch: WatchBatch, strip: number, epochKey: Buffer): WatchBatch | undefined {
+  const events = batch.events.filter((e) => !e.kv.key.equals(epochKey));
+  if (events.length === 0) return undefined;
+  if (strip === 0)
+    return events.length === batch.events.length ? batch : { revision: batch.revision, events };
   return {
     revision: batch.revision,
-    events: batch.events.map((e) => ({
+    events: events.map((e) => ({
       type: e.type,
       kv: { ...e.kv, key: e.kv.key.subarray(strip) },
       prevKv: e.prevKv ? { ...e.prevKv, key: e.prevKv.key.subarray(strip) } : undefined,

@@ -1,5 +1,6 @@
 import type { IRangeRequest, IRangeResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
+import { EPOCH_KEY, StoreResetError } from '../core/epoch.js';
 import { CompactedError } from '../core/errors.js';
 import { keyAfter } from '../core/keys.js';
 import { headerRevision, toKeyValue, type KeyValue } from '../core/kv.js';
@@ -35,10 +36,15 @@ export interface RangeOptions {
  * ```
  *
  * @throws CompactedError when the snapshot revision is compacted away mid-iteration (never a partial result)
+ * @throws StoreResetError (a `CompactedError`) when etcd lost its data between two pages: the revision
+ *   being read belongs to another history now
  * @throws UnavailableError when etcd stays unreachable through the retries of one page
  *
  * Failure modes: iterating a snapshot older than the compaction window fails with `COMPACTED`; start again
- * (from the current revision) to get a newer snapshot.
+ * (from the current revision) to get a newer snapshot. A store reset mid-iteration is noticed by the
+ * generation marker read at the snapshot's revision with every later page (so a reset store that is already
+ * past that revision is caught too), or by the store being behind it; an iteration that fits in one page
+ * needs no check.
  */
 export class RangeQuery implements AsyncIterable<KeyValue> {
   readonly #ctx: CoordContext;
@@ -50,6 +56,9 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
   readonly #signal: AbortSignal | undefined;
   readonly #timeoutMs: number;
   #revision: bigint | undefined;
+  readonly #epochKey: Buffer;
+  /** The generation marker as read at the snapshot's revision (`null`: absent then, no check possible). */
+  #epoch: Buffer | null | undefined;
 
   constructor(ctx: CoordContext, prefix: string | Buffer, opts: RangeOptions = {}) {
     if (typeof prefix !== 'string' && !Buffer.isBuffer(prefix)) {
@@ -79,6 +88,7 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     this.#timeoutMs = opts.timeoutMs ?? ctx.requester.requestTimeoutMs;
     this.#revision = opts.revision;
+    this.#epochKey = ctx.keyspace.key(EPOCH_KEY);
   }
 
   /** The snapshot revision: given, or known once the first page is read. */
@@ -102,6 +112,8 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
       next = undefined;
       const last = res.kvs[res.kvs.length - 1];
       if (res.more && last) {
+        // Pages after this one must come from the same history as this one.
+        if (this.#epoch === undefined) this.#epoch = await this.#readEpoch();
         // Ascending: continue just after the last key. Descending: the last key is the new exclusive end.
         if (this.#reverse) end = last.key;
         else start = keyAfter(last.key);
@@ -109,11 +121,56 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
         // A page we stop early on must not reject unobserved.
         next.catch(() => undefined);
       }
-      for (const raw of res.kvs) yield toKeyValue(raw, strip);
+      for (const raw of res.kvs) if (!raw.key.equals(this.#epochKey)) yield toKeyValue(raw, strip);
     }
   }
 
-  #page(key: Buffer, end: Buffer): Promise<IRangeResponse> {
+  async #page(key: Buffer, end: Buffer): Promise<IRangeResponse> {
+    const epoch = this.#epoch;
+    if (!epoch) return this.#pageRequest(key, end);
+    const [res, now] = await Promise.all([
+      this.#pageRequest(key, end).catch(async (err: unknown) => {
+        // A revision the store has not reached yet is also OUT_OF_RANGE: tell a reset from a compaction.
+        if (err instanceof CompactedError) await this.#throwIfBehind(err);
+        throw err;
+      }),
+      this.#readEpoch(),
+    ]);
+    if (!now || !now.equals(epoch)) {
+      throw new StoreResetError(
+        `range: the etcd store was reset while reading revision ${String(this.#revision)} (its generation marker changed); start again`,
+        0n,
+      );
+    }
+    return res;
+  }
+
+  /** The generation marker at the snapshot revision, `null` when absent. */
+  async #readEpoch(): Promise<Buffer | null> {
+    const res = await this.#fetch({ key: this.#epochKey });
+    return res.kvs[0]?.value ?? null;
+  }
+
+  async #throwIfBehind(cause: CompactedError): Promise<void> {
+    const revision = this.#revision;
+    if (revision === undefined) return;
+    const res = await this.#ctx.requester
+      .run('range', (o) => this.#ctx.client.kv.range({ key: this.#epochKey, count_only: true }, o), {
+        signal: this.#signal,
+        timeoutMs: this.#timeoutMs,
+      })
+      .catch(() => undefined);
+    const current = res ? headerRevision(res.header) : undefined;
+    if (current !== undefined && current < revision) {
+      throw new StoreResetError(
+        `range: the etcd store was reset: it is at revision ${current}, behind the snapshot's ${revision}; start again`,
+        current,
+        { cause },
+      );
+    }
+  }
+
+  #pageRequest(key: Buffer, end: Buffer): Promise<IRangeResponse> {
     return this.#fetch({
       key,
       range_end: end,
@@ -138,7 +195,7 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
         ),
       { signal: this.#signal, timeoutMs: this.#timeoutMs, what: 'range' },
     ).catch((err: unknown) => {
-      if (err instanceof CompactedError) {
+      if (err instanceof CompactedError && !(err instanceof StoreResetError)) {
         throw new CompactedError(
           `range: revision ${String(revision)} has been compacted`,
           err.compactRevision,

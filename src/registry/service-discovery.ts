@@ -26,6 +26,11 @@ export interface DiscoveryEvents {
   invalid: [err: InvalidInstanceError];
   /** The watch broke or a re-read failed; discovery keeps retrying until closed. */
   error: [err: Error];
+  /**
+   * etcd lost its data (restarted empty, or restored from an older snapshot): the cache was re-read at
+   * `revision` (which may be lower than before); `up`/`down`/`change` for the differences came first.
+   */
+  reset: [revision: bigint];
 }
 
 /** How {@link ServiceDiscovery.pick} chooses. */
@@ -47,7 +52,8 @@ export type PickStrategy = 'round-robin' | 'random';
  * ```
  *
  * Failure modes: while etcd is unreachable the cache keeps its last state (it does not empty itself);
- * check `revision` for staleness. Values that are not `{"Addr": string, "Metadata"?: object}` JSON are
+ * check `revision` for staleness. After etcd lost its data the cache is re-read (`reset`), so it never
+ * stays on the old history. Values that are not `{"Addr": string, "Metadata"?: object}` JSON are
  * skipped with an `invalid` event, never crash the cache.
  */
 export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
@@ -74,14 +80,22 @@ export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
     this.#ctx = ctx;
     this.#prefix = servicePrefix(service);
     this.#follower = new RangeFollower(ctx, this.#prefix, {
-      onSnapshot: (kvs, revision) => this.#onSnapshot(kvs, revision),
+      onSnapshot: (kvs, revision, reason) => {
+        this.#onSnapshot(kvs, revision);
+        if (reason === 'reset') this.emit('reset', revision);
+      },
       onBatch: (batch) => this.#onBatch(batch),
       onError: (err) => this.emit('error', err),
     });
   }
 
-  /** @internal Reads the first snapshot and starts watching. */
-  async start(opts: { signal?: AbortSignal | undefined } = {}): Promise<void> {
+  /**
+   * @internal Reads the first snapshot and starts watching, within `timeoutMs` (default: the coordinator's
+   * `requestTimeoutMs`).
+   */
+  async start(
+    opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {},
+  ): Promise<void> {
     await this.#follower.start(opts);
     this.#untrack = this.#ctx.track(this);
   }

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import { CompactedError, PermissionDeniedError } from './errors.js';
+import type { Requester } from './rpc.js';
+
+/**
+ * The generation marker's key, relative to the namespace. It starts with a NUL byte, which no recipe name
+ * may hold, so it never falls inside a recipe's prefix; whole-namespace reads (`range('')`) leave it out.
+ */
+export const EPOCH_KEY = '\0etcd-coord/epoch';
+
+/**
+ * The store being followed is not the history already delivered: etcd restarted with an empty data dir,
+ * or was restored from a snapshot older than what was seen. Revisions started over, so nothing read
+ * before can be resumed: every follower re-reads, every wait re-checks.
+ *
+ * A `CompactedError` (code `COMPACTED`), so every path that already re-reads after a compaction re-reads
+ * after a reset; `instanceof StoreResetError` tells the two apart.
+ *
+ * @example
+ * ```ts
+ * coord.watchHub.on('reset', ({ revision }) => log.warn(`etcd lost its data; now at ${revision}`));
+ * ```
+ */
+export class StoreResetError extends CompactedError {
+  readonly reset = true as const;
+}
+
+/** What {@link EpochMarker.read} found. */
+export type EpochCheck =
+  /** The marker holds the value seen before (or this is the first look): the same history. */
+  | 'same'
+  /** The marker is gone or holds another value: the store was reset. */
+  | 'reset'
+  /** The marker cannot be read (no permission on it): only the revision check is left. */
+  | 'unsupported';
+
+/**
+ * A key with a random value, created once per namespace with a create-only txn and read again on every
+ * watch reconnect. A store that lost its data has no marker (or, once another process re-created it, a
+ * different one), whatever its revision: this is what tells a reset store that is already *ahead* of the
+ * revisions delivered from one that merely moved on.
+ *
+ * Failure modes: a restore from a snapshot taken *after* the marker was written keeps the marker; that case
+ * is caught only when the restored store is behind the revisions delivered (the hub's revision check), not
+ * when it has already moved past them. A user without read/write permission on the marker key gets
+ * `unsupported`, and the same revision-only check.
+ */
+export class EpochMarker {
+  readonly #client: Etcd3;
+  readonly #requester: Requester;
+  readonly #key: Buffer;
+  #value: string | undefined;
+  #unsupported = false;
+
+  constructor(client: Etcd3, requester: Requester, key: Buffer) {
+    this.#client = client;
+    this.#requester = requester;
+    this.#key = key;
+  }
+
+  /** The marker's full etcd key. */
+  get key(): Buffer {
+    return this.#key;
+  }
+
+  /**
+   * Reads the marker (creating it when absent) and compares it with the value seen last; remembers the new one.
+   *
+   * @throws UnavailableError when etcd does not answer in time (the caller retries)
+   */
+  async check(signal?: AbortSignal): Promise<EpochCheck> {
+    if (this.#unsupported) return 'unsupported';
+    try {
+      const found = await this.#readOrCreate(signal);
+      const before = this.#value;
+      this.#value = found;
+      return before === undefined || before === found ? 'same' : 'reset';
+    } catch (err) {
+      if (err instanceof PermissionDeniedError) {
+        this.#unsupported = true;
+        return 'unsupported';
+      }
+      throw err;
+    }
+  }
+
+  async #readOrCreate(signal: AbortSignal | undefined): Promise<string> {
+    const key = this.#key;
+    const got = await this.#requester.run('epoch marker: read', (o) => this.#client.kv.range({ key }, o), {
+      signal,
+    });
+    const existing = got.kvs[0]?.value;
+    if (existing) return existing.toString('utf8');
+    // Create-only: of several processes racing here, one value wins and every one adopts it. Repeating
+    // after an unknown outcome is safe: the failure branch reads whatever was created.
+    const mine = randomUUID();
+    const res = await this.#requester.run(
+      'epoch marker: create',
+      (o) =>
+        this.#client.kv.txn(
+          {
+            compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+            success: [{ request_put: { key, value: Buffer.from(mine) } }],
+            failure: [{ request_range: { key } }],
+          },
+          o,
+        ),
+      { signal, write: true },
+    );
+    if (res.succeeded) return mine;
+    return res.responses[0]?.response_range?.kvs[0]?.value?.toString('utf8') ?? mine;
+  }
+}
