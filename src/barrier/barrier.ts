@@ -56,7 +56,7 @@ export class Barrier {
    * if (!(await coord.barrier('maintenance').hold())) console.log('already held');
    * ```
    *
-   * @throws UnavailableError when etcd stays unreachable (a request whose outcome was unknown is repeated
+   * @throws UnavailableError when etcd stays unreachable for `requestTimeoutMs` (a request whose outcome was unknown is repeated
    *   safely: the holder recognises its own token)
    */
   async hold(opts: BarrierHoldOptions = {}): Promise<boolean> {
@@ -70,7 +70,7 @@ export class Barrier {
     // token means the earlier attempt applied.
     const token = Buffer.from(`barrier:${randomBytes(12).toString('hex')}`);
     return withRetry(
-      async () => {
+      async (_, attempt) => {
         const res = await this.#ctx.requester.run(
           what,
           (o) =>
@@ -82,13 +82,14 @@ export class Barrier {
               },
               o,
             ),
-          { signal: opts.signal, write: true },
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs, write: true },
         );
         if (res.succeeded) return true;
         const kv = res.responses[0]?.response_range.kvs[0];
         return kv !== undefined && Buffer.from(kv.value).equals(token);
       },
-      { signal: opts.signal, what, retries: 5 },
+      // The retries share one request timeout: without it, 5 unanswered attempts took 5× (issue 16).
+      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
     );
   }
 
@@ -114,19 +115,17 @@ export class Barrier {
     return BigInt(res.deleted || 0) > 0n;
   }
 
-  /** Whether the barrier is currently held. */
+  /** Whether the barrier is currently held. @throws UnavailableError when etcd does not answer within `requestTimeoutMs` */
   async isHeld(opts: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
     const what = `barrier "${this.name}": isHeld`;
     const res = await withRetry(
-      () =>
+      (_, attempt) =>
         this.#ctx.requester.run(
           what,
           (o) => this.#ctx.client.kv.range({ key: this.#key, count_only: true }, o),
-          {
-            signal: opts.signal,
-          },
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, what, retries: 5 },
+      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
     );
     return BigInt(res.count || 0) > 0n;
   }

@@ -262,20 +262,19 @@ export class DoubleBarrier {
     }
   }
 
-  /** How many participants are inside now. */
+  /** How many participants are inside now. @throws UnavailableError when etcd does not answer within `requestTimeoutMs` */
   async participants(opts: { signal?: AbortSignal | undefined } = {}): Promise<number> {
     const what = `double barrier "${this.name}": participants`;
     const { key, end } = this.#keys.waiters;
     const res = await withRetry(
-      () =>
+      (_, attempt) =>
         this.#ctx.requester.run(
           what,
           (o) => this.#ctx.client.kv.range({ key, range_end: end, count_only: true }, o),
-          {
-            signal: opts.signal,
-          },
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, what, retries: 5 },
+      // The retries share one request timeout (issue 16).
+      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
     );
     return Number(res.count || 0);
   }

@@ -1,0 +1,463 @@
+/**
+ * Issue 16 f1 / issue 22: nothing hangs. Every public async call of the facade and of the handles it returns
+ * settles (result or error) within its deadline — `timeoutMs` when the call takes one, else the coordinator's
+ * `requestTimeoutMs` (or the documented multiple) — plus {@link SLACK_MS}, against an etcd that is (a) killed,
+ * (b) blackholed through a FaultProxy, (c) paused (SIGSTOP). Long waits (`lock()`, `campaign()`, `pop()` …)
+ * are called with `timeoutMs`, so they are held to it too.
+ *
+ * The table must cover the public API: a method added to a class exported from src/index.ts (or a new
+ * exported function) fails the coverage test until it joins {@link ROWS} (or {@link NOT_ASYNC}, for a
+ * synchronous method).
+ *
+ * Rows another change is fixing are listed in {@link KNOWN_UNBOUNDED} with their issue: they still run and
+ * their time is printed, but their bound is not asserted. Remove an entry once its fix is merged.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import * as api from '../../src/index.js';
+import {
+  connect,
+  once,
+  runAsLeader,
+  type Coordinator,
+  type DoubleBarrier,
+  type Job,
+  type Lock,
+  type Registration,
+  type ServiceDiscovery,
+  type Session,
+  type Term,
+  type WatchedConfig,
+} from '../../src/index.js';
+import { FaultProxy } from '../support/proxy.js';
+import { uniquePrefix, usePrivateEtcd } from '../support/shared.js';
+
+/** The coordinator's `requestTimeoutMs` in this test. */
+const R = 1000;
+/** The `timeoutMs` given to every call that takes one (distinct from R, so a call using the wrong one shows). */
+const T = 1500;
+/** Documented slack over a deadline: timers, the event loop of a 2-core machine shared by several runs. */
+const SLACK_MS = 1000;
+
+/**
+ * Rows whose bound another change is fixing, with the issue. Not asserted (their time is printed). The lead
+ * removes an entry once its fix is merged; a row that is fast on this branch is printed as such.
+ */
+const KNOWN_UNBOUNDED = new Map<string, string>([
+  ['Queue.push', 'issue 22: push has no timeoutMs and retries past requestTimeoutMs (52 s paused)'],
+  ['Counter.get', 'issue 22: 8.5 s with timeoutMs 1000 against a paused etcd'],
+  ['AtomicCounter.get', 'issue 22: 8.4 s with timeoutMs 1000 against a paused etcd'],
+  ['Mutex.lock (session lost)', 'issue 22: lock after session loss waits for the lease grant (5 s)'],
+  // Seen by this table (blackholed/paused etcd), in areas other changes own:
+  ['Mutex.lock', 'issue 22: lock({ timeoutMs }) still pending after timeoutMs + 3 s, blackholed/paused'],
+  ['Mutex.withLock', 'issue 22: as Mutex.lock'],
+  ['Lock.unlock', 'issue 15/22: the release stays pending while etcd is blackholed/paused'],
+  ['Lock.release', 'issue 15/22: as Lock.unlock'],
+  ['Lock.close', 'issue 15/22: as Lock.unlock'],
+  ['Lock[asyncDispose]', 'issue 15/22: as Lock.unlock'],
+  ['Job.ack', 'issue 22: ack stays pending while etcd is down (killed, blackholed, paused)'],
+  ['Job.nack', 'issue 22: as Job.ack'],
+  ['DoubleBarrier.close', 'issue 15/22: the key removal retries past requestTimeoutMs'],
+  ['DoubleBarrier[asyncDispose]', 'issue 15/22: as DoubleBarrier.close'],
+]);
+
+/** Methods that return no promise (factories, accessors, sync iterators' makers), and @internal ones. */
+const NOT_ASYNC = new Set([
+  'Coordinator.election',
+  'Coordinator.registry',
+  'Coordinator.mutex',
+  'Coordinator.rwMutex',
+  'Coordinator.semaphore',
+  'Coordinator.queue',
+  'Coordinator.counter',
+  'Coordinator.atomicCounter',
+  'Coordinator.barrier',
+  'Coordinator.doubleBarrier',
+  'Coordinator.range',
+  'Coordinator.track',
+  'Coordinator[inspect]',
+  'Election.observe', // returns an iterator: its first next() is the row 'Election.observe().next'
+  'Lock.guard',
+  'Lock.guardCompare',
+  'Term.guard',
+  'Term.guardCompare',
+  'Session.throwIfDone',
+  'ServiceDiscovery.instances',
+  'ServiceDiscovery.get',
+  'ServiceDiscovery.pick',
+  'ServiceDiscovery.changes', // its next() is the row 'ServiceDiscovery.changes().next'
+  'ServiceDiscovery.start', // @internal: coord.discovery()
+  'Registration.start', // @internal: registry.register()
+  'WatchedConfig.start', // @internal: coord.config()
+  'WatchedConfig.modRevision',
+  'WatchedConfig.values', // its next() is the row 'WatchedConfig.values().next'
+]);
+
+/** Everything a row may use: made while etcd was healthy. */
+interface Fixture {
+  coord: Coordinator;
+  /** A second coordinator, for the rows that close one. */
+  spare: Coordinator;
+  spare2: Coordinator;
+  proxyEndpoint: string;
+  locks: Lock[];
+  terms: Term[];
+  regs: Registration[];
+  discoveries: ServiceDiscovery[];
+  configs: WatchedConfig[];
+  jobs: Job<string>[];
+  sessions: Session[];
+  entered: DoubleBarrier[];
+  idle: DoubleBarrier[];
+}
+
+interface Row {
+  /** `Class.method` (or `Class[symbol]`), optionally with a variant in parentheses. */
+  name: string;
+  deadlineMs: number;
+  /** Awaited before the clock starts. */
+  before?: (f: Fixture) => Promise<void>;
+  call: (f: Fixture) => Promise<unknown>;
+  /** Runs after all other rows (it closes a coordinator the others use). */
+  last?: boolean;
+}
+
+const t = { timeoutMs: T };
+const neverRuns = () => Promise.reject(new Error('fn must not run while etcd is down'));
+const abortAfter = (ms: number) => AbortSignal.timeout(ms);
+
+const ROWS: Row[] = [
+  // connect() and the exported functions
+  {
+    name: 'connect',
+    deadlineMs: R,
+    call: (f) => connect({ endpoints: [f.proxyEndpoint], dialTimeoutMs: R }),
+  },
+  {
+    name: 'runAsLeader',
+    deadlineMs: T,
+    call: (f) => runAsLeader(f.coord, 'ral', neverRuns, { timeoutMs: T }),
+  },
+  { name: 'once', deadlineMs: T, call: (f) => once(f.coord, 'job', { slot: 's1', timeoutMs: T }, neverRuns) },
+  // Coordinator
+  { name: 'Coordinator.config', deadlineMs: 2 * R, call: (f) => f.coord.config('cfg-new/') },
+  { name: 'Coordinator.config (timeoutMs)', deadlineMs: T, call: (f) => f.coord.config('cfg-new2/', t) },
+  { name: 'Coordinator.discovery', deadlineMs: R, call: (f) => f.coord.discovery('svc-new') },
+  { name: 'Coordinator.discovery (timeoutMs)', deadlineMs: T, call: (f) => f.coord.discovery('svc-new2', t) },
+  { name: 'Coordinator.currentSession', deadlineMs: R, call: (f) => f.coord.currentSession() },
+  { name: 'Coordinator.newSession', deadlineMs: R, call: (f) => f.coord.newSession() },
+  { name: 'Coordinator.close', deadlineMs: R, last: true, call: (f) => f.spare.close() },
+  {
+    name: 'Coordinator[asyncDispose]',
+    deadlineMs: R,
+    last: true,
+    call: (f) => f.spare2[Symbol.asyncDispose](),
+  },
+  // Election and Term
+  { name: 'Election.campaign', deadlineMs: T, call: (f) => f.coord.election('el').campaign('v', t) },
+  { name: 'Election.leader', deadlineMs: R, call: (f) => f.coord.election('el').leader() },
+  {
+    name: 'Election.observe().next',
+    deadlineMs: R,
+    call: async (f) => {
+      const it = f.coord.election('el-new').observe();
+      try {
+        return await it.next();
+      } finally {
+        await it.return();
+      }
+    },
+  },
+  { name: 'Term.proclaim', deadlineMs: R, call: (f) => f.terms[0]!.proclaim('v2') },
+  { name: 'Term.resign', deadlineMs: R, call: (f) => f.terms[1]!.resign() },
+  { name: 'Term.close', deadlineMs: R, call: (f) => f.terms[2]!.close() },
+  { name: 'Term[asyncDispose]', deadlineMs: R, call: (f) => f.terms[3]![Symbol.asyncDispose]() },
+  // Locks
+  { name: 'Mutex.lock', deadlineMs: T, call: (f) => f.coord.mutex('held0').lock(t) },
+  {
+    name: 'Mutex.lock (session lost)',
+    deadlineMs: T,
+    before: (f) => sessionLost(f.coord),
+    call: (f) => f.coord.mutex('held0').lock(t),
+  },
+  { name: 'Mutex.tryLock', deadlineMs: R, call: (f) => f.coord.mutex('free').tryLock() },
+  {
+    name: 'Mutex.withLock',
+    deadlineMs: T,
+    call: (f) => f.coord.mutex('held0').withLock(() => Promise.resolve(), t),
+  },
+  { name: 'Mutex.holder', deadlineMs: R, call: (f) => f.coord.mutex('held0').holder() },
+  { name: 'Lock.unlock', deadlineMs: R, call: (f) => f.locks[0]!.unlock() },
+  { name: 'Lock.release', deadlineMs: R, call: (f) => f.locks[1]!.release() },
+  { name: 'Lock.close', deadlineMs: R, call: (f) => f.locks[2]!.close() },
+  { name: 'Lock[asyncDispose]', deadlineMs: R, call: (f) => f.locks[3]![Symbol.asyncDispose]() },
+  { name: 'RWMutex.readLock', deadlineMs: T, call: (f) => f.coord.rwMutex('rw').readLock(t) },
+  { name: 'RWMutex.writeLock', deadlineMs: T, call: (f) => f.coord.rwMutex('rw').writeLock(t) },
+  { name: 'RWMutex.tryReadLock', deadlineMs: R, call: (f) => f.coord.rwMutex('rw2').tryReadLock() },
+  { name: 'RWMutex.tryWriteLock', deadlineMs: R, call: (f) => f.coord.rwMutex('rw3').tryWriteLock() },
+  { name: 'Semaphore.acquire', deadlineMs: T, call: (f) => f.coord.semaphore('sem', 2).acquire(t) },
+  { name: 'Semaphore.tryAcquire', deadlineMs: R, call: (f) => f.coord.semaphore('sem2', 2).tryAcquire() },
+  // Registry
+  {
+    name: 'ServiceRegistry.register',
+    deadlineMs: T,
+    call: (f) => f.coord.registry('svc').register({ id: 'new', address: '10.0.0.9:1', timeoutMs: T }),
+  },
+  { name: 'Registration.update', deadlineMs: T, call: (f) => f.regs[0]!.update({ v: 2 }, t) },
+  { name: 'Registration.deregister', deadlineMs: R, call: (f) => f.regs[1]!.deregister() },
+  { name: 'Registration.close', deadlineMs: R, call: (f) => f.regs[2]!.close() },
+  { name: 'Registration[asyncDispose]', deadlineMs: R, call: (f) => f.regs[3]![Symbol.asyncDispose]() },
+  {
+    name: 'ServiceDiscovery.changes().next',
+    deadlineMs: R,
+    call: async (f) => {
+      const it = f.discoveries[0]!.changes();
+      try {
+        return await it.next();
+      } finally {
+        await it.return?.();
+      }
+    },
+  },
+  { name: 'ServiceDiscovery.close', deadlineMs: R, call: (f) => f.discoveries[1]!.close() },
+  {
+    name: 'ServiceDiscovery[asyncDispose]',
+    deadlineMs: R,
+    call: (f) => f.discoveries[2]![Symbol.asyncDispose](),
+  },
+  // Config
+  { name: 'WatchedConfig.set', deadlineMs: T, call: (f) => f.configs[0]!.set('k', 1, t) },
+  { name: 'WatchedConfig.delete', deadlineMs: T, call: (f) => f.configs[0]!.delete('k', t) },
+  {
+    name: 'WatchedConfig.values().next',
+    deadlineMs: R,
+    call: async (f) => {
+      const it = f.configs[0]!.values();
+      try {
+        return await it.next();
+      } finally {
+        await it.return();
+      }
+    },
+  },
+  {
+    name: 'WatchedConfig[asyncIterator]',
+    deadlineMs: R,
+    call: async (f) => {
+      const it = f.configs[0]![Symbol.asyncIterator]();
+      try {
+        return await it.next();
+      } finally {
+        await it.return();
+      }
+    },
+  },
+  { name: 'WatchedConfig.close', deadlineMs: R, call: (f) => f.configs[1]!.close() },
+  { name: 'WatchedConfig[asyncDispose]', deadlineMs: R, call: (f) => f.configs[2]![Symbol.asyncDispose]() },
+  // Queue and Job
+  { name: 'Queue.push', deadlineMs: R, call: (f) => f.coord.queue<string>('q').push('x') },
+  { name: 'Queue.pop', deadlineMs: T, call: (f) => f.coord.queue<string>('q-empty').pop(t) },
+  {
+    name: 'Queue.process',
+    deadlineMs: T,
+    call: (f) => f.coord.queue<string>('q-empty2').process(() => undefined, { signal: abortAfter(T) }),
+  },
+  { name: 'Queue.size', deadlineMs: R, call: (f) => f.coord.queue('q').size() },
+  { name: 'Queue.close', deadlineMs: R, call: (f) => f.coord.queue('q-c').close() },
+  { name: 'Queue[asyncDispose]', deadlineMs: R, call: (f) => f.coord.queue('q-d')[Symbol.asyncDispose]() },
+  { name: 'Job.ack', deadlineMs: R, call: (f) => f.jobs[0]!.ack() },
+  { name: 'Job.nack', deadlineMs: R, call: (f) => f.jobs[1]!.nack() },
+  // Counters
+  { name: 'Counter.increment', deadlineMs: T, call: (f) => f.coord.counter('c').increment(t) },
+  { name: 'Counter.get', deadlineMs: T, call: (f) => f.coord.counter('c').get(t) },
+  { name: 'Counter.reset', deadlineMs: T, call: (f) => f.coord.counter('c').reset(t) },
+  { name: 'AtomicCounter.add', deadlineMs: T, call: (f) => f.coord.atomicCounter('a').add(1, t) },
+  { name: 'AtomicCounter.increment', deadlineMs: T, call: (f) => f.coord.atomicCounter('a').increment(1, t) },
+  { name: 'AtomicCounter.decrement', deadlineMs: T, call: (f) => f.coord.atomicCounter('a').decrement(1, t) },
+  {
+    name: 'AtomicCounter.compareAndSet',
+    deadlineMs: T,
+    call: (f) => f.coord.atomicCounter('a').compareAndSet(0n, 1n, t),
+  },
+  { name: 'AtomicCounter.get', deadlineMs: T, call: (f) => f.coord.atomicCounter('a').get(t) },
+  // Barriers
+  { name: 'Barrier.hold', deadlineMs: R, call: (f) => f.coord.barrier('b-new').hold() },
+  { name: 'Barrier.release', deadlineMs: R, call: (f) => f.coord.barrier('b').release() },
+  { name: 'Barrier.isHeld', deadlineMs: R, call: (f) => f.coord.barrier('b').isHeld() },
+  { name: 'Barrier.wait', deadlineMs: T, call: (f) => f.coord.barrier('b').wait(t) },
+  { name: 'DoubleBarrier.enter', deadlineMs: T, call: (f) => f.idle[0]!.enter(t) },
+  { name: 'DoubleBarrier.leave', deadlineMs: T, call: (f) => f.entered[0]!.leave(t) },
+  {
+    name: 'DoubleBarrier.participants',
+    deadlineMs: R,
+    call: (f) => f.coord.doubleBarrier('db', 1).participants(),
+  },
+  { name: 'DoubleBarrier.close', deadlineMs: R, call: (f) => f.entered[1]!.close() },
+  { name: 'DoubleBarrier[asyncDispose]', deadlineMs: R, call: (f) => f.entered[2]![Symbol.asyncDispose]() },
+  // Range
+  { name: 'RangeQuery.count', deadlineMs: R, call: (f) => f.coord.range('r/').count() },
+  {
+    name: 'RangeQuery[asyncIterator]',
+    deadlineMs: T,
+    call: async (f) => {
+      const it = f.coord.range('r/', t)[Symbol.asyncIterator]();
+      return it.next();
+    },
+  },
+  // Sessions
+  { name: 'Session.close', deadlineMs: R, call: (f) => f.sessions[0]!.close() },
+  { name: 'Session[asyncDispose]', deadlineMs: R, call: (f) => f.sessions[1]![Symbol.asyncDispose]() },
+];
+
+/** Resolves once the coordinator's default session is declared lost (at most its TTL after the fault). */
+async function sessionLost(coord: Coordinator): Promise<void> {
+  const signal = coord.session.signal;
+  if (signal.aborted) return;
+  await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** `Class.method` names of every public method of the classes and functions exported from src/index.ts. */
+function publicMethodNames(): string[] {
+  const names: string[] = [];
+  const symbolName = (k: symbol) =>
+    k === Symbol.asyncDispose
+      ? 'asyncDispose'
+      : k === Symbol.asyncIterator
+        ? 'asyncIterator'
+        : k === Symbol.for('nodejs.util.inspect.custom')
+          ? 'inspect'
+          : String(k);
+  for (const [exported, value] of Object.entries(api)) {
+    if (typeof value !== 'function') continue;
+    const proto = (value as { prototype?: object }).prototype;
+    const isClass = /^[A-Z]/.test(exported);
+    if (!isClass) {
+      names.push(exported);
+      continue;
+    }
+    if (!proto || proto instanceof Error) continue;
+    for (
+      let p: object | null = proto;
+      p && p !== Object.prototype;
+      p = Object.getPrototypeOf(p) as object | null
+    ) {
+      // The event emitter's methods are not the library's.
+      if ((p as { constructor: { name: string } }).constructor.name === 'EventEmitter') break;
+      for (const key of Reflect.ownKeys(p)) {
+        if (key === 'constructor') continue;
+        const d = Object.getOwnPropertyDescriptor(p, key);
+        if (typeof d?.value !== 'function') continue;
+        names.push(typeof key === 'symbol' ? `${exported}[${symbolName(key)}]` : `${exported}.${key}`);
+      }
+    }
+  }
+  return [...new Set(names)].sort();
+}
+
+describe('every public async call settles within its deadline while etcd is down (issue 16, 22)', () => {
+  const etcd = usePrivateEtcd({ members: 1, useExternal: false });
+
+  it('the table covers every public method (add a new one to ROWS or NOT_ASYNC)', () => {
+    const covered = new Set([
+      ...ROWS.map((r) => r.name.replace(/ \(.*\)$/, '').replace(/\(\)\.next$/, '')),
+      ...NOT_ASYNC,
+    ]);
+    const missing = publicMethodNames().filter((n) => !covered.has(n));
+    expect(missing).toEqual([]);
+    for (const name of KNOWN_UNBOUNDED.keys()) expect(ROWS.map((r) => r.name)).toContain(name);
+  });
+
+  async function fixture(ns: string, proxyEndpoint: string): Promise<Fixture> {
+    const opts = { endpoints: [proxyEndpoint], namespace: ns, ttlSeconds: 2, requestTimeoutMs: R };
+    const [coord, spare, spare2] = await Promise.all([connect(opts), connect(opts), connect(opts)]);
+    const locks = await Promise.all([0, 1, 2, 3].map((i) => coord.mutex(`held${i}`).lock()));
+    const terms = await Promise.all([0, 1, 2, 3].map((i) => coord.election(`term${i}`).campaign('v')));
+    const regs = await Promise.all(
+      [0, 1, 2, 3].map((i) => coord.registry('svc').register({ id: `r${i}`, address: `10.0.0.${i}:1` })),
+    );
+    const discoveries = await Promise.all([0, 1, 2].map(() => coord.discovery('svc')));
+    const configs = await Promise.all([0, 1, 2].map((i) => coord.config(`cfg${i}/`)));
+    const q = coord.queue<string>('q');
+    await q.push('a');
+    await q.push('b');
+    const jobs = [await q.pop({ timeoutMs: 5000 }), await q.pop({ timeoutMs: 5000 })];
+    const sessions = await Promise.all([coord.newSession(), coord.newSession()]);
+    const entered = [0, 1, 2].map((i) => coord.doubleBarrier(`dbe${i}`, 1));
+    await Promise.all(entered.map((d) => d.enter({ timeoutMs: 5000 })));
+    const idle = [coord.doubleBarrier('dbi', 2)];
+    await coord.barrier('b').hold();
+    return {
+      coord,
+      spare,
+      spare2,
+      proxyEndpoint,
+      locks,
+      terms,
+      regs,
+      discoveries,
+      configs,
+      jobs,
+      sessions,
+      entered,
+      idle,
+    };
+  }
+
+  async function runTable(mode: 'killed' | 'blackholed' | 'paused'): Promise<void> {
+    const member = etcd.cluster.members[0]!;
+    const proxy = await FaultProxy.start(etcd.cluster.endpoints[0]!);
+    const f = await fixture(uniquePrefix(`deadlines-${mode}`), proxy.endpoint);
+    const results: { name: string; ms: number; outcome: string; deadlineMs: number }[] = [];
+    try {
+      if (mode === 'killed') await member.kill();
+      else if (mode === 'blackholed') proxy.blackhole();
+      else member.pause();
+      const run = async (row: Row) => {
+        await row.before?.(f);
+        const t0 = performance.now();
+        const cap = row.deadlineMs + SLACK_MS + 2000;
+        const outcome = await Promise.race([
+          row.call(f).then(
+            (v) => {
+              // A handle obtained while etcd is down (e.g. connect()) is closed, not leaked.
+              const closable = v as { close?: () => Promise<unknown> } | null;
+              if (closable && typeof closable.close === 'function')
+                void closable.close().catch(() => undefined);
+              return 'resolved';
+            },
+            (err: unknown) => `rejected ${(err as { code?: string }).code ?? (err as Error).name}`,
+          ),
+          sleep(cap).then(() => 'PENDING'),
+        ]);
+        results.push({ name: row.name, ms: performance.now() - t0, outcome, deadlineMs: row.deadlineMs });
+      };
+      await Promise.all(ROWS.filter((r) => !r.last).map(run));
+      await Promise.all(ROWS.filter((r) => r.last).map(run));
+    } finally {
+      if (mode === 'killed') await member.restart();
+      else if (mode === 'blackholed') proxy.pass();
+      else member.resume();
+      await etcd.cluster.waitHealthy();
+      await Promise.all([f.coord.close(), f.spare.close(), f.spare2.close()]);
+      await proxy.close();
+    }
+    results.sort((a, b) => a.name.localeCompare(b.name));
+    console.log(
+      `${mode}:\n${results
+        .map(
+          (r) =>
+            `  ${r.ms > r.deadlineMs + SLACK_MS ? 'OVER' : 'ok  '} ${r.name}: ${r.ms.toFixed(0)} ms (deadline ${r.deadlineMs}) ${r.outcome}${KNOWN_UNBOUNDED.has(r.name) ? ` [known: ${KNOWN_UNBOUNDED.get(r.name)}]` : ''}`,
+        )
+        .join('\n')}`,
+    );
+    const over = results.filter((r) => !KNOWN_UNBOUNDED.has(r.name) && r.ms > r.deadlineMs + SLACK_MS);
+    expect(
+      over.map((r) => `${r.name}: ${r.ms.toFixed(0)} ms > ${r.deadlineMs} + ${SLACK_MS} (${r.outcome})`),
+    ).toEqual([]);
+    expect(results).toHaveLength(ROWS.length);
+  }
+
+  it('etcd killed', () => runTable('killed'), 60_000);
+  it('etcd blackholed through a proxy', () => runTable('blackholed'), 60_000);
+  it('etcd paused (SIGSTOP)', () => runTable('paused'), 60_000);
+});
