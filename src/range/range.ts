@@ -128,14 +128,13 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
   async #page(key: Buffer, end: Buffer): Promise<IRangeResponse> {
     const epoch = this.#epoch;
     if (!epoch) return this.#pageRequest(key, end);
-    const [res, now] = await Promise.all([
-      this.#pageRequest(key, end).catch(async (err: unknown) => {
+    const [res, now] = await Promise.all([this.#pageRequest(key, end), this.#readEpoch()]).catch(
+      async (err: unknown) => {
         // A revision the store has not reached yet is also OUT_OF_RANGE: tell a reset from a compaction.
         if (err instanceof CompactedError) await this.#throwIfBehind(err);
         throw err;
-      }),
-      this.#readEpoch(),
-    ]);
+      },
+    );
     if (!now || !now.equals(epoch)) {
       throw new StoreResetError(
         `range: the etcd store was reset while reading revision ${String(this.#revision)} (its generation marker changed); start again`,
