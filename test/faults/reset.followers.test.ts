@@ -20,6 +20,8 @@ const WITHIN_MS = 2000;
 describe('followers after etcd restarted with an empty data dir (issue 16)', () => {
   const etcd = usePrivateEtcd({ members: 1, useExternal: false });
 
+  const lockOutcomes: string[] = [];
+
   async function scenario(run: number, ahead: boolean): Promise<number> {
     const ns = uniquePrefix(`reset${run}`);
     const endpoint = etcd.cluster.endpoints[0]!;
@@ -47,6 +49,18 @@ describe('followers after etcd restarted with an empty data dir (issue 16)', () 
       await old.queue<string>('q').push('before');
       const first = await queue.pop({ timeoutMs: 5000 });
       await first.ack();
+      // Held on the old store through the followed coordinator: lost with it.
+      const held = await coord.mutex('held').lock();
+      const term = await coord.election('term').campaign('T');
+      // A lock wait through the hub, behind a holder of the old store.
+      await old.mutex('wait').lock();
+      const lockWait = coord
+        .mutex('wait')
+        .lock({ signal: ac.signal })
+        .then(
+          (l) => ({ outcome: 'acquired', lock: l }),
+          (err: unknown) => ({ outcome: `rejected ${(err as { code?: string }).code}`, lock: undefined }),
+        );
       await old.barrier('gate').hold();
       const barrierWait = coord.barrier('gate').wait({ signal: ac.signal });
       barrierWait.catch(() => undefined);
@@ -111,6 +125,17 @@ describe('followers after etcd restarted with an empty data dir (issue 16)', () 
       expect(job.payload).toBe('after');
       await job.ack();
       await barrierWait;
+      await waitFor(() => held.signal.aborted && term.signal.aborted, {
+        timeoutMs: WITHIN_MS,
+        message: 'a lock and a term held on the old store are lost',
+      });
+      // The waiter's own key went with the old store: it must settle (acquire on the new one, or fail).
+      const waited = await Promise.race([
+        lockWait,
+        sleep(WITHIN_MS).then(() => ({ outcome: 'pending', lock: undefined })),
+      ]);
+      lockOutcomes.push(waited.outcome);
+      await waited.lock?.unlock();
       const elapsed = performance.now() - t0;
       expect(resets).toEqual(expect.arrayContaining(['config', 'discovery']));
       expect(coord.watchHub.resets).toBeGreaterThanOrEqual(1);
@@ -139,7 +164,9 @@ describe('followers after etcd restarted with an empty data dir (issue 16)', () 
         await sleep(10);
       }
       console.log(`reset runs: ms to converge ${times.map((t) => t.toFixed(0)).join(' ')}`);
+      console.log(`lock wait across the reset: ${lockOutcomes.join(', ')}`);
       expect(times).toHaveLength(RUNS);
+      expect(lockOutcomes.filter((o) => o === 'pending')).toEqual([]);
     },
     RUNS * 30_000,
   );
