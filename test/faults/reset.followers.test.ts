@@ -153,6 +153,22 @@ describe('followers after etcd restarted with an empty data dir (issue 16)', () 
     }
   }
 
+  it('a lock and a term held on the old store are lost at once, not when a long TTL runs out', async () => {
+    const ns = uniquePrefix('reset-held');
+    const coord = await connect({ endpoints: etcd.cluster.endpoints, namespace: ns, ttlSeconds: 30 });
+    try {
+      const lock = await coord.mutex('m').lock();
+      const term = await coord.election('e').campaign('v');
+      await etcd.cluster.members[0]!.restart({ wipeData: true });
+      await waitFor(() => lock.signal.aborted && term.signal.aborted, {
+        timeoutMs: WITHIN_MS,
+        message: 'lock and term signals abort after the reset',
+      });
+    } finally {
+      await coord.close();
+    }
+  });
+
   it(
     `every follower equals a direct read within ${WITHIN_MS} ms, new store behind or ahead (${RUNS} runs)`,
     async () => {
