@@ -32,7 +32,10 @@ const RECENT_DELETES = 4096;
  * ```
  *
  * Failure modes: history compacted while the stream was down → every wait rejects with `CompactedError`
- * (re-read and wait again); `signal` aborts → `AbortedError` (or the signal's `CoordError` reason).
+ * (re-read and wait again); the store was reset (etcd lost its data) → every wait rejects with
+ * `StoreResetError`, a `CompactedError`, so the same re-read applies: on the new store a key held before is
+ * gone (a lock holder's own key too: its lock is lost); `signal` aborts → `AbortedError` (or the signal's
+ * `CoordError` reason).
  */
 export class DeletionWatch {
   readonly #sub: WatchSubscription;
