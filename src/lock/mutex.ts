@@ -6,6 +6,7 @@ import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
+import { withCallDeadline } from './call-deadline.js';
 import { acquire, tryAcquire, type QueueSpec } from './queue.js';
 
 /** Options of {@link Mutex}. */
@@ -74,22 +75,21 @@ export class Mutex {
   async lock(opts: WaitOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const key = this.#keyFor(session);
-    const release = await takeLocalTurn(key.toString('hex'), opts.signal, this.#spec.what);
-    try {
-      const granted = await acquire(this.#ctx, this.#spec, key, session, opts);
-      return new Lock(this.#ctx, this.#spec, granted, release);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    return withCallDeadline(opts, this.#spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const key = this.#keyFor(session);
+      const release = await takeLocalTurn(key.toString('hex'), signal, this.#spec.what);
+      const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
+      return new Lock(this.#ctx, this.#spec, granted);
+    });
   }
 
   /**
-   * Takes the lock if nobody holds or waits for it; never waits.
+   * Takes the lock if nobody holds or waits for it; never waits. Settles within the coordinator's
+   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable.
    *
    * @returns the lock, or `null` when it is taken (also by another caller in this process on this session)
+   * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
@@ -97,32 +97,42 @@ export class Mutex {
     const id = key.toString('hex');
     if (isLocallyBusy(id)) return null;
     const release = await takeLocalTurn(id, undefined, this.#spec.what);
-    try {
-      const granted = await tryAcquire(this.#ctx, this.#spec, key, session);
-      if (!granted) {
-        release();
-        return null;
-      }
-      return new Lock(this.#ctx, this.#spec, granted, release);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release });
+    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
   }
 
   /**
    * Runs `fn` while holding the lock and unlocks afterwards, whatever happens. `fn` gets the lock; stop
-   * when `lock.signal` aborts.
+   * when `lock.signal` aborts. `timeoutMs` bounds the wait for the lock, not `fn`.
    *
-   * @throws whatever {@link lock} or `fn` throws
+   * A release is never swallowed: when `fn` succeeds but the unlock is not confirmed, `withLock` rejects
+   * with the unlock's `UnavailableError` (the release goes on in the background while the session lives).
+   * When `fn` throws, `withLock` rejects with `fn`'s error if the unlock succeeded, and with an
+   * `AggregateError` of `[fn's error, the unlock's error]` if it failed too.
+   *
+   * @throws whatever {@link lock} or `fn` throws; the unlock's error as described above
    */
   async withLock<T>(fn: (lock: Lock) => Promise<T> | T, opts: WaitOptions = {}): Promise<T> {
     const lock = await this.lock(opts);
+    let result: T;
     try {
-      return await fn(lock);
-    } finally {
-      await lock.unlock().catch(() => undefined);
+      result = await fn(lock);
+    } catch (err) {
+      const unlockErr = await lock.unlock().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (unlockErr === undefined) throw err;
+      throw new AggregateError(
+        [err, unlockErr],
+        `${this.#spec.what}: fn failed, and the unlock is not confirmed`,
+        {
+          cause: err,
+        },
+      );
     }
+    await lock.unlock();
+    return result;
   }
 
   /**

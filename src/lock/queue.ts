@@ -8,12 +8,14 @@ import {
   LockTimeoutError,
   PermissionDeniedError,
   SessionExpiredError,
+  UnavailableError,
 } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { removeKey, removeQuietly, waiterKeyLost } from './lock-key.js';
+import { keyRelease, waiterKeyLost } from './lock-key.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
 
 /**
  * What a fair queue grants. Waiters are ordered by the create revision of their key under `prefix`; a
@@ -36,6 +38,8 @@ export interface Granted {
   readonly createRevision: bigint;
   readonly session: Session;
   readonly watch: PrefixWatch;
+  /** Call once the key is released for good (see {@link AcquireOptions.onGone}). */
+  readonly gone: () => void;
 }
 
 function blockersOp(
@@ -68,6 +72,10 @@ function olderCount(kvs: IKeyValue[], rev: bigint): number {
 /**
  * One txn: create my key under my lease unless it exists (so a repeat of an enqueue whose answer was lost
  * finds the first attempt's key), and read the oldest `limit` blockers in the same revision.
+ *
+ * An attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied later,
+ * after the caller moved on, and re-create the key: it arms the {@link GhostSweeper} for the key, which
+ * deletes such a ghost once no caller in this process holds the key (issue 15 f3).
  */
 async function enqueue(
   ctx: CoordContext,
@@ -77,31 +85,37 @@ async function enqueue(
   signal: AbortSignal,
 ): Promise<{ createRevision: bigint; granted: boolean }> {
   const first = blockersOp(spec, {});
-  // Deliberately not abortable: an enqueue abandoned in flight could land after the caller cleaned up (and
-  // after the next caller on this key enqueued). It is one short request; the caller checks its signal after.
+  const arm = () =>
+    GhostSweeper.of(ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
   const res = await withRetry(
     () =>
-      ctx.requester.run(
-        `${spec.what}: enqueue`,
-        (o) =>
-          ctx.client.kv.txn(
-            {
-              compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-              success: [
-                { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
-                first,
-              ],
-              failure: [{ request_range: { key } }, first],
-            },
-            o,
-          ),
-        { write: true },
-      ),
+      ctx.requester
+        .run(
+          `${spec.what}: enqueue`,
+          (o) =>
+            ctx.client.kv.txn(
+              {
+                compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                success: [
+                  { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
+                  first,
+                ],
+                failure: [{ request_range: { key } }, first],
+              },
+              o,
+            ),
+          { write: true, signal },
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof CoordError) || err.code === 'UNAVAILABLE' || err.code === 'ABORTED') arm();
+          throw err;
+        }),
     // Repeating it is safe: a first attempt that did apply makes the repeat take the Else branch.
     {
       retries: 3,
+      signal,
       what: spec.what,
-      shouldRetry: (err) => !signal.aborted && err instanceof CoordError && err.code === 'UNAVAILABLE',
+      shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
     },
   );
   const createRevision = txnCreateRevision(res);
@@ -210,23 +224,64 @@ async function waitTurn(
   }
 }
 
+/** Options of {@link acquire}. */
+export interface AcquireOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /**
+   * Called once the key is gone for good: after the grant's release, or after a failed call's cleanup
+   * (which may finish after the call rejected). Until then nobody in this process may write the key again.
+   */
+  onGone?: (() => void) | undefined;
+}
+
+/** How long a failing call waits for its waiter key's removal before rejecting (the removal goes on). */
+const CLEANUP_WAIT_MS = 1000;
+
+/**
+ * Removes a waiter key after a failed or refused acquisition: retried in the background while the session
+ * lives. Waits at most {@link CLEANUP_WAIT_MS} (or not at all once the session is lost: the lease takes
+ * the key, and a caller must hear of the loss when it is declared, not after retries against a dead
+ * connection — issue 15 f4).
+ */
+async function cleanUp(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  rev: bigint | undefined,
+  session: Session,
+  gone: () => void,
+): Promise<void> {
+  const release = keyRelease(ctx, key, rev, `${spec.what}: remove waiter key`, session, gone);
+  if (session.done) return;
+  await release
+    .run({ timeoutMs: Math.min(CLEANUP_WAIT_MS, ctx.requester.requestTimeoutMs) })
+    .catch(() => undefined);
+}
+
 /**
  * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
  *
  * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
- *   the session's lease is lost while waiting; LockLostError when the waiter key is deleted by someone else.
- *   In every case the waiter key is removed before the call rejects.
+ *   the session's lease is lost while waiting (as soon as the loss is declared); LockLostError when the
+ *   waiter key is deleted by someone else. The waiter key's removal starts before the call rejects, and is
+ *   awaited for up to a second while the session lives.
  */
 export async function acquire(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
-  opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+  opts: AcquireOptions,
 ): Promise<Granted> {
   const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
   const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
   const signal = deadline.signal;
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
   let rev: bigint | undefined;
   let enqueued = false;
   const pw: { current: PrefixWatch | undefined } = { current: undefined };
@@ -237,11 +292,12 @@ export async function acquire(
     rev = q.createRevision;
     if (!q.granted) await waitTurn(ctx, spec, key, rev, session, pw as { current: PrefixWatch }, signal);
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    return { key, createRevision: rev, session, watch: pw.current };
+    return { key, createRevision: rev, session, watch: pw.current, gone };
   } catch (err) {
     pw.current?.release();
     // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
-    if (enqueued) await removeQuietly(ctx, key, rev, spec.what);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
     // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
     throw err;
@@ -251,31 +307,45 @@ export async function acquire(
 }
 
 /**
- * Tries once: enqueues and, unless granted at once, removes the key again.
+ * Tries once: enqueues and, unless granted at once, removes the key again. Settles within one request
+ * deadline (the coordinator's `requestTimeoutMs`) even when etcd is unreachable; the removal of a refused
+ * key goes on in the background.
  *
  * @returns the grant, or `undefined` when the lock is taken
+ * @throws UnavailableError when etcd does not answer within the request deadline
  */
 export async function tryAcquire(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
+  opts: Pick<AcquireOptions, 'onGone'> = {},
 ): Promise<Granted | undefined> {
-  const deadline = withDeadline(undefined, undefined, session.signal, ctx.closedSignal);
+  const ms = ctx.requester.requestTimeoutMs;
+  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
+  const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
   let pw: PrefixWatch | undefined;
   let rev: bigint | undefined;
   try {
     pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
     const q = await enqueue(ctx, spec, key, session, deadline.signal);
     rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw };
+    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
     pw.release();
-    await removeKey(ctx, key, rev, spec.what);
+    pw = undefined;
+    await cleanUp(ctx, spec, key, rev, session, gone);
     return undefined;
   } catch (err) {
+    const enqueued = pw !== undefined;
     pw?.release();
-    if (pw) await removeQuietly(ctx, key, rev, spec.what);
-    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
+    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what, onTimeout);
     throw err;
   } finally {
     deadline.dispose();

@@ -2,6 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { uniqueSuffix } from './lock-key.js';
 import { acquire, tryAcquire, type QueueSpec } from './queue.js';
@@ -78,15 +79,17 @@ export class RWMutex {
   async #lock(spec: QueueSpec, kind: string, opts: WaitOptions): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, opts);
-    return new Lock(this.#ctx, spec, granted, () => undefined);
+    return withCallDeadline(opts, spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+      return new Lock(this.#ctx, spec, granted);
+    });
   }
 
   async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
     const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session);
-    return granted ? new Lock(this.#ctx, spec, granted, () => undefined) : null;
+    return granted ? new Lock(this.#ctx, spec, granted) : null;
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

@@ -3,6 +3,7 @@ import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { uniqueSuffix } from './lock-key.js';
 import { acquire, tryAcquire, type QueueSpec } from './queue.js';
@@ -49,16 +50,18 @@ export class Semaphore {
   async acquire(opts: WaitOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, opts);
-    return new Lock(this.#ctx, this.#spec, granted, () => undefined);
+    return withCallDeadline(opts, this.#spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+      return new Lock(this.#ctx, this.#spec, granted);
+    });
   }
 
   /** A permit if one is free and nobody older waits, else `null`. */
   async tryAcquire(): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
     const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session);
-    return granted ? new Lock(this.#ctx, this.#spec, granted, () => undefined) : null;
+    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
