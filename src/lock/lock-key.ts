@@ -7,6 +7,9 @@ import type { Session } from '../core/session.js';
 
 /* Helpers for one lock key: naming it, removing it safely, and explaining why it vanished. */
 
+/** Matches {@link uniqueSuffix}: `<lease hex>_<12 hex digits>`. */
+export const UNIQUE_SUFFIX = /^[0-9a-f]+_[0-9a-f]{12}$/;
+
 /** A suffix that makes a key unique per acquisition: `<leaseHex>_<random>`. */
 export function uniqueSuffix(session: Session): string {
   return `${leaseHex(session.leaseId)}_${randomBytes(6).toString('hex')}`;

@@ -1,7 +1,7 @@
 import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
-import { leaseHex } from '../core/keys.js';
+import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
@@ -43,6 +43,11 @@ export function assertWaitOptions(opts: WaitOptions): void {
  * await m.withLock(async (lock) => runJob({ signal: lock.signal, token: lock.fencingToken }));
  * ```
  *
+ * Names: any non-empty string without `\0`. Names nest freely: `jobs` and `jobs/nightly` are independent
+ * locks, because only keys that are exactly `<name>/<lease id in lower-case hex>` hold or wait for `<name>`
+ * (a nested name's keys, `jobs/nightly/<lease>`, share the prefix but not that shape). A read of a lock
+ * whose prefix holds many nested names' keys may page past them.
+ *
  * Failure modes: session lost while waiting → `SessionExpiredError` (never a lock held on a dead lease);
  * session lost while holding → `lock.signal` aborts before the server can hand the lock on; a paused
  * process can still act after losing the lock, so protect writes with `lock.guard()` or the fencing token.
@@ -62,7 +67,14 @@ export class Mutex {
     this.#ctx = ctx;
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
-    this.#spec = { what: `mutex "${name}"`, prefix, blockers: prefix, limit: 1 };
+    // Only `<name>/<lease hex>` holds or waits for this lock: a nested name's keys share the prefix.
+    this.#spec = {
+      what: `mutex "${name}"`,
+      prefix,
+      blockers: ownerKeyRange(prefix.key),
+      isOwner: (key) => isOwnerKey(key, prefix.key),
+      limit: 1,
+    };
   }
 
   /**
@@ -141,30 +153,42 @@ export class Mutex {
    * @throws UnavailableError when etcd cannot be reached
    */
   async holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
-    const { key, end } = this.#spec.prefix;
-    const res = await this.#ctx.requester.run(
-      `${this.#spec.what}: holder`,
-      (o) =>
-        this.#ctx.client.kv.range(
-          {
-            key,
-            range_end: end,
-            limit: 1,
-            sort_target: SortTarget.Create,
-            sort_order: SortOrder.Ascend,
-            keys_only: true,
-          },
-          o,
-        ),
-      { signal: opts.signal },
-    );
-    const kv = res.kvs[0];
-    if (!kv) return null;
-    return {
-      key: this.#ctx.keyspace.strip(kv.key).toString(),
-      fencingToken: BigInt(kv.create_revision),
-      leaseId: BigInt(kv.lease),
-    };
+    const { key, end } = this.#spec.blockers;
+    let after: bigint | undefined;
+    let revision: string | undefined;
+    for (;;) {
+      const res = await this.#ctx.requester.run(
+        `${this.#spec.what}: holder`,
+        (o) =>
+          this.#ctx.client.kv.range(
+            {
+              key,
+              range_end: end,
+              limit: 8,
+              sort_target: SortTarget.Create,
+              sort_order: SortOrder.Ascend,
+              keys_only: true,
+              ...(after !== undefined ? { min_create_revision: (after + 1n).toString() } : {}),
+              ...(revision !== undefined ? { revision } : {}),
+            },
+            o,
+          ),
+        { signal: opts.signal },
+      );
+      // Skip nested names' keys (`<name>/<child>/…`) that fall in the owner range.
+      const kv = res.kvs.find((k) => this.#spec.isOwner(k.key));
+      if (kv) {
+        return {
+          key: this.#ctx.keyspace.strip(kv.key).toString(),
+          fencingToken: BigInt(kv.create_revision),
+          leaseId: BigInt(kv.lease),
+        };
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) return null;
+      after = BigInt(last.create_revision);
+      revision ??= res.header.revision;
+    }
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { SortOrder, SortTarget, type IKeyValue, type IRequestOp, type ITxnResponse } from 'etcd3';
+import type { ITxnResponse } from 'etcd3';
+import { blockersOp, completeBlockers, kvsOf } from './blockers.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
 import {
@@ -29,6 +30,11 @@ export interface QueueSpec {
   readonly prefix: { key: Buffer; end: Buffer };
   /** The keys that block a younger waiter. */
   readonly blockers: { key: Buffer; end: Buffer };
+  /**
+   * True for a key in `blockers` that is one of this lock's own keys (not a nested name's key that shares
+   * the prefix, e.g. `jobs/nightly/<lease>` under a lock `jobs` — issue 16 f3).
+   */
+  readonly isOwner: (key: Buffer) => boolean;
   readonly limit: number;
 }
 
@@ -40,33 +46,6 @@ export interface Granted {
   readonly watch: PrefixWatch;
   /** Call once the key is released for good (see {@link AcquireOptions.onGone}). */
   readonly gone: () => void;
-}
-
-function blockersOp(
-  spec: QueueSpec,
-  extra: { maxCreateRevision?: bigint; descending?: boolean; limit?: number },
-): IRequestOp {
-  return {
-    request_range: {
-      key: spec.blockers.key,
-      range_end: spec.blockers.end,
-      limit: extra.limit ?? spec.limit,
-      sort_target: SortTarget.Create,
-      sort_order: extra.descending ? SortOrder.Descend : SortOrder.Ascend,
-      keys_only: true,
-      ...(extra.maxCreateRevision !== undefined
-        ? { max_create_revision: extra.maxCreateRevision.toString() }
-        : {}),
-    },
-  };
-}
-
-function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
-  return res.responses[i]?.response_range?.kvs ?? [];
-}
-
-function olderCount(kvs: IKeyValue[], rev: bigint): number {
-  return kvs.filter((kv) => BigInt(kv.create_revision) < rev).length;
 }
 
 /**
@@ -84,7 +63,8 @@ async function enqueue(
   session: Session,
   signal: AbortSignal,
 ): Promise<{ createRevision: bigint; granted: boolean }> {
-  const first = blockersOp(spec, {});
+  const query = { limit: spec.limit };
+  const first = blockersOp(spec, query);
   const arm = () =>
     GhostSweeper.of(ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
   const res = await withRetry(
@@ -121,7 +101,9 @@ async function enqueue(
   const createRevision = txnCreateRevision(res);
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
-  return { createRevision, granted: olderCount(kvsOf(res, 1), createRevision) < spec.limit };
+  const oldest = await completeBlockers(ctx, spec, query, res, 1, headerRevision(res.header), signal);
+  const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision).length;
+  return { createRevision, granted: older < spec.limit };
 }
 
 function txnCreateRevision(res: ITxnResponse): bigint | undefined {
@@ -154,7 +136,7 @@ async function waitTurn(
   pw: { current: PrefixWatch },
   signal: AbortSignal,
 ): Promise<void> {
-  const readLimit = Math.max(spec.limit, SNAPSHOT_KEYS);
+  const query = { maxCreateRevision: rev - 1n, descending: true, limit: Math.max(spec.limit, SNAPSHOT_KEYS) };
   for (;;) {
     const res = await withRetry(
       () =>
@@ -164,10 +146,7 @@ async function waitTurn(
             ctx.client.kv.txn(
               {
                 compare: [],
-                success: [
-                  { request_range: { key } },
-                  blockersOp(spec, { maxCreateRevision: rev - 1n, descending: true, limit: readLimit }),
-                ],
+                success: [{ request_range: { key } }, blockersOp(spec, query)],
               },
               o,
             ),
@@ -177,10 +156,11 @@ async function waitTurn(
     );
     const own = kvsOf(res, 0)[0];
     if (!own || BigInt(own.create_revision) !== rev) throw await waiterKeyLost(ctx, spec.what, session);
-    const blockers = kvsOf(res, 1);
-    if (blockers.length < spec.limit) return;
-    const complete = res.responses[1]?.response_range?.more === false;
     const at = headerRevision(res.header);
+    const read = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+    const blockers = read.kvs;
+    if (blockers.length < spec.limit) return;
+    const complete = !read.more;
     // Complete set: wait until fewer than `limit` remain. Partial: wake on the first of the nearest `limit` to go.
     const waitOn = complete ? blockers : blockers.slice(0, spec.limit);
     const wakeBelow = complete ? spec.limit : waitOn.length;

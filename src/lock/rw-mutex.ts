@@ -4,7 +4,8 @@ import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
 import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
-import { uniqueSuffix } from './lock-key.js';
+import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
+import { isOwnerKey } from '../core/keys.js';
 import { acquire, tryAcquire, type QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
 
@@ -39,13 +40,24 @@ export class RWMutex {
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
     // A reader waits for older writers only; a writer for every older key.
+    // Only `<name>/read|write/<lease hex>_<random>` take part, never a nested name's keys.
+    const readers = ctx.keyspace.prefixRange(`${name}/read/`);
+    const writers = ctx.keyspace.prefixRange(`${name}/write/`);
+    const isWriter = (key: Buffer) => isOwnerKey(key, writers.key, UNIQUE_SUFFIX);
     this.#read = {
       what: `rwmutex "${name}" (read)`,
       prefix,
-      blockers: ctx.keyspace.prefixRange(`${name}/write/`),
+      blockers: writers,
+      isOwner: isWriter,
       limit: 1,
     };
-    this.#write = { what: `rwmutex "${name}" (write)`, prefix, blockers: prefix, limit: 1 };
+    this.#write = {
+      what: `rwmutex "${name}" (write)`,
+      prefix,
+      blockers: prefix,
+      isOwner: (key) => isWriter(key) || isOwnerKey(key, readers.key, UNIQUE_SUFFIX),
+      limit: 1,
+    };
   }
 
   /**

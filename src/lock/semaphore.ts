@@ -5,7 +5,8 @@ import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
 import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
-import { uniqueSuffix } from './lock-key.js';
+import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
+import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
 import { acquire, tryAcquire, type QueueSpec } from './queue.js';
 
 /**
@@ -39,7 +40,14 @@ export class Semaphore {
     this.#ctx = ctx;
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
-    this.#spec = { what: `semaphore "${name}"`, prefix, blockers: prefix, limit: permits };
+    this.#spec = {
+      what: `semaphore "${name}"`,
+      prefix,
+      blockers: ownerKeyRange(prefix.key),
+      // Only `<name>/<lease hex>_<random>` is a permit of this semaphore, never a nested name's key.
+      isOwner: (key) => isOwnerKey(key, prefix.key, UNIQUE_SUFFIX),
+      limit: permits,
+    };
   }
 
   /**

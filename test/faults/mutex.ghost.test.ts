@@ -40,13 +40,14 @@ describe('ghost keys from late-applied enqueues', () => {
 
         proxy.dropReplies();
         const locking = take(holder, { timeoutMs: 20_000 });
-        const [kv] = await waitFor(
+        const kvs = await waitFor(
           async () => {
             const kvs = (await admin.getAll().prefix(`${ns}m/`).exec()).kvs;
             return kvs.length > 0 ? kvs : undefined;
           },
           { message: 'first enqueue attempt applied' },
         );
+        const kv = kvs?.[0];
         proxy.pass(); // the retry goes through and finds (adopts) the key
         const lock = await locking;
         expect(lock.etcdKey.equals(kv!.key)).toBe(true);
