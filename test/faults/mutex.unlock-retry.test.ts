@@ -32,28 +32,35 @@ describe('mutex unlock retried after a failure', () => {
     return { proxy, holder, other, close };
   }
 
-  it('an unlock that failed while etcd was blackholed deletes the key once etcd is back, without close()', async () => {
-    const ns = uniquePrefix('unlock-retry');
-    // A long TTL: the holder's session survives the fault, so only the unlock can free the lock.
-    const { proxy, holder, other, close } = await setup(ns, 10);
-    try {
-      const lock = await holder.mutex('m').lock();
-      proxy.blackhole();
-      await expect(lock.unlock()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      expect(lock.signal.aborted).toBe(true);
-      proxy.pass();
-      const healedAt = performance.now();
-      // ~1 s back-off + one request timeout + gRPC's reconnect.
-      const next = await other.mutex('m').lock({ timeoutMs: 3000 });
-      expect(performance.now() - healedAt).toBeLessThan(3000);
-      expect(holder.session.done).toBe(false); // freed by the retried unlock, not by the lease
-      await lock.unlock(); // can be called again: resolves, and never deletes the new holder's key
-      expect(await other.mutex('m').holder()).toMatchObject({ fencingToken: next.fencingToken });
-      await next.unlock();
-    } finally {
-      await close();
-    }
-  }, 30_000);
+  const kinds = {
+    mutex: (c: Coordinator, o = {}) => c.mutex('m').lock(o),
+    semaphore: (c: Coordinator, o = {}) => c.semaphore('m', 1).acquire(o),
+    'rw write lock': (c: Coordinator, o = {}) => c.rwMutex('m').writeLock(o),
+  };
+  for (const [kind, take] of Object.entries(kinds)) {
+    it(`${kind}: a release that failed while etcd was blackholed deletes the key once etcd is back, without close()`, async () => {
+      const ns = uniquePrefix('unlock-retry');
+      // A long TTL: the holder's session survives the fault, so only the release can free the lock.
+      const { proxy, holder, other, close } = await setup(ns, 10);
+      try {
+        const lock = await take(holder);
+        proxy.blackhole();
+        await expect(lock.unlock()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        expect(lock.signal.aborted).toBe(true);
+        proxy.pass();
+        const healedAt = performance.now();
+        // ~1 s back-off + one request timeout + gRPC's reconnect.
+        const next = await take(other, { timeoutMs: 3000 });
+        expect(performance.now() - healedAt).toBeLessThan(3000);
+        expect(holder.session.done).toBe(false); // freed by the retried release, not by the lease
+        await lock.unlock(); // can be called again: resolves, and never deletes the new holder's key
+        expect(next.held).toBe(true);
+        await next.unlock();
+      } finally {
+        await close();
+      }
+    }, 30_000);
+  }
 
   it('withLock rejects with the unlock failure after fn succeeded, and the unlock still completes', async () => {
     const ns = uniquePrefix('withlock-unlock');
