@@ -45,7 +45,10 @@ describe('mutex unlock retried after a failure', () => {
       try {
         const lock = await take(holder);
         proxy.blackhole();
+        const unlockAt = performance.now();
         await expect(lock.unlock()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        // The call settles within its deadline (requestTimeoutMs) + 1 s; the release goes on.
+        expect(performance.now() - unlockAt).toBeLessThan(REQUEST_TIMEOUT_MS + 1000);
         expect(lock.signal.aborted).toBe(true);
         proxy.pass();
         const healedAt = performance.now();
