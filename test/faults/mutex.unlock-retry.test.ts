@@ -88,6 +88,33 @@ describe('mutex unlock retried after a failure', () => {
     }
   }, 30_000);
 
+  it("withLock: fn threw and the unlock failed too → AggregateError of both; fn threw alone → fn's error", async () => {
+    const ns = uniquePrefix('withlock-both');
+    const { proxy, holder, other, close } = await setup(ns, 10);
+    try {
+      const m = holder.mutex('m');
+      const boom = new Error('boom');
+      const err: unknown = await m
+        .withLock(() => {
+          proxy.blackhole();
+          throw boom;
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AggregateError);
+      expect((err as AggregateError).errors[0]).toBe(boom);
+      expect((err as AggregateError).errors[1]).toMatchObject({ code: 'UNAVAILABLE' });
+      proxy.pass();
+      await (await other.mutex('m').lock({ timeoutMs: 3000 })).unlock();
+      await expect(
+        m.withLock(() => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
+    } finally {
+      await close();
+    }
+  }, 30_000);
+
   it('property: random reply drops, blackholes and resets during unlock → another client acquires within TTL + 1 s', async () => {
     const ns = uniquePrefix('unlock-prop');
     const { proxy, holder, other, close } = await setup(ns, 2);
