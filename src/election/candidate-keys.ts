@@ -2,7 +2,9 @@ import type { IKeyValue } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { LockLostError, SessionExpiredError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
+import type { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
+import { withdrawal, type WithdrawGuard } from './withdraw.js';
 
 /**
  * @internal The etcd requests of a campaign: the candidate key's put, the queue read, the withdrawals.
@@ -45,7 +47,10 @@ export class CandidateKeys {
         // A put that lands after we gave up is removed again.
         onLate: (late) => {
           const r = late as { succeeded: boolean; header: { revision: string } };
-          if (r.succeeded) void this.remove(key, BigInt(r.header.revision));
+          if (r.succeeded)
+            void this.withdraw(key, { createRevision: BigInt(r.header.revision) }, session)
+              .run()
+              .catch(() => undefined);
         },
       },
     );
@@ -135,39 +140,11 @@ export class CandidateKeys {
     };
   }
 
-  /** Deletes the own key if it is attached to `leaseId` (a put of unknown outcome); errors are ignored. */
-  async removeUnsure(key: Buffer, leaseId: bigint): Promise<void> {
-    try {
-      await this.#ctx.requester.run(`election "${this.#name}": withdraw`, (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Lease', result: 'Equal', lease: leaseId.toString() }],
-            success: [{ request_delete_range: { key } }],
-            failure: [],
-          },
-          o,
-        ),
-      );
-    } catch {
-      // Unreachable: the key goes with its lease.
-    }
-  }
-
-  /** Deletes a key this campaign created, guarded by its create revision; errors are ignored (the lease expires). */
-  async remove(key: Buffer, rev: bigint): Promise<void> {
-    try {
-      await this.#ctx.requester.run(`election "${this.#name}": withdraw`, (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
-            success: [{ request_delete_range: { key } }],
-            failure: [],
-          },
-          o,
-        ),
-      );
-    } catch {
-      // Unreachable: the key goes with its lease.
-    }
+  /**
+   * Starts withdrawing a key of ours (see {@link withdrawal}): guarded by its create revision, or, for a
+   * put of unknown outcome, by the lease its name carries (such a key can only be ours).
+   */
+  withdraw(key: Buffer, guard: WithdrawGuard, session: Session): Release {
+    return withdrawal(this.#ctx, this.#name, key, guard, session.signal);
   }
 }

@@ -1,15 +1,14 @@
 import type { CoordContext } from '../core/context.js';
-import { abortError, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { DeletionWatch } from '../core/deletion-watch.js';
-import { LockLostError, LockTimeoutError, SessionExpiredError, UnavailableError } from '../core/errors.js';
-import { leaseHex } from '../core/keys.js';
+import type { WaitOptions } from '../core/deadline.js';
+import { LockLostError } from '../core/errors.js';
 import { toKeyValue } from '../core/kv.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { encodeValue, toLeaderInfo, type CampaignValue, type LeaderInfo } from './leader.js';
 import { LeaderObserver } from './observe.js';
-import { Term } from './term.js';
+import type { Term } from './term.js';
 import { CandidateKeys } from './candidate-keys.js';
+import { runCampaign, type CampaignSpec } from './campaign.js';
 
 /** Options of {@link Election}. */
 export interface ElectionOptions {
@@ -38,26 +37,33 @@ export interface ElectionOptions {
 export class Election {
   readonly name: string;
   readonly #ctx: CoordContext;
-  readonly #session: Session | undefined;
   readonly #prefix: string;
-  readonly #keys: CandidateKeys;
+  readonly #spec: CampaignSpec;
 
   /** @throws InvalidArgumentError / TypeError for an empty name or one with a NUL byte, before any request */
   constructor(ctx: CoordContext, name: string, opts: ElectionOptions = {}) {
     assertName(name, 'name');
     this.#ctx = ctx;
     this.name = name;
-    this.#session = opts.session;
     this.#prefix = `${name}/`;
-    this.#keys = new CandidateKeys(ctx, name, this.#prefix);
+    this.#spec = {
+      ctx,
+      name,
+      prefix: this.#prefix,
+      session: opts.session,
+      keys: new CandidateKeys(ctx, name, this.#prefix),
+    };
   }
 
   /**
    * Becomes a candidate with `value` and resolves once elected. The watch on the election's prefix is live
    * before the queue is read, so a resignation is seen within one watch notification.
    *
-   * A second `campaign()` under the same session and name shares the key (as Go's recipe does): it
-   * proclaims the new value and waits for the same turn.
+   * Calls on one session and name queue in process, as `Mutex.lock()` calls do: their etcd key would be
+   * the same `<name>/<lease hex>`, so a second call waits until the first caller's term has ended (after a
+   * `resign()`, once its delete is confirmed) or its campaign failed, and only then stands in etcd. Two
+   * callers are never both told they lead. `timeoutMs` and `signal` cover that wait too. (Go's recipe
+   * instead shares the key between such calls.)
    *
    * @example
    * ```ts
@@ -70,91 +76,37 @@ export class Election {
    * @throws UnavailableError when etcd cannot be reached
    */
   async campaign(value: CampaignValue, opts: WaitOptions = {}): Promise<Term> {
+    const term = await runCampaign(this.#spec, this.#encode(value, opts), opts, true);
+    // Only `tryCampaign` gives up; a waiting campaign returns a term or throws.
+    if (!term) throw new LockLostError(`election "${this.name}": campaign ended without a term`);
+    return term;
+  }
+
+  /**
+   * Campaigns only if elected at once: resolves with the term, or with `null` (and no candidate key left
+   * behind) when another candidate leads or stands first in line, or another caller in this process holds
+   * or waits for this election on the same session. Never waits in line.
+   *
+   * @example
+   * ```ts
+   * const term = await election.tryCampaign('host-a');
+   * if (!term) return; // somebody else leads
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError for a bad value or option, before any request
+   * @throws SessionExpiredError / LockLostError when the lease or the key was lost meanwhile
+   * @throws UnavailableError when etcd cannot be reached, or the withdrawal of the key could not be
+   *   confirmed (it goes on in the background while the session lives)
+   */
+  async tryCampaign(value: CampaignValue, opts: WaitOptions = {}): Promise<Term | null> {
+    return runCampaign(this.#spec, this.#encode(value, opts), opts, false);
+  }
+
+  #encode(value: CampaignValue, opts: WaitOptions): Buffer {
     assertOptionalSignal(opts.signal);
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     // A lease id is at most 16 hex digits: the value is checked against the longest possible key.
-    const buf = encodeValue(value, 'value', this.#ctx.keyspace.key(this.#prefix).length + 16);
-    const what = `election "${this.name}": campaign`;
-    const onTimeout = (ms: number) => new LockTimeoutError(`${what}: not elected within ${ms} ms`);
-    const deadline = withDeadline(opts.signal, opts.timeoutMs, this.#ctx.closedSignal);
-    const signal = deadline.signal;
-    let watch: DeletionWatch | undefined;
-    let created: { key: Buffer; rev: bigint } | undefined;
-    let unsure: { key: Buffer; leaseId: bigint } | undefined;
-    try {
-      const session = this.#session ?? (await this.#ctx.currentSession({ signal }));
-      const key = this.#ctx.keyspace.key(`${this.#prefix}${leaseHex(session.leaseId)}`);
-      const waitSignal = withDeadline(signal, undefined, session.signal);
-      try {
-        const range = this.#ctx.keyspace.prefixRange(this.#prefix);
-        watch = await DeletionWatch.open(this.#ctx, range.key, range.end, waitSignal.signal);
-        unsure = { key, leaseId: session.leaseId };
-        const myRev = await this.#keys.put(
-          key,
-          buf,
-          session,
-          waitSignal.signal,
-          (rev) => (created = { key, rev }),
-        );
-        unsure = undefined;
-        for (;;) {
-          const { revision, predecessor } = await this.#keys.readQueue(
-            key,
-            myRev,
-            session,
-            waitSignal.signal,
-          );
-          if (!predecessor) {
-            const term = new Term({
-              ctx: this.#ctx,
-              name: this.name,
-              fullKey: key,
-              fencingToken: myRev,
-              session,
-              value: buf,
-              watch,
-              readRevision: revision,
-            });
-            watch = undefined;
-            created = undefined;
-            return term;
-          }
-          // Wait for the predecessor to go, or for the own key to go (revoked lease, `etcdctl del`).
-          const both = new AbortController();
-          const stop = withDeadline(waitSignal.signal, undefined, both.signal);
-          try {
-            const mine = watch.waitForDelete(key, revision, stop.signal).then(() => {
-              throw new LockLostError(`${what}: the candidate key was deleted while waiting`);
-            });
-            mine.catch(() => undefined);
-            await Promise.race([watch.waitForDelete(predecessor, revision, stop.signal), mine]);
-          } catch (err) {
-            if (waitSignal.signal.aborted || err instanceof LockLostError) throw err;
-            // The watch broke (history compacted while disconnected): watch again, then re-read the queue.
-            watch.close();
-            watch = undefined;
-            watch = await DeletionWatch.open(this.#ctx, range.key, range.end, waitSignal.signal);
-          } finally {
-            both.abort();
-            stop.dispose();
-          }
-        }
-      } finally {
-        waitSignal.dispose();
-      }
-    } catch (err) {
-      const fail =
-        signal.aborted && !(err instanceof SessionExpiredError) ? abortError(signal, what, onTimeout) : err;
-      if (created) await this.#keys.remove(created.key, created.rev);
-      // The put got no answer: it may have created the key, which would otherwise queue (or lead) for as
-      // long as the session lives. The key name carries our lease id, so it can only be ours.
-      else if (unsure && err instanceof UnavailableError && err.mayHaveApplied)
-        await this.#keys.removeUnsure(unsure.key, unsure.leaseId);
-      throw fail;
-    } finally {
-      watch?.close();
-      deadline.dispose();
-    }
+    return encodeValue(value, 'value', this.#ctx.keyspace.key(this.#prefix).length + 16);
   }
 
   /**
