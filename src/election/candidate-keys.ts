@@ -4,6 +4,7 @@ import { LockLostError, SessionExpiredError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import type { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
+import { firstOwner, ownerRange } from './owner-scan.js';
 import { withdrawal, type WithdrawGuard } from './withdraw.js';
 
 /**
@@ -87,7 +88,8 @@ export class CandidateKeys {
   /**
    * One read, at one revision: the own key (must still be there with `myRev` and the session's lease,
    * etcd#19597) and the newest candidate created before it (Go: `WithMaxCreateRev(myRev-1)`, sorted by
-   * create revision, descending, limit 1).
+   * create revision, descending, limit 1) — counting only keys that are exactly `<name>/<lease hex>`, so a
+   * nested name's candidates (`<name>/db/…`) are never waited for (issue 16 f3).
    */
   async readQueue(
     key: Buffer,
@@ -95,27 +97,16 @@ export class CandidateKeys {
     session: Session,
     signal: AbortSignal,
   ): Promise<{ revision: bigint; predecessor: Buffer | undefined }> {
-    const range = this.#ctx.keyspace.prefixRange(this.#prefix);
+    const what = `election "${this.#name}": read candidates`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Descend' as const, maxCreateRevision: myRev - 1n };
     const res = await this.#ctx.requester.run(
-      `election "${this.#name}": read candidates`,
+      what,
       (o) =>
         this.#ctx.client.kv.txn(
           {
             compare: [],
-            success: [
-              { request_range: { key } },
-              {
-                request_range: {
-                  key: range.key,
-                  range_end: range.end,
-                  max_create_revision: (myRev - 1n).toString(),
-                  sort_target: 'Create',
-                  sort_order: 'Descend',
-                  limit: 1,
-                  keys_only: true,
-                },
-              },
-            ],
+            success: [{ request_range: { key } }, { request_range: ownerRange(prefix, order, 1, true) }],
             failure: [],
           },
           o,
@@ -134,10 +125,10 @@ export class CandidateKeys {
       );
     }
     session.throwIfDone();
-    return {
-      revision: headerRevision(res.header),
-      predecessor: res.responses[1]?.response_range.kvs[0]?.key,
-    };
+    const revision = headerRevision(res.header);
+    const first = res.responses[1]?.response_range ?? { kvs: [], more: false };
+    const found = await firstOwner(this.#ctx, what, prefix, order, first, revision, signal);
+    return { revision, predecessor: found?.kv.key };
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
-import { LockLostError } from '../core/errors.js';
-import { toKeyValue } from '../core/kv.js';
+import { CompactedError, LockLostError } from '../core/errors.js';
+import { headerRevision, toKeyValue } from '../core/kv.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { encodeValue, toLeaderInfo, type CampaignValue, type LeaderInfo } from './leader.js';
@@ -9,6 +9,7 @@ import { LeaderObserver } from './observe.js';
 import type { Term } from './term.js';
 import { CandidateKeys } from './candidate-keys.js';
 import { runCampaign, type CampaignSpec } from './campaign.js';
+import { firstOwner, ownerRange } from './owner-scan.js';
 
 /** Options of {@link Election}. */
 export interface ElectionOptions {
@@ -110,7 +111,8 @@ export class Election {
   }
 
   /**
-   * The current leader, or `null` when nobody campaigns.
+   * The current leader, or `null` when nobody campaigns. Only keys that are exactly `<name>/<lease hex>`
+   * count: a nested name's candidates (`<name>/db/<lease hex>`) and other keys under the prefix do not.
    *
    * @example
    * ```ts
@@ -122,18 +124,38 @@ export class Election {
    */
   async leader(opts: { signal?: AbortSignal | undefined } = {}): Promise<LeaderInfo | null> {
     assertOptionalSignal(opts.signal);
-    const range = this.#ctx.keyspace.prefixRange(this.#prefix);
-    const res = await this.#ctx.requester.run(
-      `election "${this.name}": leader`,
-      (o) =>
-        this.#ctx.client.kv.range(
-          { key: range.key, range_end: range.end, sort_target: 'Create', sort_order: 'Ascend', limit: 1 },
-          o,
-        ),
-      { signal: opts.signal },
-    );
-    const kv = res.kvs[0];
-    return kv ? toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length)) : null;
+    const what = `election "${this.name}": leader`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Ascend' as const };
+    // Compaction between the pages of one scan is the only reason to read again; it cannot repeat for ever
+    // in practice, but a bound keeps the call bounded.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const first = await this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range(ownerRange(prefix, order, 1, false), o),
+          { signal: opts.signal },
+        );
+        const revision = headerRevision(first.header);
+        const found = await firstOwner(this.#ctx, what, prefix, order, first, revision, opts.signal);
+        if (!found) return null;
+        let kv = found.kv;
+        if (!found.onFirstPage) {
+          // Later pages were keys only: read the leader's value at the same revision.
+          const res = await this.#ctx.requester.run(
+            what,
+            (o) => this.#ctx.client.kv.range({ key: kv.key, revision: revision.toString() }, o),
+            { signal: opts.signal },
+          );
+          const full = res.kvs[0];
+          if (!full) return null;
+          kv = full;
+        }
+        return toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length));
+      } catch (err) {
+        if (!(err instanceof CompactedError) || attempt >= 3) throw err;
+      }
+    }
   }
 
   /**
