@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
-import { SortOrder, SortTarget, type IKeyValue, type IRequestOp, type ITxnResponse } from 'etcd3';
+import type { ITxnResponse } from 'etcd3';
+import { blockersOp, completeBlockers, kvsOf } from './blockers.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
 import {
@@ -8,12 +9,14 @@ import {
   LockTimeoutError,
   PermissionDeniedError,
   SessionExpiredError,
+  UnavailableError,
 } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { removeKey, removeQuietly, waiterKeyLost } from './lock-key.js';
+import { keyRelease, waiterKeyLost } from './lock-key.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
 
 /**
  * What a fair queue grants. Waiters are ordered by the create revision of their key under `prefix`; a
@@ -27,6 +30,11 @@ export interface QueueSpec {
   readonly prefix: { key: Buffer; end: Buffer };
   /** The keys that block a younger waiter. */
   readonly blockers: { key: Buffer; end: Buffer };
+  /**
+   * True for a key in `blockers` that is one of this lock's own keys (not a nested name's key that shares
+   * the prefix, e.g. `jobs/nightly/<lease>` under a lock `jobs` — issue 16 f3).
+   */
+  readonly isOwner: (key: Buffer) => boolean;
   readonly limit: number;
 }
 
@@ -36,38 +44,17 @@ export interface Granted {
   readonly createRevision: bigint;
   readonly session: Session;
   readonly watch: PrefixWatch;
-}
-
-function blockersOp(
-  spec: QueueSpec,
-  extra: { maxCreateRevision?: bigint; descending?: boolean; limit?: number },
-): IRequestOp {
-  return {
-    request_range: {
-      key: spec.blockers.key,
-      range_end: spec.blockers.end,
-      limit: extra.limit ?? spec.limit,
-      sort_target: SortTarget.Create,
-      sort_order: extra.descending ? SortOrder.Descend : SortOrder.Ascend,
-      keys_only: true,
-      ...(extra.maxCreateRevision !== undefined
-        ? { max_create_revision: extra.maxCreateRevision.toString() }
-        : {}),
-    },
-  };
-}
-
-function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
-  return res.responses[i]?.response_range?.kvs ?? [];
-}
-
-function olderCount(kvs: IKeyValue[], rev: bigint): number {
-  return kvs.filter((kv) => BigInt(kv.create_revision) < rev).length;
+  /** Call once the key is released for good (see {@link AcquireOptions.onGone}). */
+  readonly gone: () => void;
 }
 
 /**
  * One txn: create my key under my lease unless it exists (so a repeat of an enqueue whose answer was lost
  * finds the first attempt's key), and read the oldest `limit` blockers in the same revision.
+ *
+ * An attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied later,
+ * after the caller moved on, and re-create the key: it arms the {@link GhostSweeper} for the key, which
+ * deletes such a ghost once no caller in this process holds the key (issue 15 f3).
  */
 async function enqueue(
   ctx: CoordContext,
@@ -76,38 +63,47 @@ async function enqueue(
   session: Session,
   signal: AbortSignal,
 ): Promise<{ createRevision: bigint; granted: boolean }> {
-  const first = blockersOp(spec, {});
-  // Deliberately not abortable: an enqueue abandoned in flight could land after the caller cleaned up (and
-  // after the next caller on this key enqueued). It is one short request; the caller checks its signal after.
+  const query = { limit: spec.limit };
+  const first = blockersOp(spec, query);
+  const arm = () =>
+    GhostSweeper.of(ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
   const res = await withRetry(
     () =>
-      ctx.requester.run(
-        `${spec.what}: enqueue`,
-        (o) =>
-          ctx.client.kv.txn(
-            {
-              compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-              success: [
-                { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
-                first,
-              ],
-              failure: [{ request_range: { key } }, first],
-            },
-            o,
-          ),
-        { write: true },
-      ),
+      ctx.requester
+        .run(
+          `${spec.what}: enqueue`,
+          (o) =>
+            ctx.client.kv.txn(
+              {
+                compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                success: [
+                  { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
+                  first,
+                ],
+                failure: [{ request_range: { key } }, first],
+              },
+              o,
+            ),
+          { write: true, signal },
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof CoordError) || err.code === 'UNAVAILABLE' || err.code === 'ABORTED') arm();
+          throw err;
+        }),
     // Repeating it is safe: a first attempt that did apply makes the repeat take the Else branch.
     {
       retries: 3,
+      signal,
       what: spec.what,
-      shouldRetry: (err) => !signal.aborted && err instanceof CoordError && err.code === 'UNAVAILABLE',
+      shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
     },
   );
   const createRevision = txnCreateRevision(res);
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
-  return { createRevision, granted: olderCount(kvsOf(res, 1), createRevision) < spec.limit };
+  const oldest = await completeBlockers(ctx, spec, query, res, 1, headerRevision(res.header), signal);
+  const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision).length;
+  return { createRevision, granted: older < spec.limit };
 }
 
 function txnCreateRevision(res: ITxnResponse): bigint | undefined {
@@ -140,7 +136,7 @@ async function waitTurn(
   pw: { current: PrefixWatch },
   signal: AbortSignal,
 ): Promise<void> {
-  const readLimit = Math.max(spec.limit, SNAPSHOT_KEYS);
+  const query = { maxCreateRevision: rev - 1n, descending: true, limit: Math.max(spec.limit, SNAPSHOT_KEYS) };
   for (;;) {
     const res = await withRetry(
       () =>
@@ -150,10 +146,7 @@ async function waitTurn(
             ctx.client.kv.txn(
               {
                 compare: [],
-                success: [
-                  { request_range: { key } },
-                  blockersOp(spec, { maxCreateRevision: rev - 1n, descending: true, limit: readLimit }),
-                ],
+                success: [{ request_range: { key } }, blockersOp(spec, query)],
               },
               o,
             ),
@@ -163,10 +156,11 @@ async function waitTurn(
     );
     const own = kvsOf(res, 0)[0];
     if (!own || BigInt(own.create_revision) !== rev) throw await waiterKeyLost(ctx, spec.what, session);
-    const blockers = kvsOf(res, 1);
-    if (blockers.length < spec.limit) return;
-    const complete = res.responses[1]?.response_range?.more === false;
     const at = headerRevision(res.header);
+    const read = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+    const blockers = read.kvs;
+    if (blockers.length < spec.limit) return;
+    const complete = !read.more;
     // Complete set: wait until fewer than `limit` remain. Partial: wake on the first of the nearest `limit` to go.
     const waitOn = complete ? blockers : blockers.slice(0, spec.limit);
     const wakeBelow = complete ? spec.limit : waitOn.length;
@@ -210,23 +204,64 @@ async function waitTurn(
   }
 }
 
+/** Options of {@link acquire}. */
+export interface AcquireOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /**
+   * Called once the key is gone for good: after the grant's release, or after a failed call's cleanup
+   * (which may finish after the call rejected). Until then nobody in this process may write the key again.
+   */
+  onGone?: (() => void) | undefined;
+}
+
+/** How long a failing call waits for its waiter key's removal before rejecting (the removal goes on). */
+const CLEANUP_WAIT_MS = 1000;
+
+/**
+ * Removes a waiter key after a failed or refused acquisition: retried in the background while the session
+ * lives. Waits at most {@link CLEANUP_WAIT_MS} (or not at all once the session is lost: the lease takes
+ * the key, and a caller must hear of the loss when it is declared, not after retries against a dead
+ * connection — issue 15 f4).
+ */
+async function cleanUp(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  rev: bigint | undefined,
+  session: Session,
+  gone: () => void,
+): Promise<void> {
+  const release = keyRelease(ctx, key, rev, `${spec.what}: remove waiter key`, session, gone);
+  if (session.done) return;
+  await release
+    .run({ timeoutMs: Math.min(CLEANUP_WAIT_MS, ctx.requester.requestTimeoutMs) })
+    .catch(() => undefined);
+}
+
 /**
  * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
  *
  * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
- *   the session's lease is lost while waiting; LockLostError when the waiter key is deleted by someone else.
- *   In every case the waiter key is removed before the call rejects.
+ *   the session's lease is lost while waiting (as soon as the loss is declared); LockLostError when the
+ *   waiter key is deleted by someone else. The waiter key's removal starts before the call rejects, and is
+ *   awaited for up to a second while the session lives.
  */
 export async function acquire(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
-  opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+  opts: AcquireOptions,
 ): Promise<Granted> {
   const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
   const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
   const signal = deadline.signal;
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
   let rev: bigint | undefined;
   let enqueued = false;
   const pw: { current: PrefixWatch | undefined } = { current: undefined };
@@ -237,11 +272,12 @@ export async function acquire(
     rev = q.createRevision;
     if (!q.granted) await waitTurn(ctx, spec, key, rev, session, pw as { current: PrefixWatch }, signal);
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    return { key, createRevision: rev, session, watch: pw.current };
+    return { key, createRevision: rev, session, watch: pw.current, gone };
   } catch (err) {
     pw.current?.release();
     // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
-    if (enqueued) await removeQuietly(ctx, key, rev, spec.what);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
     // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
     throw err;
@@ -251,31 +287,45 @@ export async function acquire(
 }
 
 /**
- * Tries once: enqueues and, unless granted at once, removes the key again.
+ * Tries once: enqueues and, unless granted at once, removes the key again. Settles within one request
+ * deadline (the coordinator's `requestTimeoutMs`) even when etcd is unreachable; the removal of a refused
+ * key goes on in the background.
  *
  * @returns the grant, or `undefined` when the lock is taken
+ * @throws UnavailableError when etcd does not answer within the request deadline
  */
 export async function tryAcquire(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
+  opts: Pick<AcquireOptions, 'onGone'> = {},
 ): Promise<Granted | undefined> {
-  const deadline = withDeadline(undefined, undefined, session.signal, ctx.closedSignal);
+  const ms = ctx.requester.requestTimeoutMs;
+  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
+  const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
   let pw: PrefixWatch | undefined;
   let rev: bigint | undefined;
   try {
     pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
     const q = await enqueue(ctx, spec, key, session, deadline.signal);
     rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw };
+    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
     pw.release();
-    await removeKey(ctx, key, rev, spec.what);
+    pw = undefined;
+    await cleanUp(ctx, spec, key, rev, session, gone);
     return undefined;
   } catch (err) {
+    const enqueued = pw !== undefined;
     pw?.release();
-    if (pw) await removeQuietly(ctx, key, rev, spec.what);
-    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
+    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what, onTimeout);
     throw err;
   } finally {
     deadline.dispose();
