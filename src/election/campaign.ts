@@ -1,6 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { LockLostError, LockTimeoutError, SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { leaseHex, ownerKeyRange } from '../core/keys.js';
 import { isLocallyBusy, takeLocalTurn } from '../core/local-turn.js';
@@ -69,14 +70,20 @@ export async function runCampaign(
     if (!wait && isLocallyBusy(id)) return null;
     const waitSignal = withDeadline(signal, undefined, session.signal);
     try {
-      releaseTurn = await takeLocalTurn(id, waitSignal.signal, what);
+      const turn = await takeLocalTurn(id, waitSignal.signal, what);
+      // While the key is ours (from before the put until it is withdrawn, resigned or known gone), the ghost
+      // sweeper leaves it alone; after that, a late-applied put of ours that re-creates it is deleted.
+      const hold = GhostSweeper.of(ctx).hold(key);
+      releaseTurn = () => {
+        hold();
+        turn();
+      };
       const range = ownerKeyRange(ctx.keyspace.key(spec.prefix));
       watch = await DeletionWatch.open(ctx, range.key, range.end, waitSignal.signal);
       unsure = { key, leaseId: session.leaseId };
-      const myRev = await keys.put(key, value, session, waitSignal.signal, (rev) => {
-        created = { key, rev };
-        unsure = undefined;
-      });
+      const myRev = await keys.put(key, value, session, waitSignal.signal);
+      // Created or adopted: from here on it is ours to withdraw by its create revision.
+      created = { key, rev: myRev };
       unsure = undefined;
       for (;;) {
         const { revision, predecessor } = await keys.readQueue(key, myRev, session, waitSignal.signal);

@@ -1,6 +1,8 @@
 import type { IKeyValue } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { LockLostError, SessionExpiredError } from '../core/errors.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
+import { AbortedError, LockLostError, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
 import { headerRevision } from '../core/kv.js';
 import type { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
@@ -22,62 +24,67 @@ export class CandidateKeys {
     this.#prefix = prefix;
   }
 
-  /** Puts the own key if absent; if it exists (same session), proclaims `value` on it. Returns its create revision. */
-  async put(
-    key: Buffer,
-    value: Buffer,
-    session: Session,
-    signal: AbortSignal,
-    onCreated: (rev: bigint) => void,
-  ): Promise<bigint> {
+  /**
+   * Puts the own key if absent; if it exists (a repeat finding the first attempt's key, or a leftover of
+   * this session), adopts it, proclaiming `value` on it. Returns its create revision.
+   *
+   * Repeated on `UNAVAILABLE` (safe: a first attempt that applied makes the repeat take the Else branch).
+   * Every attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied
+   * later, after this campaign moved on, and re-create the key: it arms the core GhostSweeper, which
+   * deletes such a ghost once no caller in this process holds the key (issue 15 f3). The caller holds it
+   * (`GhostSweeper.hold`) from before this call until the key is released or known gone.
+   */
+  async put(key: Buffer, value: Buffer, session: Session, signal: AbortSignal): Promise<bigint> {
     const lease = session.leaseId.toString();
-    const res = await this.#ctx.requester.run(
-      `election "${this.#name}": campaign`,
-      (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-            success: [{ request_put: { key, value, lease } }],
-            failure: [{ request_range: { key } }],
-          },
-          o,
-        ),
-      {
-        signal,
-        write: true,
-        // A put that lands after we gave up is removed again.
-        onLate: (late) => {
-          const r = late as { succeeded: boolean; header: { revision: string } };
-          if (r.succeeded)
-            void this.withdraw(key, { createRevision: BigInt(r.header.revision) }, session)
-              .run()
-              .catch(() => undefined);
-        },
-      },
+    const what = `election "${this.#name}": campaign`;
+    const arm = () =>
+      GhostSweeper.of(this.#ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what });
+    const res = await withRetry(
+      () =>
+        this.#ctx.requester
+          .run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                  success: [{ request_put: { key, value, lease } }],
+                  failure: [{ request_range: { key } }],
+                },
+                o,
+              ),
+            { signal, write: true },
+          )
+          .catch((err: unknown) => {
+            if (err instanceof UnavailableError || err instanceof AbortedError) arm();
+            throw err;
+          }),
+      { retries: 3, signal, what },
     );
-    if (res.succeeded) {
-      const rev = headerRevision(res.header);
-      onCreated(rev);
-      return rev;
-    }
+    if (res.succeeded) return headerRevision(res.header);
     const kv: IKeyValue | undefined = res.responses[0]?.response_range.kvs[0];
     if (!kv) throw new LockLostError(`election "${this.#name}": campaign: the candidate key vanished`);
     const rev = BigInt(kv.create_revision);
     if (BigInt(kv.lease) !== session.leaseId)
       throw new SessionExpiredError(`election "${this.#name}": the key is held under another lease`);
     if (!Buffer.from(kv.value).equals(value)) {
-      const put = await this.#ctx.requester.run(
-        `election "${this.#name}": campaign`,
-        (o) =>
-          this.#ctx.client.kv.txn(
-            {
-              compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
-              success: [{ request_put: { key, value, lease } }],
-              failure: [],
-            },
-            o,
+      // Guarded by the create revision: repeating it is harmless.
+      const put = await withRetry(
+        () =>
+          this.#ctx.requester.run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
+                  success: [{ request_put: { key, value, lease } }],
+                  failure: [],
+                },
+                o,
+              ),
+            { signal, write: true },
           ),
-        { signal, write: true },
+        { retries: 3, signal, what },
       );
       if (!put.succeeded)
         throw new LockLostError(`election "${this.#name}": campaign: the candidate key was deleted`);
