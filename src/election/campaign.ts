@@ -40,8 +40,13 @@ export async function runCampaign(
 ): Promise<Term | null> {
   const { ctx, name, keys } = spec;
   const what = `election "${name}": campaign`;
-  const onTimeout = (ms: number) => new LockTimeoutError(`${what}: not elected within ${ms} ms`);
-  const deadline = withDeadline(opts.signal, opts.timeoutMs, ctx.closedSignal);
+  // A try never waits in line, so it does not wait for an etcd that does not answer either: it settles
+  // within one request deadline, like `Mutex.tryLock()` (issue 16 f1).
+  const timeoutMs = wait ? opts.timeoutMs : (opts.timeoutMs ?? ctx.requester.requestTimeoutMs);
+  const onTimeout = wait
+    ? (ms: number) => new LockTimeoutError(`${what}: not elected within ${ms} ms`)
+    : (ms: number) => new UnavailableError(`${what}: etcd did not answer within ${ms} ms`);
+  const deadline = withDeadline(opts.signal, timeoutMs, ctx.closedSignal);
   const signal = deadline.signal;
   let watch: DeletionWatch | undefined;
   let session: Session | undefined;
@@ -106,7 +111,7 @@ export async function runCampaign(
         }
         if (!wait) {
           // Somebody leads (or was first in line): not elected. Leave no candidate key behind.
-          await withdraw()?.run();
+          await withdraw()?.run({ signal });
           return null;
         }
         // Wait for the predecessor to go, or for the own key to go (revoked lease, `etcdctl del`).

@@ -86,7 +86,8 @@ export class Election {
   /**
    * Campaigns only if elected at once: resolves with the term, or with `null` (and no candidate key left
    * behind) when another candidate leads or stands first in line, or another caller in this process holds
-   * or waits for this election on the same session. Never waits in line.
+   * or waits for this election on the same session. Never waits in line, and settles within `timeoutMs`
+   * (default: the coordinator's `requestTimeoutMs`) even when etcd does not answer.
    *
    * @example
    * ```ts
@@ -96,7 +97,7 @@ export class Election {
    *
    * @throws TypeError / InvalidArgumentError for a bad value or option, before any request
    * @throws SessionExpiredError / LockLostError when the lease or the key was lost meanwhile
-   * @throws UnavailableError when etcd cannot be reached, or the withdrawal of the key could not be
+   * @throws UnavailableError when etcd did not answer in time, or the withdrawal of the key could not be
    *   confirmed (it goes on in the background while the session lives)
    */
   async tryCampaign(value: CampaignValue, opts: WaitOptions = {}): Promise<Term | null> {
