@@ -1,6 +1,6 @@
 import type { CoordContext } from './context.js';
 import { Backoff } from './backoff.js';
-import { sleep } from './deadline.js';
+import { raceAbort, sleep } from './deadline.js';
 import { CoordError } from './errors.js';
 import { headerRevision } from './kv.js';
 import { withRetry } from './retry.js';
@@ -31,7 +31,8 @@ interface Armed {
   /** Latest known state, and the revision it was seen at (events and the read are ordered by revision). */
   seen: Seen | undefined;
   seenAt: bigint;
-  sweeping: boolean;
+  /** The sweep (guarded delete) in flight, if any. Never rejects. */
+  sweep: Promise<void> | undefined;
   readonly onDead: () => void;
 }
 
@@ -53,8 +54,10 @@ const sweepers = new WeakMap<CoordContext, GhostSweeper>();
  * session ends. etcd lets this happen; the owner is the only one who can tell the key is a ghost.
  *
  * Protocol for an owner of `key` under lease L:
- * 1. `const hold = sweeper.hold(key)` *before* the first create attempt; release it only once the key is
- *    released (its delete confirmed) or known gone. While any hold is open, the key is never swept.
+ * 1. `const hold = sweeper.hold(key)` *before* the first create attempt, then `await sweeper.settled(key)`
+ *    (a sweep already in flight must land first: a create that found the ghost would adopt it, and the
+ *    sweep would then delete the adopted key); release the hold only once the key is released (its delete
+ *    confirmed) or known gone. While any hold is open, no new sweep of the key starts.
  * 2. After every create attempt that failed with an unknown outcome (`UnavailableError.mayHaveApplied`),
  *    `sweeper.arm(key, { leaseId: L, alive: session.signal, what })`.
  * 3. That is all: on the happy path (no ambiguity) `hold()` is a map update and nothing else runs.
@@ -78,6 +81,7 @@ const sweepers = new WeakMap<CoordContext, GhostSweeper>();
  * const sweeper = GhostSweeper.of(ctx);
  * const hold = sweeper.hold(key);
  * try {
+ *   await sweeper.settled(key, signal);
  *   await withRetry(() => createGuarded(key).catch((err) => {
  *     if (err instanceof UnavailableError && err.mayHaveApplied) sweeper.arm(key, { leaseId, alive: session.signal, what });
  *     throw err;
@@ -140,6 +144,17 @@ export class GhostSweeper {
   }
 
   /**
+   * Resolves once no sweep of `key` is in flight (at once, without a sweep: the happy path), so a create
+   * that follows cannot adopt a key a sweep is about to delete. Call it after {@link hold}.
+   *
+   * @throws AbortedError (or the signal's `CoordError` reason) when `signal` aborts first
+   */
+  settled(key: Buffer, signal?: AbortSignal): Promise<void> {
+    const sweep = this.#entries.get(key.toString('hex'))?.armed?.sweep;
+    return sweep ? raceAbort(sweep, signal, 'ghost sweeper: wait for sweep') : Promise.resolve();
+  }
+
+  /**
    * Records that an attempt to create `key` under `spec.leaseId` has an unknown outcome: from now until
    * the lease is gone, the key is deleted whenever it exists under that lease while nobody holds it.
    * Idempotent; arming again with a new lease replaces a dead one.
@@ -153,7 +168,7 @@ export class GhostSweeper {
     const onDead = () => {
       if (entry.armed === armed) this.#disarm(entry);
     };
-    const armed: Armed = { spec, sub: undefined, seen: undefined, seenAt: -1n, sweeping: false, onDead };
+    const armed: Armed = { spec, sub: undefined, seen: undefined, seenAt: -1n, sweep: undefined, onDead };
     entry.armed = armed;
     spec.alive.addEventListener('abort', onDead, { once: true });
     this.#subscribe(entry, armed);
@@ -240,12 +255,11 @@ export class GhostSweeper {
 
   #maybeSweep(entry: Entry, armed: Armed): void {
     const seen = armed.seen;
-    if (entry.holds > 0 || armed.sweeping || !seen || seen.lease !== armed.spec.leaseId) return;
+    if (entry.holds > 0 || armed.sweep || !seen || seen.lease !== armed.spec.leaseId) return;
     if (armed.spec.alive.aborted) return;
-    armed.sweeping = true;
     const { key } = entry;
     const createRevision = seen.createRevision;
-    void withRetry(
+    armed.sweep = withRetry(
       () =>
         this.#ctx.requester.run(
           `${armed.spec.what}: delete ghost key`,
@@ -270,9 +284,12 @@ export class GhostSweeper {
         shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
       },
     )
-      .catch(() => undefined)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .finally(() => {
-        armed.sweeping = false;
+        armed.sweep = undefined;
         // The watch delivers the delete (or a newer put); sweep again if the key is still a ghost.
         if (entry.armed === armed && armed.seen && armed.seen.createRevision !== createRevision)
           this.#maybeSweep(entry, armed);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IRequestOp } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { isTransient, LockLostError, SessionExpiredError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
@@ -17,7 +18,8 @@ export function uniqueSuffix(session: Session): string {
 
 /**
  * One attempt to delete `key` if it still has `createRevision` (or unconditionally when the revision is
- * unknown, for keys only this caller ever writes). Never deletes a newer holder's key (etcd#22082), so it
+ * unknown, for keys only this caller ever writes), with `alsoOnSuccess` in the same txn (a release
+ * marker, see `core/lock-delay.ts`). Never deletes a newer holder's key (etcd#22082), so it
  * is safe to repeat after an attempt of unknown outcome.
  *
  * @throws UnavailableError when etcd does not answer within the request deadline
@@ -27,6 +29,7 @@ export async function deleteKeyOnce(
   key: Buffer,
   createRevision: bigint | undefined,
   what: string,
+  alsoOnSuccess: IRequestOp[] = [],
 ): Promise<void> {
   await ctx.requester.run(
     `${what}: delete key`,
@@ -37,7 +40,7 @@ export async function deleteKeyOnce(
             createRevision === undefined
               ? []
               : [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
-          success: [{ request_delete_range: { key } }],
+          success: [{ request_delete_range: { key } }, ...alsoOnSuccess],
         },
         o,
       ),
@@ -57,10 +60,11 @@ export function keyRelease(
   what: string,
   session: Session,
   gone: () => void,
+  alsoOnSuccess: IRequestOp[] = [],
 ): Release {
   const release = new Release({
     what,
-    attempt: () => deleteKeyOnce(ctx, key, createRevision, what),
+    attempt: () => deleteKeyOnce(ctx, key, createRevision, what, alsoOnSuccess),
     alive: session.signal,
   });
   void (async () => {

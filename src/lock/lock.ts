@@ -5,6 +5,7 @@ import { AbortedError, LockLostError, PermissionDeniedError } from '../core/erro
 import { headerRevision } from '../core/kv.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
+import { releaseMarkerOp } from '../core/lock-delay.js';
 import type { Release } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 
@@ -137,6 +138,10 @@ export class Lock {
           this.#watch.release();
           this.#gone();
         },
+        // Tells a lock-delay waiter this was a clean unlock, not an expiry (core/lock-delay.ts).
+        this.#spec.releaseMarker
+          ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
+          : [],
       );
     }
     return this.#release.run();

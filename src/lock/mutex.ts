@@ -2,17 +2,25 @@ import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
+import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
 import { withCallDeadline } from './call-deadline.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 
 /** Options of {@link Mutex}. */
 export interface LockOptions {
   /** The session whose lease holds the key. Default: the coordinator's current default session. */
   session?: Session | undefined;
+  /**
+   * Mutex only: lock-delay (Consul's). A waiter that becomes first because the previous holder's lease
+   * expired or was revoked — not a clean `unlock()` — waits this long before it is granted (honouring
+   * `signal`/`timeoutMs`, and re-checking its key afterwards). A clean unlock hands over at once. Default 0.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /** Who holds a lock right now. */
@@ -63,6 +71,7 @@ export class Mutex {
    */
   constructor(ctx: CoordContext, name: string, opts: LockOptions = {}) {
     assertName(name, 'name');
+    assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
     this.name = name;
     this.#ctx = ctx;
     this.#session = opts.session;
@@ -74,6 +83,9 @@ export class Mutex {
       blockers: ownerKeyRange(prefix.key),
       isOwner: (key) => isOwnerKey(key, prefix.key),
       limit: 1,
+      // Every unlock writes it (one more op in the same txn), so waiters anywhere can apply a lock-delay.
+      releaseMarker: releaseMarkerKey(ctx.keyspace.key(name)),
+      lockDelayMs: opts.lockDelayMs,
     };
   }
 

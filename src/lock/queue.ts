@@ -1,21 +1,14 @@
 import { setMaxListeners } from 'node:events';
-import type { ITxnResponse } from 'etcd3';
+import type { IKeyValue, ITxnResponse } from 'etcd3';
 import { blockersOp, completeBlockers, kvsOf } from './blockers.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
-import {
-  CoordError,
-  LockLostError,
-  LockTimeoutError,
-  PermissionDeniedError,
-  SessionExpiredError,
-  UnavailableError,
-} from '../core/errors.js';
+import { CoordError, LockLostError, PermissionDeniedError, SessionExpiredError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { keyRelease, waiterKeyLost } from './lock-key.js';
+import { waiterKeyLost } from './lock-key.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
 
 /**
@@ -36,6 +29,16 @@ export interface QueueSpec {
    */
   readonly isOwner: (key: Buffer) => boolean;
   readonly limit: number;
+  /** Written by a clean release of a key (see `core/lock-delay.ts`); a mutex always writes it. */
+  readonly releaseMarker?: Buffer | undefined;
+  /** Lock-delay after a predecessor's expiry (limit 1 only). Default 0. */
+  readonly lockDelayMs?: number | undefined;
+}
+
+/** Keys that were older than mine at one revision: the candidates for "the one that made me first". */
+export interface Predecessors {
+  readonly kvs: IKeyValue[];
+  readonly at: bigint;
 }
 
 /** A granted queue position: my key, its create revision, and the shared watch still referenced. */
@@ -56,13 +59,13 @@ export interface Granted {
  * after the caller moved on, and re-create the key: it arms the {@link GhostSweeper} for the key, which
  * deletes such a ghost once no caller in this process holds the key (issue 15 f3).
  */
-async function enqueue(
+export async function enqueue(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
   signal: AbortSignal,
-): Promise<{ createRevision: bigint; granted: boolean }> {
+): Promise<{ createRevision: bigint; granted: boolean; older: Predecessors }> {
   const query = { limit: spec.limit };
   const first = blockersOp(spec, query);
   const arm = () =>
@@ -101,9 +104,10 @@ async function enqueue(
   const createRevision = txnCreateRevision(res);
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
-  const oldest = await completeBlockers(ctx, spec, query, res, 1, headerRevision(res.header), signal);
-  const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision).length;
-  return { createRevision, granted: older < spec.limit };
+  const at = headerRevision(res.header);
+  const oldest = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+  const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision);
+  return { createRevision, granted: older.length < spec.limit, older: { kvs: older, at } };
 }
 
 function txnCreateRevision(res: ITxnResponse): bigint | undefined {
@@ -116,7 +120,8 @@ function txnCreateRevision(res: ITxnResponse): bigint | undefined {
 const SNAPSHOT_KEYS = 64;
 
 /**
- * Waits until fewer than `limit` blockers are older than my key.
+ * Waits until fewer than `limit` blockers are older than my key. Resolves with the last older keys it saw
+ * (`known`, the enqueue's, if it saw none), among which is the one whose deletion made me first.
  *
  * Each round reads my own key and the older blockers at one revision R (keys only, nearest first), then
  * waits on the watch that was live before I enqueued, so a handoff costs one delete commit plus one watch
@@ -127,7 +132,7 @@ const SNAPSHOT_KEYS = 64;
  * that finds no blocker also proves my key still exists with my create revision. Either way a waiter whose
  * lease expired is never told it holds the lock (etcd#11456).
  */
-async function waitTurn(
+export async function waitTurn(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
@@ -135,7 +140,9 @@ async function waitTurn(
   session: Session,
   pw: { current: PrefixWatch },
   signal: AbortSignal,
-): Promise<void> {
+  known: Predecessors,
+): Promise<Predecessors> {
+  let last = known;
   const query = { maxCreateRevision: rev - 1n, descending: true, limit: Math.max(spec.limit, SNAPSHOT_KEYS) };
   for (;;) {
     const res = await withRetry(
@@ -159,7 +166,8 @@ async function waitTurn(
     const at = headerRevision(res.header);
     const read = await completeBlockers(ctx, spec, query, res, 1, at, signal);
     const blockers = read.kvs;
-    if (blockers.length < spec.limit) return;
+    if (blockers.length < spec.limit) return last;
+    last = { kvs: blockers, at };
     const complete = !read.more;
     // Complete set: wait until fewer than `limit` remain. Partial: wake on the first of the nearest `limit` to go.
     const waitOn = complete ? blockers : blockers.slice(0, spec.limit);
@@ -182,7 +190,7 @@ async function waitTurn(
       const woke = await Promise.race([ownGone, turn]);
       if (woke === 'own') throw await waiterKeyLost(ctx, spec.what, session);
       // Same tick as the deletion that woke us: had my key gone at that revision or before, the watch has it.
-      if (complete && watch.deletedAbove(key, at) === undefined) return;
+      if (complete && watch.deletedAbove(key, at) === undefined) return last;
     } catch (err) {
       if (signal.aborted) throw abortError(signal, spec.what);
       if (
@@ -201,133 +209,5 @@ async function waitTurn(
       rounds.abort();
       inner.dispose();
     }
-  }
-}
-
-/** Options of {@link acquire}. */
-export interface AcquireOptions {
-  signal?: AbortSignal | undefined;
-  timeoutMs?: number | undefined;
-  /**
-   * Called once the key is gone for good: after the grant's release, or after a failed call's cleanup
-   * (which may finish after the call rejected). Until then nobody in this process may write the key again.
-   */
-  onGone?: (() => void) | undefined;
-}
-
-/** How long a failing call waits for its waiter key's removal before rejecting (the removal goes on). */
-const CLEANUP_WAIT_MS = 1000;
-
-/**
- * Removes a waiter key after a failed or refused acquisition: retried in the background while the session
- * lives. Waits at most {@link CLEANUP_WAIT_MS} (or not at all once the session is lost: the lease takes
- * the key, and a caller must hear of the loss when it is declared, not after retries against a dead
- * connection — issue 15 f4).
- */
-async function cleanUp(
-  ctx: CoordContext,
-  spec: QueueSpec,
-  key: Buffer,
-  rev: bigint | undefined,
-  session: Session,
-  gone: () => void,
-): Promise<void> {
-  const release = keyRelease(ctx, key, rev, `${spec.what}: remove waiter key`, session, gone);
-  if (session.done) return;
-  await release
-    .run({ timeoutMs: Math.min(CLEANUP_WAIT_MS, ctx.requester.requestTimeoutMs) })
-    .catch(() => undefined);
-}
-
-/**
- * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
- *
- * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
- *   the session's lease is lost while waiting (as soon as the loss is declared); LockLostError when the
- *   waiter key is deleted by someone else. The waiter key's removal starts before the call rejects, and is
- *   awaited for up to a second while the session lives.
- */
-export async function acquire(
-  ctx: CoordContext,
-  spec: QueueSpec,
-  key: Buffer,
-  session: Session,
-  opts: AcquireOptions,
-): Promise<Granted> {
-  const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
-  const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
-  const signal = deadline.signal;
-  const hold = GhostSweeper.of(ctx).hold(key);
-  const gone = () => {
-    hold();
-    opts.onGone?.();
-  };
-  let rev: bigint | undefined;
-  let enqueued = false;
-  const pw: { current: PrefixWatch | undefined } = { current: undefined };
-  try {
-    pw.current = await acquirePrefixWatch(ctx, spec.prefix, signal);
-    enqueued = true;
-    const q = await enqueue(ctx, spec, key, session, signal);
-    rev = q.createRevision;
-    if (!q.granted) await waitTurn(ctx, spec, key, rev, session, pw as { current: PrefixWatch }, signal);
-    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    return { key, createRevision: rev, session, watch: pw.current, gone };
-  } catch (err) {
-    pw.current?.release();
-    // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
-    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
-    else gone();
-    // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
-    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    throw err;
-  } finally {
-    deadline.dispose();
-  }
-}
-
-/**
- * Tries once: enqueues and, unless granted at once, removes the key again. Settles within one request
- * deadline (the coordinator's `requestTimeoutMs`) even when etcd is unreachable; the removal of a refused
- * key goes on in the background.
- *
- * @returns the grant, or `undefined` when the lock is taken
- * @throws UnavailableError when etcd does not answer within the request deadline
- */
-export async function tryAcquire(
-  ctx: CoordContext,
-  spec: QueueSpec,
-  key: Buffer,
-  session: Session,
-  opts: Pick<AcquireOptions, 'onGone'> = {},
-): Promise<Granted | undefined> {
-  const ms = ctx.requester.requestTimeoutMs;
-  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
-  const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
-  const hold = GhostSweeper.of(ctx).hold(key);
-  const gone = () => {
-    hold();
-    opts.onGone?.();
-  };
-  let pw: PrefixWatch | undefined;
-  let rev: bigint | undefined;
-  try {
-    pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
-    const q = await enqueue(ctx, spec, key, session, deadline.signal);
-    rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
-    pw.release();
-    pw = undefined;
-    await cleanUp(ctx, spec, key, rev, session, gone);
-    return undefined;
-  } catch (err) {
-    const enqueued = pw !== undefined;
-    pw?.release();
-    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
-    else gone();
-    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what, onTimeout);
-    throw err;
-  } finally {
-    deadline.dispose();
   }
 }

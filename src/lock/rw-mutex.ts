@@ -6,7 +6,8 @@ import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey } from '../core/keys.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
 
 /**

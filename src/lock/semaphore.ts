@@ -7,7 +7,8 @@ import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 
 /**
  * A fair counting semaphore: at most `permits` holders at once, granted in FIFO order by create revision.
