@@ -1,10 +1,11 @@
 import type { CoordContext } from '../core/context.js';
-import { abortError, withDeadline, type WaitOptions } from '../core/deadline.js';
+import { abortError, sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { LockLostError, LockTimeoutError, SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { leaseHex, ownerKeyRange } from '../core/keys.js';
 import { isLocallyBusy, takeLocalTurn } from '../core/local-turn.js';
+import { applyLockDelay } from '../core/lock-delay.js';
 import type { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
 import type { CandidateKeys } from './candidate-keys.js';
@@ -19,6 +20,10 @@ export interface CampaignSpec {
   prefix: string;
   session: Session | undefined;
   keys: CandidateKeys;
+  /** Lock-delay after a leader's loss (not after a clean resign); 0 = none. */
+  lockDelayMs: number;
+  /** `<name>\0released`: the clean-resign marker (core/lock-delay.ts). */
+  marker: Buffer;
 }
 
 /**
@@ -83,6 +88,9 @@ export async function runCampaign(
         hold();
         turn();
       };
+      // A sweep of a ghost of this key already in flight must land first, or the put would adopt the ghost
+      // and the sweep then delete the adopted key.
+      await GhostSweeper.of(ctx).settled(key, waitSignal.signal);
       const range = ownerKeyRange(ctx.keyspace.key(spec.prefix));
       watch = await DeletionWatch.open(ctx, range.key, range.end, waitSignal.signal);
       unsure = { key, leaseId: session.leaseId };
@@ -90,8 +98,25 @@ export async function runCampaign(
       // Created or adopted: from here on it is ours to withdraw by its create revision.
       created = { key, rev: myRev };
       unsure = undefined;
+      /** The deletion that last let this candidate move up: `null` once waited but unknown (watch replaced). */
+      let moved: { key: Buffer; rev: bigint } | null | undefined;
+      let delayed = false;
       for (;;) {
         const { revision, predecessor } = await keys.readQueue(key, myRev, session, waitSignal.signal);
+        if (!predecessor && moved !== undefined && !delayed && spec.lockDelayMs > 0) {
+          // Made first by a deletion: a lost leader (lease expired or revoked, key deleted by someone) gives
+          // whatever it was still doing lockDelayMs to stop; a clean resign (its marker) hands over at once.
+          // Then read again: still first (nobody older can appear), own key still ours?
+          delayed = true;
+          const ms = spec.lockDelayMs;
+          const lockDelay = { marker: spec.marker, lockDelayMs: ms, signal: waitSignal.signal };
+          if (moved === null) {
+            await sleep(ms, waitSignal.signal, what);
+            continue;
+          }
+          if (await applyLockDelay(ctx, { ...lockDelay, predecessor: moved.key, deletedAt: moved.rev }))
+            continue;
+        }
         if (!predecessor) {
           const term = new Term({
             ctx,
@@ -103,6 +128,7 @@ export async function runCampaign(
             watch,
             readRevision: revision,
             releaseTurn: releaseTurn,
+            marker: spec.marker,
           });
           watch = undefined;
           created = undefined;
@@ -122,9 +148,11 @@ export async function runCampaign(
             throw new LockLostError(`${what}: the candidate key was deleted while waiting`);
           });
           mine.catch(() => undefined);
-          await Promise.race([watch.waitForDelete(predecessor, revision, stop.signal), mine]);
+          const rev = await Promise.race([watch.waitForDelete(predecessor, revision, stop.signal), mine]);
+          moved = { key: predecessor, rev };
         } catch (err) {
           if (waitSignal.signal.aborted || err instanceof LockLostError) throw err;
+          moved = null;
           // The watch broke (history compacted while disconnected): watch again, then re-read the queue.
           watch.close();
           watch = undefined;

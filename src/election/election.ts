@@ -2,6 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { CompactedError, LockLostError } from '../core/errors.js';
 import { headerRevision, toKeyValue } from '../core/kv.js';
+import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { encodeValue, toLeaderInfo, type CampaignValue, type LeaderInfo } from './leader.js';
@@ -15,6 +16,13 @@ import { firstOwner, ownerRange } from './owner-scan.js';
 export interface ElectionOptions {
   /** Campaign under this session's lease instead of the coordinator's default session. */
   session?: Session | undefined;
+  /**
+   * Lock-delay (Consul's session lock-delay): a candidate that becomes first because the previous leader's
+   * lease expired or was revoked, or its key was deleted by someone else, waits this long before it is
+   * elected, so whatever the old leader was still doing has time to stop. A clean `resign()` hands over at
+   * once. Default 0.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /**
@@ -30,6 +38,10 @@ export interface ElectionOptions {
  * try { await runScheduler(term.signal); } finally { await term.resign(); }
  * ```
  *
+ * How a waiter tells a clean resign from a lost leader: the resign's txn also puts the marker
+ * `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it counts as a loss.
+ * A newcomer that finds nobody in line is elected at once (there is no record of an earlier expiry).
+ *
  * Failure modes: a candidate whose lease is revoked or whose key is deleted while it waits is never told
  * it won (the own key is re-read after the last wait, etcd#19597): `campaign()` rejects with
  * `SessionExpiredError` / `LockLostError`. A leader that loses contact with etcd learns it (term.signal)
@@ -44,6 +56,7 @@ export class Election {
   /** @throws InvalidArgumentError / TypeError for an empty name or one with a NUL byte, before any request */
   constructor(ctx: CoordContext, name: string, opts: ElectionOptions = {}) {
     assertName(name, 'name');
+    assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
     this.#ctx = ctx;
     this.name = name;
     this.#prefix = `${name}/`;
@@ -53,6 +66,8 @@ export class Election {
       prefix: this.#prefix,
       session: opts.session,
       keys: new CandidateKeys(ctx, name, this.#prefix),
+      lockDelayMs: opts.lockDelayMs ?? 0,
+      marker: releaseMarkerKey(ctx.keyspace.key(name)),
     };
   }
 

@@ -44,6 +44,12 @@ export interface OnceOptions extends WaitOptions {
   host?: string | undefined;
   /** Hold the slot under a separate lease with this TTL (how soon a crashed run is noticed). Default: the coordinator's session. */
   ttlSeconds?: number | undefined;
+  /**
+   * Lock-delay: a host that gets the slot because the previous holder's lease expired or was revoked
+   * waits this long before it looks at the record and (re-)runs the job, so a crashed or cut-off holder's
+   * job has time to stop. A holder that finished (or skipped) hands over at once. Default 0.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /**
@@ -97,6 +103,7 @@ export async function once<T>(
   if (opts.ttlSeconds !== undefined) assertTtlSeconds(opts.ttlSeconds);
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+  assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
 
   const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
@@ -118,7 +125,10 @@ export async function once<T>(
       // The session is named here, not left to the election, so the record writes can last exactly as
       // long as the lease the slot key is attached to.
       runner = own ?? (await ctx.currentSession({ signal: opts.signal }));
-      const election = new Election(ctx, `${base}lock`, { session: runner });
+      const election = new Election(ctx, `${base}lock`, {
+        session: runner,
+        lockDelayMs: opts.lockDelayMs,
+      });
       try {
         term = await election.campaign(`${host}:${process.pid}`, {
           signal: opts.signal,

@@ -25,6 +25,8 @@ export interface RunAsLeaderOptions extends WaitOptions {
   repeat?: boolean | undefined;
   /** Campaign under this session instead of the coordinator's default one. */
   session?: Session | undefined;
+  /** See `ElectionOptions.lockDelayMs`: after a lost leader (not a clean resign), wait this long before running fn. */
+  lockDelayMs?: number | undefined;
 }
 
 /**
@@ -66,7 +68,7 @@ export async function runAsLeader<T>(
     throw new InvalidArgumentError('Expected `repeat` to be a boolean');
   const value = opts.value ?? `${hostname()}:${process.pid}`;
   encodeValue(value, 'value', 0);
-  const election = new Election(ctx, name, opts.session ? { session: opts.session } : {});
+  const election = new Election(ctx, name, { session: opts.session, lockDelayMs: opts.lockDelayMs });
   const backoff = new Backoff(100, 2000);
   let result: T | undefined;
   for (;;) {

@@ -3,6 +3,7 @@ import type { CoordContext } from '../core/context.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { AbortedError, CoordError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
 import { ownerKeyRange } from '../core/keys.js';
+import { releaseMarkerOp } from '../core/lock-delay.js';
 import { headerRevision } from '../core/kv.js';
 import { Release, type ReleaseRunOptions } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
@@ -25,6 +26,8 @@ export interface TermInit {
   readRevision: bigint;
   /** Ends this caller's in-process turn on the key: the next `campaign()` on the same session and name may go. */
   releaseTurn: () => void;
+  /** `<name>\0released`, put by the resign's txn so waiters can tell a clean resign from a loss (lock-delay). */
+  marker: Buffer;
 }
 
 /**
@@ -58,6 +61,7 @@ export class Term {
   readonly #untrack: () => void;
   readonly #session: Session;
   readonly #releaseTurn: () => void;
+  readonly #marker: Buffer;
   #value: Buffer;
   /** Set by the first `resign()`/`close()`: the retrying delete of the leader key. */
   #release: Release | undefined;
@@ -75,6 +79,7 @@ export class Term {
     this.#value = init.value;
     this.#session = init.session;
     this.#releaseTurn = init.releaseTurn;
+    this.#marker = init.marker;
     this.#untrack = init.ctx.track(this);
     const onLost = () => this.#end(init.session.signal.reason as Error);
     this.#controller.signal.addEventListener(
@@ -248,7 +253,10 @@ export class Term {
           this.#ctx.client.kv.txn(
             {
               compare: [this.guardCompare()],
-              success: [{ request_delete_range: { key: this.#fullKey } }],
+              success: [
+                { request_delete_range: { key: this.#fullKey } },
+                releaseMarkerOp(this.#marker, this.#fullKey, this.leaseId),
+              ],
               failure: [],
             },
             o,
