@@ -1,14 +1,12 @@
 import type { ICompare } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { DeletionWatch } from '../core/deletion-watch.js';
-import { AbortedError, CoordError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
-import { ownerKeyRange } from '../core/keys.js';
+import type { DeletionWatch } from '../core/deletion-watch.js';
+import { AbortedError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
-import { headerRevision } from '../core/kv.js';
 import { Release, type ReleaseRunOptions } from '../core/release.js';
-import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { encodeValue, type CampaignValue } from './leader.js';
+import { watchOwnKey } from './own-key-watch.js';
 import { settled } from './withdraw.js';
 
 /** What {@link Term} is built from; made by `Election.campaign()`. */
@@ -95,7 +93,16 @@ export class Term {
     );
     if (init.session.signal.aborted) onLost();
     else init.session.signal.addEventListener('abort', onLost, { once: true });
-    void this.#watchOwnKey(init.watch, init.readRevision);
+    void watchOwnKey({
+      ctx: init.ctx,
+      name: init.name,
+      fullKey: init.fullKey,
+      fencingToken: init.fencingToken,
+      watch: init.watch,
+      readRevision: init.readRevision,
+      signal: this.#controller.signal,
+      onGone: (err) => this.#end(err),
+    });
   }
 
   /** Aborted when the term ends: resigned (`AbortedError`), session lost (`SessionExpiredError`), key deleted (`LockLostError`). */
@@ -282,59 +289,5 @@ export class Term {
 
   #end(reason: Error): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(reason);
-  }
-
-  /** Ends the term when the own key is deleted; after a broken watch, re-reads the key and watches again. */
-  async #watchOwnKey(first: DeletionWatch, readRevision: bigint): Promise<void> {
-    const signal = this.#controller.signal;
-    let watch = first;
-    let after = readRevision;
-    try {
-      for (;;) {
-        try {
-          await watch.waitForDelete(this.#fullKey, after, signal);
-          return this.#end(
-            new LockLostError(`election "${this.#name}": the leader key ${this.key} was deleted`),
-          );
-        } catch {
-          if (signal.aborted) return;
-        }
-        // The watch broke (compaction while disconnected): look at the key itself, then watch again.
-        watch.close();
-        const next = await withRetry(
-          async () => {
-            const range = ownerKeyRange(this.#ctx.keyspace.key(`${this.#name}/`));
-            const w = await DeletionWatch.open(this.#ctx, range.key, range.end, signal);
-            try {
-              const res = await this.#ctx.requester.run(`election "${this.#name}": check leader key`, (o) =>
-                this.#ctx.client.kv.range({ key: this.#fullKey }, o),
-              );
-              const kv = res.kvs[0];
-              return {
-                w,
-                gone: !kv || BigInt(kv.create_revision) !== this.fencingToken,
-                rev: headerRevision(res.header),
-              };
-            } catch (err) {
-              w.close();
-              throw err;
-            }
-          },
-          {
-            signal,
-            retries: Number.MAX_SAFE_INTEGER,
-            shouldRetry: (err) => !(err instanceof CoordError && err.code === 'ABORTED'),
-          },
-        );
-        watch = next.w;
-        after = next.rev;
-        if (next.gone)
-          return this.#end(new LockLostError(`election "${this.#name}": the leader key ${this.key} is gone`));
-      }
-    } catch {
-      // Only an abort ends the retry loop: the term is over already.
-    } finally {
-      watch.close();
-    }
   }
 }
