@@ -12,6 +12,9 @@ import type { CandidateKeys } from './candidate-keys.js';
 import { Term } from './term.js';
 import { settled } from './withdraw.js';
 
+/** How long a failed campaign waits for its key's withdrawal before it rejects anyway. */
+const WITHDRAW_WAIT_MS = 500;
+
 /** @internal What a campaign runs against: one election's name, keys and session choice. */
 export interface CampaignSpec {
   ctx: CoordContext;
@@ -172,9 +175,11 @@ export async function runCampaign(
     // (or lead) for as long as the session lives.
     if (unsure && !(err instanceof UnavailableError || signal.aborted)) unsure = undefined;
     const release = withdraw();
-    // Rejecting is not held up by a session that is gone (the lease takes the key): issue 15 f4.
+    // Rejecting is not held up by a session that is gone (the lease takes the key, issue 15 f4), nor for
+    // long by an etcd that does not answer (the call settles within its deadline + 1 s, issue 16 f1): the
+    // withdrawal goes on in the background. With etcd answering, the key is gone when this rejects.
     if (release && session && !session.done)
-      await release.run({ timeoutMs: ctx.requester.requestTimeoutMs }).catch(() => undefined);
+      await release.run({ timeoutMs: WITHDRAW_WAIT_MS }).catch(() => undefined);
     throw fail;
   } finally {
     watch?.close();

@@ -189,8 +189,8 @@ export class Term {
    * leader's key. The next candidate is elected within one watch notification.
    *
    * A delete that gets no answer is retried in the background while the session lives; the call rejects
-   * after a few failed attempts (or `timeoutMs`), and calling it again waits for the next attempts (etcd
-   * 3.6's `TestElectionResignCanRetryAfterError`). Another `campaign()` on the same session and name waits
+   * after a few failed attempts or `timeoutMs` (default: the coordinator's `requestTimeoutMs`), and calling
+   * it again waits for the next attempts (etcd 3.6's `TestElectionResignCanRetryAfterError`). Another `campaign()` on the same session and name waits
    * until the delete is confirmed (or the session is gone).
    *
    * @example
@@ -221,7 +221,9 @@ export class Term {
       this.#end(new AbortedError(`election "${this.#name}": resigned`));
       void settled(release, this.#session.signal).then(this.#releaseTurn);
     }
-    return this.#release.run(opts);
+    // Settles within one request deadline unless told otherwise (issue 16 f1); the delete goes on anyway.
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    return this.#release.run({ signal: opts.signal, timeoutMs });
   }
 
   /**
@@ -239,7 +241,7 @@ export class Term {
   async close(): Promise<void> {
     if (!this.#release && this.#controller.signal.aborted) return;
     try {
-      await this.resign({ timeoutMs: this.#ctx.requester.requestTimeoutMs });
+      await this.resign();
     } catch (err) {
       if (err instanceof NotLeaderError) return;
       throw err;
