@@ -39,6 +39,20 @@ describe('once(): many callers on one coordinator', () => {
     }
   });
 
+  it('with ttlSeconds (a lease per call): still one run per slot', async () => {
+    const c = await coord();
+    let runs = 0;
+    const job = async () => {
+      runs++;
+      await sleep(200);
+    };
+    const results = await Promise.all(
+      [1, 2, 3].map(() => once(c, 'own-lease', { slot: 's', ttlSeconds: 2 }, job)),
+    );
+    expect(runs).toBe(1);
+    expect(results.filter((r) => r.status === 'skipped')).toHaveLength(2);
+  });
+
   it('a second caller waiting in process for the slot honours its timeoutMs and signal', async () => {
     const c = await coord();
     let release!: () => void;
