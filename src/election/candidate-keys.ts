@@ -1,8 +1,13 @@
 import type { IKeyValue } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { LockLostError, SessionExpiredError } from '../core/errors.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
+import { AbortedError, LockLostError, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
 import { headerRevision } from '../core/kv.js';
+import type { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
+import { firstOwner, ownerRange } from './owner-scan.js';
+import { withdrawal, type WithdrawGuard } from './withdraw.js';
 
 /**
  * @internal The etcd requests of a campaign: the candidate key's put, the queue read, the withdrawals.
@@ -19,59 +24,67 @@ export class CandidateKeys {
     this.#prefix = prefix;
   }
 
-  /** Puts the own key if absent; if it exists (same session), proclaims `value` on it. Returns its create revision. */
-  async put(
-    key: Buffer,
-    value: Buffer,
-    session: Session,
-    signal: AbortSignal,
-    onCreated: (rev: bigint) => void,
-  ): Promise<bigint> {
+  /**
+   * Puts the own key if absent; if it exists (a repeat finding the first attempt's key, or a leftover of
+   * this session), adopts it, proclaiming `value` on it. Returns its create revision.
+   *
+   * Repeated on `UNAVAILABLE` (safe: a first attempt that applied makes the repeat take the Else branch).
+   * Every attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied
+   * later, after this campaign moved on, and re-create the key: it arms the core GhostSweeper, which
+   * deletes such a ghost once no caller in this process holds the key (issue 15 f3). The caller holds it
+   * (`GhostSweeper.hold`) from before this call until the key is released or known gone.
+   */
+  async put(key: Buffer, value: Buffer, session: Session, signal: AbortSignal): Promise<bigint> {
     const lease = session.leaseId.toString();
-    const res = await this.#ctx.requester.run(
-      `election "${this.#name}": campaign`,
-      (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-            success: [{ request_put: { key, value, lease } }],
-            failure: [{ request_range: { key } }],
-          },
-          o,
-        ),
-      {
-        signal,
-        write: true,
-        // A put that lands after we gave up is removed again.
-        onLate: (late) => {
-          const r = late as { succeeded: boolean; header: { revision: string } };
-          if (r.succeeded) void this.remove(key, BigInt(r.header.revision));
-        },
-      },
+    const what = `election "${this.#name}": campaign`;
+    const arm = () =>
+      GhostSweeper.of(this.#ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what });
+    const res = await withRetry(
+      () =>
+        this.#ctx.requester
+          .run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                  success: [{ request_put: { key, value, lease } }],
+                  failure: [{ request_range: { key } }],
+                },
+                o,
+              ),
+            { signal, write: true },
+          )
+          .catch((err: unknown) => {
+            if (err instanceof UnavailableError || err instanceof AbortedError) arm();
+            throw err;
+          }),
+      { retries: 3, signal, what },
     );
-    if (res.succeeded) {
-      const rev = headerRevision(res.header);
-      onCreated(rev);
-      return rev;
-    }
+    if (res.succeeded) return headerRevision(res.header);
     const kv: IKeyValue | undefined = res.responses[0]?.response_range.kvs[0];
     if (!kv) throw new LockLostError(`election "${this.#name}": campaign: the candidate key vanished`);
     const rev = BigInt(kv.create_revision);
     if (BigInt(kv.lease) !== session.leaseId)
       throw new SessionExpiredError(`election "${this.#name}": the key is held under another lease`);
     if (!Buffer.from(kv.value).equals(value)) {
-      const put = await this.#ctx.requester.run(
-        `election "${this.#name}": campaign`,
-        (o) =>
-          this.#ctx.client.kv.txn(
-            {
-              compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
-              success: [{ request_put: { key, value, lease } }],
-              failure: [],
-            },
-            o,
+      // Guarded by the create revision: repeating it is harmless.
+      const put = await withRetry(
+        () =>
+          this.#ctx.requester.run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
+                  success: [{ request_put: { key, value, lease } }],
+                  failure: [],
+                },
+                o,
+              ),
+            { signal, write: true },
           ),
-        { signal, write: true },
+        { retries: 3, signal, what },
       );
       if (!put.succeeded)
         throw new LockLostError(`election "${this.#name}": campaign: the candidate key was deleted`);
@@ -82,7 +95,8 @@ export class CandidateKeys {
   /**
    * One read, at one revision: the own key (must still be there with `myRev` and the session's lease,
    * etcd#19597) and the newest candidate created before it (Go: `WithMaxCreateRev(myRev-1)`, sorted by
-   * create revision, descending, limit 1).
+   * create revision, descending, limit 1) — counting only keys that are exactly `<name>/<lease hex>`, so a
+   * nested name's candidates (`<name>/db/…`) are never waited for (issue 16 f3).
    */
   async readQueue(
     key: Buffer,
@@ -90,27 +104,16 @@ export class CandidateKeys {
     session: Session,
     signal: AbortSignal,
   ): Promise<{ revision: bigint; predecessor: Buffer | undefined }> {
-    const range = this.#ctx.keyspace.prefixRange(this.#prefix);
+    const what = `election "${this.#name}": read candidates`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Descend' as const, maxCreateRevision: myRev - 1n };
     const res = await this.#ctx.requester.run(
-      `election "${this.#name}": read candidates`,
+      what,
       (o) =>
         this.#ctx.client.kv.txn(
           {
             compare: [],
-            success: [
-              { request_range: { key } },
-              {
-                request_range: {
-                  key: range.key,
-                  range_end: range.end,
-                  max_create_revision: (myRev - 1n).toString(),
-                  sort_target: 'Create',
-                  sort_order: 'Descend',
-                  limit: 1,
-                  keys_only: true,
-                },
-              },
-            ],
+            success: [{ request_range: { key } }, { request_range: ownerRange(prefix, order, 1, true) }],
             failure: [],
           },
           o,
@@ -129,45 +132,17 @@ export class CandidateKeys {
       );
     }
     session.throwIfDone();
-    return {
-      revision: headerRevision(res.header),
-      predecessor: res.responses[1]?.response_range.kvs[0]?.key,
-    };
+    const revision = headerRevision(res.header);
+    const first = res.responses[1]?.response_range ?? { kvs: [], more: false };
+    const found = await firstOwner(this.#ctx, what, prefix, order, first, revision, signal);
+    return { revision, predecessor: found?.kv.key };
   }
 
-  /** Deletes the own key if it is attached to `leaseId` (a put of unknown outcome); errors are ignored. */
-  async removeUnsure(key: Buffer, leaseId: bigint): Promise<void> {
-    try {
-      await this.#ctx.requester.run(`election "${this.#name}": withdraw`, (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Lease', result: 'Equal', lease: leaseId.toString() }],
-            success: [{ request_delete_range: { key } }],
-            failure: [],
-          },
-          o,
-        ),
-      );
-    } catch {
-      // Unreachable: the key goes with its lease.
-    }
-  }
-
-  /** Deletes a key this campaign created, guarded by its create revision; errors are ignored (the lease expires). */
-  async remove(key: Buffer, rev: bigint): Promise<void> {
-    try {
-      await this.#ctx.requester.run(`election "${this.#name}": withdraw`, (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: rev.toString() }],
-            success: [{ request_delete_range: { key } }],
-            failure: [],
-          },
-          o,
-        ),
-      );
-    } catch {
-      // Unreachable: the key goes with its lease.
-    }
+  /**
+   * Starts withdrawing a key of ours (see {@link withdrawal}): guarded by its create revision, or, for a
+   * put of unknown outcome, by the lease its name carries (such a key can only be ours).
+   */
+  withdraw(key: Buffer, guard: WithdrawGuard, session: Session): Release {
+    return withdrawal(this.#ctx, this.#name, key, guard, session.signal);
   }
 }

@@ -1,20 +1,28 @@
 import type { CoordContext } from '../core/context.js';
-import { abortError, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { DeletionWatch } from '../core/deletion-watch.js';
-import { LockLostError, LockTimeoutError, SessionExpiredError, UnavailableError } from '../core/errors.js';
-import { leaseHex } from '../core/keys.js';
-import { toKeyValue } from '../core/kv.js';
+import type { WaitOptions } from '../core/deadline.js';
+import { CompactedError, LockLostError } from '../core/errors.js';
+import { headerRevision, toKeyValue } from '../core/kv.js';
+import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { encodeValue, toLeaderInfo, type CampaignValue, type LeaderInfo } from './leader.js';
 import { LeaderObserver } from './observe.js';
-import { Term } from './term.js';
+import type { Term } from './term.js';
 import { CandidateKeys } from './candidate-keys.js';
+import { runCampaign, type CampaignSpec } from './campaign.js';
+import { firstOwner, ownerRange } from './owner-scan.js';
 
 /** Options of {@link Election}. */
 export interface ElectionOptions {
   /** Campaign under this session's lease instead of the coordinator's default session. */
   session?: Session | undefined;
+  /**
+   * Lock-delay (Consul's session lock-delay): a candidate that becomes first because the previous leader's
+   * lease expired or was revoked, or its key was deleted by someone else, waits this long before it is
+   * elected, so whatever the old leader was still doing has time to stop. A clean `resign()` hands over at
+   * once. Default 0.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /**
@@ -30,6 +38,10 @@ export interface ElectionOptions {
  * try { await runScheduler(term.signal); } finally { await term.resign(); }
  * ```
  *
+ * How a waiter tells a clean resign from a lost leader: the resign's txn also puts the marker
+ * `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it counts as a loss.
+ * A newcomer that finds nobody in line is elected at once (there is no record of an earlier expiry).
+ *
  * Failure modes: a candidate whose lease is revoked or whose key is deleted while it waits is never told
  * it won (the own key is re-read after the last wait, etcd#19597): `campaign()` rejects with
  * `SessionExpiredError` / `LockLostError`. A leader that loses contact with etcd learns it (term.signal)
@@ -38,26 +50,36 @@ export interface ElectionOptions {
 export class Election {
   readonly name: string;
   readonly #ctx: CoordContext;
-  readonly #session: Session | undefined;
   readonly #prefix: string;
-  readonly #keys: CandidateKeys;
+  readonly #spec: CampaignSpec;
 
   /** @throws InvalidArgumentError / TypeError for an empty name or one with a NUL byte, before any request */
   constructor(ctx: CoordContext, name: string, opts: ElectionOptions = {}) {
     assertName(name, 'name');
+    assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
     this.#ctx = ctx;
     this.name = name;
-    this.#session = opts.session;
     this.#prefix = `${name}/`;
-    this.#keys = new CandidateKeys(ctx, name, this.#prefix);
+    this.#spec = {
+      ctx,
+      name,
+      prefix: this.#prefix,
+      session: opts.session,
+      keys: new CandidateKeys(ctx, name, this.#prefix),
+      lockDelayMs: opts.lockDelayMs ?? 0,
+      marker: releaseMarkerKey(ctx.keyspace.key(name)),
+    };
   }
 
   /**
    * Becomes a candidate with `value` and resolves once elected. The watch on the election's prefix is live
    * before the queue is read, so a resignation is seen within one watch notification.
    *
-   * A second `campaign()` under the same session and name shares the key (as Go's recipe does): it
-   * proclaims the new value and waits for the same turn.
+   * Calls on one session and name queue in process, as `Mutex.lock()` calls do: their etcd key would be
+   * the same `<name>/<lease hex>`, so a second call waits until the first caller's term has ended (after a
+   * `resign()`, once its delete is confirmed) or its campaign failed, and only then stands in etcd. Two
+   * callers are never both told they lead. `timeoutMs` and `signal` cover that wait too. (Go's recipe
+   * instead shares the key between such calls.)
    *
    * @example
    * ```ts
@@ -70,95 +92,43 @@ export class Election {
    * @throws UnavailableError when etcd cannot be reached
    */
   async campaign(value: CampaignValue, opts: WaitOptions = {}): Promise<Term> {
-    assertOptionalSignal(opts.signal);
-    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
-    // A lease id is at most 16 hex digits: the value is checked against the longest possible key.
-    const buf = encodeValue(value, 'value', this.#ctx.keyspace.key(this.#prefix).length + 16);
-    const what = `election "${this.name}": campaign`;
-    const onTimeout = (ms: number) => new LockTimeoutError(`${what}: not elected within ${ms} ms`);
-    const deadline = withDeadline(opts.signal, opts.timeoutMs, this.#ctx.closedSignal);
-    const signal = deadline.signal;
-    let watch: DeletionWatch | undefined;
-    let created: { key: Buffer; rev: bigint } | undefined;
-    let unsure: { key: Buffer; leaseId: bigint } | undefined;
-    try {
-      const session = this.#session ?? (await this.#ctx.currentSession({ signal }));
-      const key = this.#ctx.keyspace.key(`${this.#prefix}${leaseHex(session.leaseId)}`);
-      const waitSignal = withDeadline(signal, undefined, session.signal);
-      try {
-        const range = this.#ctx.keyspace.prefixRange(this.#prefix);
-        watch = await DeletionWatch.open(this.#ctx, range.key, range.end, waitSignal.signal);
-        unsure = { key, leaseId: session.leaseId };
-        const myRev = await this.#keys.put(
-          key,
-          buf,
-          session,
-          waitSignal.signal,
-          (rev) => (created = { key, rev }),
-        );
-        unsure = undefined;
-        for (;;) {
-          const { revision, predecessor } = await this.#keys.readQueue(
-            key,
-            myRev,
-            session,
-            waitSignal.signal,
-          );
-          if (!predecessor) {
-            const term = new Term({
-              ctx: this.#ctx,
-              name: this.name,
-              fullKey: key,
-              fencingToken: myRev,
-              session,
-              value: buf,
-              watch,
-              readRevision: revision,
-            });
-            watch = undefined;
-            created = undefined;
-            return term;
-          }
-          // Wait for the predecessor to go, or for the own key to go (revoked lease, `etcdctl del`).
-          const both = new AbortController();
-          const stop = withDeadline(waitSignal.signal, undefined, both.signal);
-          try {
-            const mine = watch.waitForDelete(key, revision, stop.signal).then(() => {
-              throw new LockLostError(`${what}: the candidate key was deleted while waiting`);
-            });
-            mine.catch(() => undefined);
-            await Promise.race([watch.waitForDelete(predecessor, revision, stop.signal), mine]);
-          } catch (err) {
-            if (waitSignal.signal.aborted || err instanceof LockLostError) throw err;
-            // The watch broke (history compacted while disconnected): watch again, then re-read the queue.
-            watch.close();
-            watch = undefined;
-            watch = await DeletionWatch.open(this.#ctx, range.key, range.end, waitSignal.signal);
-          } finally {
-            both.abort();
-            stop.dispose();
-          }
-        }
-      } finally {
-        waitSignal.dispose();
-      }
-    } catch (err) {
-      const fail =
-        signal.aborted && !(err instanceof SessionExpiredError) ? abortError(signal, what, onTimeout) : err;
-      if (created) await this.#keys.remove(created.key, created.rev);
-      // The put got no answer: it may have created the key, which would otherwise queue (or lead) for as
-      // long as the session lives. The key name carries our lease id, so it can only be ours.
-      else if (unsure && err instanceof UnavailableError && err.mayHaveApplied)
-        await this.#keys.removeUnsure(unsure.key, unsure.leaseId);
-      throw fail;
-    } finally {
-      watch?.close();
-      deadline.dispose();
-    }
+    const term = await runCampaign(this.#spec, this.#encode(value, opts), opts, true);
+    // Only `tryCampaign` gives up; a waiting campaign returns a term or throws.
+    if (!term) throw new LockLostError(`election "${this.name}": campaign ended without a term`);
+    return term;
   }
 
   /**
-   * The current leader, or `null` when nobody campaigns.
+   * Campaigns only if elected at once: resolves with the term, or with `null` (and no candidate key left
+   * behind) when another candidate leads or stands first in line, or another caller in this process holds
+   * or waits for this election on the same session. Never waits in line, and settles within `timeoutMs`
+   * (default: the coordinator's `requestTimeoutMs`) even when etcd does not answer.
+   *
+   * @example
+   * ```ts
+   * const term = await election.tryCampaign('host-a');
+   * if (!term) return; // somebody else leads
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError for a bad value or option, before any request
+   * @throws SessionExpiredError / LockLostError when the lease or the key was lost meanwhile
+   * @throws UnavailableError when etcd did not answer in time, or the withdrawal of the key could not be
+   *   confirmed (it goes on in the background while the session lives)
+   */
+  async tryCampaign(value: CampaignValue, opts: WaitOptions = {}): Promise<Term | null> {
+    return runCampaign(this.#spec, this.#encode(value, opts), opts, false);
+  }
+
+  #encode(value: CampaignValue, opts: WaitOptions): Buffer {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    // A lease id is at most 16 hex digits: the value is checked against the longest possible key.
+    return encodeValue(value, 'value', this.#ctx.keyspace.key(this.#prefix).length + 16);
+  }
+
+  /**
+   * The current leader, or `null` when nobody campaigns. Only keys that are exactly `<name>/<lease hex>`
+   * count: a nested name's candidates (`<name>/db/<lease hex>`) and other keys under the prefix do not.
    *
    * @example
    * ```ts
@@ -170,18 +140,38 @@ export class Election {
    */
   async leader(opts: { signal?: AbortSignal | undefined } = {}): Promise<LeaderInfo | null> {
     assertOptionalSignal(opts.signal);
-    const range = this.#ctx.keyspace.prefixRange(this.#prefix);
-    const res = await this.#ctx.requester.run(
-      `election "${this.name}": leader`,
-      (o) =>
-        this.#ctx.client.kv.range(
-          { key: range.key, range_end: range.end, sort_target: 'Create', sort_order: 'Ascend', limit: 1 },
-          o,
-        ),
-      { signal: opts.signal },
-    );
-    const kv = res.kvs[0];
-    return kv ? toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length)) : null;
+    const what = `election "${this.name}": leader`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Ascend' as const };
+    // Compaction between the pages of one scan is the only reason to read again; it cannot repeat for ever
+    // in practice, but a bound keeps the call bounded.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const first = await this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range(ownerRange(prefix, order, 1, false), o),
+          { signal: opts.signal },
+        );
+        const revision = headerRevision(first.header);
+        const found = await firstOwner(this.#ctx, what, prefix, order, first, revision, opts.signal);
+        if (!found) return null;
+        let kv = found.kv;
+        if (!found.onFirstPage) {
+          // Later pages were keys only: read the leader's value at the same revision.
+          const res = await this.#ctx.requester.run(
+            what,
+            (o) => this.#ctx.client.kv.range({ key: kv.key, revision: revision.toString() }, o),
+            { signal: opts.signal },
+          );
+          const full = res.kvs[0];
+          if (!full) return null;
+          kv = full;
+        }
+        return toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length));
+      } catch (err) {
+        if (!(err instanceof CompactedError) || attempt >= 3) throw err;
+      }
+    }
   }
 
   /**

@@ -1,3 +1,4 @@
+import { isOwnerKey } from '../core/keys.js';
 import type { KeyValue } from '../core/kv.js';
 import { assertValueSize } from '../core/validate.js';
 
@@ -39,10 +40,17 @@ export function encodeValue(value: unknown, arg: string, keyBytes: number): Buff
   );
 }
 
-/** The leader among the keys of one election: the smallest create revision. */
-export function pickLeader(kvs: Iterable<KeyValue>): KeyValue | undefined {
+/**
+ * The leader among the keys of one election: the smallest create revision. With `prefix` (the keys'
+ * `<name>/`, in the same key space as `kvs`), only keys that are exactly `<name>/<lease hex>` count, not a
+ * nested name's candidates (issue 16 f3).
+ */
+export function pickLeader(kvs: Iterable<KeyValue>, prefix?: Buffer): KeyValue | undefined {
   let best: KeyValue | undefined;
-  for (const kv of kvs) if (!best || kv.createRevision < best.createRevision) best = kv;
+  for (const kv of kvs) {
+    if (prefix && !isOwnerKey(kv.key, prefix)) continue;
+    if (!best || kv.createRevision < best.createRevision) best = kv;
+  }
   return best;
 }
 

@@ -4,6 +4,7 @@ import type { CoordContext } from '../core/context.js';
 import { withDeadline, type WaitOptions } from '../core/deadline.js';
 import { InvalidArgumentError, LockLostError, SessionExpiredError } from '../core/errors.js';
 import type { Session } from '../core/session.js';
+import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -13,34 +14,7 @@ import {
 import { Election } from './election.js';
 import type { Term } from './term.js';
 
-/** One run (or attempted run) of a job for a slot. */
-export interface OnceAttempt {
-  host: string;
-  pid: number;
-  /** ISO timestamps. */
-  start: string;
-  end?: string | undefined;
-  /** `crashed`: the holder's lease expired before it wrote an outcome. */
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
-  error?: string | undefined;
-  /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
-  fencingToken: string;
-}
-
-/** The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`. */
-export interface OnceRecord {
-  job: string;
-  slot: string;
-  /** `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed with `onCrash: 'fail'`. */
-  state: 'running' | 'done' | 'failed';
-  /** The last attempt's host, pid, start, end and outcome, for a quick look. */
-  host: string;
-  pid: number;
-  start: string;
-  end?: string | undefined;
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
-  attempts: OnceAttempt[];
-}
+export type { OnceAttempt, OnceRecord } from './once-record.js';
 
 /** What {@link once} did on this host. */
 export type OnceResult<T> =
@@ -70,6 +44,12 @@ export interface OnceOptions extends WaitOptions {
   host?: string | undefined;
   /** Hold the slot under a separate lease with this TTL (how soon a crashed run is noticed). Default: the coordinator's session. */
   ttlSeconds?: number | undefined;
+  /**
+   * Lock-delay: a host that gets the slot because the previous holder's lease expired or was revoked
+   * waits this long before it looks at the record and (re-)runs the job, so a crashed or cut-off holder's
+   * job has time to stop. A holder that finished (or skipped) hands over at once. Default 0.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /**
@@ -87,11 +67,21 @@ export interface OnceOptions extends WaitOptions {
  *
  * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
+ * @throws ConflictError when the record key holds something that is not a once record of this job and slot
  * @throws LockTimeoutError / AbortedError while waiting for another host's run
+ *
+ * Callers in one process (same coordinator or session) queue in process, like every campaign on one
+ * session and name: the second one sees the first's record and skips. Per `(job, slot)` the job runs at
+ * most once across every caller of every process, except in the at-least-once window below.
  *
  * Failure modes: a holder killed mid-run leaves a `running` record; once its lease expires the next host
  * either runs the job again (`onCrash: 'rerun'`, the record lists both attempts) or marks the slot
  * `failed`. A holder cut off from etcd sees `signal` abort before its lease can expire: `fn` must stop.
+ * When `fn` returns, the `done` record is written (guarded by the slot key, retried for as long as the
+ * holder's lease lives) before the slot is released, so a blip then changes nothing. The one at-least-once
+ * window: the holder's lease is lost after `fn` returned and before the record was written — `once()` then
+ * rejects with `LockLostError` and the next host runs the job again. A record that is not one (written by
+ * another tool, or truncated) is a `ConflictError` naming its key; the job is not run.
  */
 export async function once<T>(
   ctx: CoordContext,
@@ -113,25 +103,32 @@ export async function once<T>(
   if (opts.ttlSeconds !== undefined) assertTtlSeconds(opts.ttlSeconds);
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+  assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
 
   const base = `once/${job}/${opts.slot}/`;
-  const recordKey = ctx.keyspace.key(`${base}record`);
-  const store = new RecordStore(ctx, recordKey, `once "${job}" slot "${opts.slot}"`);
+  const store = new RecordStore(ctx, job, opts.slot);
   const early = await store.read(opts.signal);
   if (early && early.record.state !== 'running') return finished(early.record);
 
-  let session: Session | undefined;
+  let own: Session | undefined;
+  let runner: Session | undefined;
   let term: Term | undefined;
   const deadline = withDeadline(undefined, opts.timeoutMs);
   try {
     // Stand in line for the slot. Losing the lease while queued (a long wait, a pause, a slow host) is
     // not the end: look at the record again, and if the slot is still open, stand again.
     for (;;) {
-      if (opts.ttlSeconds !== undefined && (!session || session.done)) {
-        await session?.close();
-        session = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: opts.signal });
+      if (opts.ttlSeconds !== undefined && (!own || own.done)) {
+        await own?.close();
+        own = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: opts.signal });
       }
-      const election = new Election(ctx, `${base}lock`, session ? { session } : {});
+      // The session is named here, not left to the election, so the record writes can last exactly as
+      // long as the lease the slot key is attached to.
+      runner = own ?? (await ctx.currentSession({ signal: opts.signal }));
+      const election = new Election(ctx, `${base}lock`, {
+        session: runner,
+        lockDelayMs: opts.lockDelayMs,
+      });
       try {
         term = await election.campaign(`${host}:${process.pid}`, {
           signal: opts.signal,
@@ -145,6 +142,7 @@ export async function once<T>(
         if (again && again.record.state !== 'running') return finished(again.record);
       }
     }
+    const alive = runner.signal;
     const guard = { key: ctx.keyspace.key(term.key), rev: term.fencingToken };
     const current = await store.read(term.signal);
     const previous = current?.record;
@@ -162,7 +160,7 @@ export async function once<T>(
     };
     if (previous && onCrash === 'fail') {
       const failed: OnceRecord = { ...previous, state: 'failed', outcome: 'crashed', attempts };
-      await store.write(failed, guard);
+      await store.write(failed, guard, alive);
       return { status: 'failed', record: failed };
     }
     attempts.push(mine);
@@ -175,7 +173,8 @@ export async function once<T>(
       start: now,
       attempts,
     };
-    await store.write(running, guard);
+    // Before the job starts: give up as soon as the term is over (nothing has run yet).
+    await store.write(running, guard, term.signal);
 
     const scope = withDeadline(opts.signal, undefined, term.signal);
     let value: T;
@@ -189,18 +188,22 @@ export async function once<T>(
     } catch (err) {
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
       // record stays `running` and the slot is treated as crashed by the next host.
-      await store.write(finish(running, 'error', err), guard).catch(() => undefined);
+      await store.write(finish(running, 'error', err), guard, alive).catch(() => undefined);
       throw err;
     } finally {
       scope.dispose();
     }
+    // The outcome is recorded before the slot is released, retrying while the lease lives (issue 14 f3):
+    // only a lease lost first lets another host run the job again.
     const done = finish(running, 'ok');
-    await store.write(done, guard);
+    await store.write(done, guard, alive);
     return { status: 'ran', value, record: done };
   } finally {
     deadline.dispose();
-    await term?.close();
-    await session?.close();
+    // An unconfirmed release does not change what happened to the job (the record says it), and it goes on
+    // in the background while the session lives, so it does not fail the call.
+    await term?.close().catch(() => undefined);
+    await own?.close();
   }
 }
 
@@ -223,46 +226,4 @@ function finish(record: OnceRecord, outcome: 'ok' | 'error', err?: unknown): Onc
     });
   }
   return { ...record, state: 'done', end, outcome, attempts };
-}
-
-/** Reads and writes the slot's record; every write is guarded by the lock key's create revision. */
-class RecordStore {
-  constructor(
-    private readonly ctx: CoordContext,
-    private readonly key: Buffer,
-    private readonly what: string,
-  ) {}
-
-  async read(signal?: AbortSignal): Promise<{ record: OnceRecord } | undefined> {
-    const res = await this.ctx.requester.run(
-      `${this.what}: read record`,
-      (o) => this.ctx.client.kv.range({ key: this.key }, o),
-      { signal },
-    );
-    const kv = res.kvs[0];
-    if (!kv) return undefined;
-    return { record: JSON.parse(kv.value.toString()) as OnceRecord };
-  }
-
-  /** @throws LockLostError when the lock key is no longer ours: the record was not written */
-  async write(record: OnceRecord, guard: { key: Buffer; rev: bigint }): Promise<void> {
-    // No signal: a finished run's outcome must be recorded even if the caller gave up meanwhile.
-    const res = await this.ctx.requester.run(
-      `${this.what}: write record`,
-      (o) =>
-        this.ctx.client.kv.txn(
-          {
-            compare: [
-              { key: guard.key, target: 'Create', result: 'Equal', create_revision: guard.rev.toString() },
-            ],
-            success: [{ request_put: { key: this.key, value: Buffer.from(JSON.stringify(record)) } }],
-            failure: [],
-          },
-          o,
-        ),
-      { write: true },
-    );
-    if (!res.succeeded)
-      throw new LockLostError(`${this.what}: lost the slot before the record (${record.state}) was written`);
-  }
 }

@@ -1,11 +1,13 @@
 import type { ICompare } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { DeletionWatch } from '../core/deletion-watch.js';
-import { AbortedError, CoordError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
-import { headerRevision } from '../core/kv.js';
-import { withRetry } from '../core/retry.js';
+import type { DeletionWatch } from '../core/deletion-watch.js';
+import { AbortedError, LockLostError, NotLeaderError, UnavailableError } from '../core/errors.js';
+import { releaseMarkerOp } from '../core/lock-delay.js';
+import { Release, type ReleaseRunOptions } from '../core/release.js';
 import type { Session } from '../core/session.js';
 import { encodeValue, type CampaignValue } from './leader.js';
+import { watchOwnKey } from './own-key-watch.js';
+import { settled } from './withdraw.js';
 
 /** What {@link Term} is built from; made by `Election.campaign()`. */
 export interface TermInit {
@@ -20,6 +22,10 @@ export interface TermInit {
   watch: DeletionWatch;
   /** Revision of the campaign's last read: any deletion of the own key above it ends the term. */
   readRevision: bigint;
+  /** Ends this caller's in-process turn on the key: the next `campaign()` on the same session and name may go. */
+  releaseTurn: () => void;
+  /** `<name>\0released`, put by the resign's txn so waiters can tell a clean resign from a loss (lock-delay). */
+  marker: Buffer;
 }
 
 /**
@@ -36,7 +42,9 @@ export interface TermInit {
  *
  * Failure modes: etcd unreachable for TTL − margin → `signal` aborts with `SessionExpiredError` before
  * the server can delete the key (another candidate cannot have been elected yet); key deleted by another
- * client (e.g. `etcdctl del`) → `signal` aborts with `LockLostError` within one watch notification.
+ * client (e.g. `etcdctl del`) → `signal` aborts with `LockLostError` within one watch notification; a
+ * resign whose delete got no answer → `resign()` rejects, can be called again, and is retried in the
+ * background while the session lives (the key goes within ~1 s plus one request timeout of etcd answering).
  */
 export class Term {
   /** The leader key, app-relative: `<name>/<leaseId hex>`. */
@@ -49,9 +57,14 @@ export class Term {
   readonly #fullKey: Buffer;
   readonly #controller = new AbortController();
   readonly #untrack: () => void;
+  readonly #session: Session;
+  readonly #releaseTurn: () => void;
+  readonly #marker: Buffer;
   #value: Buffer;
-  #resigning: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
+  /** Set by the first `resign()`/`close()`: the retrying delete of the leader key. */
+  #release: Release | undefined;
+  /** A resign attempt got no answer: it may have deleted the key, so a failed guard later means success. */
+  #resignMayHaveApplied = false;
 
   /** @internal made by `Election.campaign()` */
   constructor(init: TermInit) {
@@ -62,6 +75,9 @@ export class Term {
     this.fencingToken = init.fencingToken;
     this.leaseId = init.session.leaseId;
     this.#value = init.value;
+    this.#session = init.session;
+    this.#releaseTurn = init.releaseTurn;
+    this.#marker = init.marker;
     this.#untrack = init.ctx.track(this);
     const onLost = () => this.#end(init.session.signal.reason as Error);
     this.#controller.signal.addEventListener(
@@ -69,12 +85,24 @@ export class Term {
       () => {
         init.session.signal.removeEventListener('abort', onLost);
         this.#untrack();
+        // Lost (key gone, lease gone or in doubt): nothing of ours is left to delete under this session,
+        // so the next caller may campaign. A resign hands the turn on once its delete is settled.
+        if (!this.#release) this.#releaseTurn();
       },
       { once: true },
     );
     if (init.session.signal.aborted) onLost();
     else init.session.signal.addEventListener('abort', onLost, { once: true });
-    void this.#watchOwnKey(init.watch, init.readRevision);
+    void watchOwnKey({
+      ctx: init.ctx,
+      name: init.name,
+      fullKey: init.fullKey,
+      fencingToken: init.fencingToken,
+      watch: init.watch,
+      readRevision: init.readRevision,
+      signal: this.#controller.signal,
+      onGone: (err) => this.#end(err),
+    });
   }
 
   /** Aborted when the term ends: resigned (`AbortedError`), session lost (`SessionExpiredError`), key deleted (`LockLostError`). */
@@ -156,62 +184,101 @@ export class Term {
   }
 
   /**
-   * Ends the term: deletes the leader key, guarded by this term's create revision, so it never deletes a
-   * newer leader's key. The next candidate is elected within one watch notification. Calling it again
-   * returns the same promise.
+   * Ends the term: this process stops acting as leader at once (`signal` aborts with `AbortedError`), then
+   * the leader key is deleted, guarded by this term's create revision, so it never deletes a newer
+   * leader's key. The next candidate is elected within one watch notification.
    *
-   * @throws NotLeaderError when the term had already ended (key gone, session lost) before this call
-   * @throws UnavailableError when etcd does not answer (retry, or let the lease expire)
+   * A delete that gets no answer is retried in the background while the session lives; the call rejects
+   * after a few failed attempts or `timeoutMs` (default: the coordinator's `requestTimeoutMs`), and calling
+   * it again waits for the next attempts (etcd 3.6's `TestElectionResignCanRetryAfterError`). Another `campaign()` on the same session and name waits
+   * until the delete is confirmed (or the session is gone).
+   *
+   * @example
+   * ```ts
+   * try { await term.resign(); } catch (err) { log.warn(err); await term.resign(); } // retry is safe
+   * ```
+   *
+   * @throws NotLeaderError when the term had already ended (key gone, session lost) before the first call
+   * @throws UnavailableError when etcd has not confirmed the delete yet (it goes on in the background)
+   * @throws AbortedError when `opts.signal` aborts first (the delete goes on in the background)
    */
-  resign(): Promise<void> {
-    this.#resigning ??= this.#resign().catch((err: unknown) => {
-      if (err instanceof UnavailableError) this.#resigning = undefined;
-      throw err;
-    });
-    return this.#resigning;
+  resign(opts: ReleaseRunOptions = {}): Promise<void> {
+    if (!this.#release) {
+      if (this.#controller.signal.aborted) {
+        return Promise.reject(
+          new NotLeaderError(`election "${this.#name}": resign after the term ended`, {
+            cause: this.#controller.signal.reason,
+          }),
+        );
+      }
+      const release = new Release({
+        what: `election "${this.#name}": resign`,
+        attempt: (signal) => this.#deleteKey(signal),
+        alive: this.#session.signal,
+      });
+      this.#release = release;
+      // Stop acting as leader before the key can go: nobody else is elected while we still think we lead.
+      this.#end(new AbortedError(`election "${this.#name}": resigned`));
+      void settled(release, this.#session.signal).then(this.#releaseTurn);
+    }
+    // Settles within one request deadline unless told otherwise (issue 16 f1); the delete goes on anyway.
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    return this.#release.run({ signal: opts.signal, timeoutMs });
   }
 
-  /** Resigns, ignoring every error (the lease expiry ends the term otherwise). Idempotent; never rejects. */
-  close(): Promise<void> {
-    this.#closing ??= this.resign().catch(() =>
-      this.#end(new AbortedError(`election "${this.#name}": term closed`)),
-    );
-    return this.#closing;
+  /**
+   * Resigns if the term is still held; resolves at once if it already ended some other way (nothing is left
+   * to delete). Safe to call again; waits at most one request timeout per call.
+   *
+   * @example
+   * ```ts
+   * await term.close();
+   * ```
+   *
+   * @throws UnavailableError when etcd has not confirmed the delete (it goes on in the background while the
+   *   session lives; `coord.close()` revokes the lease, which deletes the key anyway)
+   */
+  async close(): Promise<void> {
+    if (!this.#release && this.#controller.signal.aborted) return;
+    try {
+      await this.resign();
+    } catch (err) {
+      if (err instanceof NotLeaderError) return;
+      throw err;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  async #resign(): Promise<void> {
-    this.#throwIfEnded('resign');
+  /** One resign attempt: the guarded delete of the leader key. */
+  async #deleteKey(signal: AbortSignal): Promise<void> {
+    let res;
     try {
-      const res = await this.#ctx.requester.run(
+      res = await this.#ctx.requester.run(
         `election "${this.#name}": resign`,
         (o) =>
           this.#ctx.client.kv.txn(
             {
-              compare: [
-                {
-                  key: this.#fullKey,
-                  target: 'Create',
-                  result: 'Equal',
-                  create_revision: this.fencingToken.toString(),
-                },
+              compare: [this.guardCompare()],
+              success: [
+                { request_delete_range: { key: this.#fullKey } },
+                releaseMarkerOp(this.#marker, this.#fullKey, this.leaseId),
               ],
-              success: [{ request_delete_range: { key: this.#fullKey } }],
               failure: [],
             },
             o,
           ),
-        { write: true },
+        { signal, write: true },
       );
-      if (!res.succeeded)
-        throw new NotLeaderError(`election "${this.#name}": resign by a campaigner that is not the leader`);
-    } finally {
-      // Whatever etcd answered, this process stops acting as leader now.
-      this.#end(new AbortedError(`election "${this.#name}": resigned`));
+    } catch (err) {
+      if (err instanceof UnavailableError && err.mayHaveApplied) this.#resignMayHaveApplied = true;
+      throw err;
     }
+    // The key is gone either way; it was not our resign that removed it unless an earlier attempt may have.
+    if (!res.succeeded && !this.#resignMayHaveApplied)
+      throw new NotLeaderError(`election "${this.#name}": resign by a campaigner that is not the leader`);
   }
 
   #throwIfEnded(what: string): void {
@@ -224,59 +291,5 @@ export class Term {
 
   #end(reason: Error): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(reason);
-  }
-
-  /** Ends the term when the own key is deleted; after a broken watch, re-reads the key and watches again. */
-  async #watchOwnKey(first: DeletionWatch, readRevision: bigint): Promise<void> {
-    const signal = this.#controller.signal;
-    let watch = first;
-    let after = readRevision;
-    try {
-      for (;;) {
-        try {
-          await watch.waitForDelete(this.#fullKey, after, signal);
-          return this.#end(
-            new LockLostError(`election "${this.#name}": the leader key ${this.key} was deleted`),
-          );
-        } catch {
-          if (signal.aborted) return;
-        }
-        // The watch broke (compaction while disconnected): look at the key itself, then watch again.
-        watch.close();
-        const next = await withRetry(
-          async () => {
-            const range = this.#ctx.keyspace.prefixRange(`${this.#name}/`);
-            const w = await DeletionWatch.open(this.#ctx, range.key, range.end, signal);
-            try {
-              const res = await this.#ctx.requester.run(`election "${this.#name}": check leader key`, (o) =>
-                this.#ctx.client.kv.range({ key: this.#fullKey }, o),
-              );
-              const kv = res.kvs[0];
-              return {
-                w,
-                gone: !kv || BigInt(kv.create_revision) !== this.fencingToken,
-                rev: headerRevision(res.header),
-              };
-            } catch (err) {
-              w.close();
-              throw err;
-            }
-          },
-          {
-            signal,
-            retries: Number.MAX_SAFE_INTEGER,
-            shouldRetry: (err) => !(err instanceof CoordError && err.code === 'ABORTED'),
-          },
-        );
-        watch = next.w;
-        after = next.rev;
-        if (next.gone)
-          return this.#end(new LockLostError(`election "${this.#name}": the leader key ${this.key} is gone`));
-      }
-    } catch {
-      // Only an abort ends the retry loop: the term is over already.
-    } finally {
-      watch.close();
-    }
   }
 }

@@ -1,0 +1,159 @@
+import type { CoordContext } from '../core/context.js';
+import { ConflictError, LockLostError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
+
+/** One run (or attempted run) of a job for a slot. */
+export interface OnceAttempt {
+  host: string;
+  pid: number;
+  /** ISO timestamps. */
+  start: string;
+  end?: string | undefined;
+  /** `crashed`: the holder's lease expired before it wrote an outcome. */
+  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  error?: string | undefined;
+  /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
+  fencingToken: string;
+}
+
+/** The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`. */
+export interface OnceRecord {
+  job: string;
+  slot: string;
+  /** `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed with `onCrash: 'fail'`. */
+  state: 'running' | 'done' | 'failed';
+  /** The last attempt's host, pid, start, end and outcome, for a quick look. */
+  host: string;
+  pid: number;
+  start: string;
+  end?: string | undefined;
+  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  attempts: OnceAttempt[];
+}
+
+const STATES = new Set(['running', 'done', 'failed']);
+const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed']);
+
+/** What is wrong with `value` as a once record, or `undefined` when it is one. */
+function recordProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
+  const r = value as Record<string, unknown>;
+  if (typeof r.job !== 'string' || typeof r.slot !== 'string') return 'no `job`/`slot` strings';
+  if (typeof r.state !== 'string' || !STATES.has(r.state))
+    return `unknown \`state\` ${JSON.stringify(r.state)}`;
+  if (!OUTCOMES.has(r.outcome as string | undefined))
+    return `unknown \`outcome\` ${JSON.stringify(r.outcome)}`;
+  if (!Array.isArray(r.attempts)) return '`attempts` is not a list';
+  for (const a of r.attempts as unknown[]) {
+    if (a === null || typeof a !== 'object') return 'an attempt is not an object';
+    const at = a as Record<string, unknown>;
+    if (typeof at.fencingToken !== 'string' || !OUTCOMES.has(at.outcome as string | undefined))
+      return 'an attempt without a `fencingToken` or with an unknown `outcome`';
+  }
+  return undefined;
+}
+
+/**
+ * @internal Reads and writes a slot's record. Every write is guarded by the slot key's create revision (only
+ * the current holder writes) and puts a whole record, so repeating one after an unknown outcome is harmless.
+ */
+export class RecordStore {
+  readonly #ctx: CoordContext;
+  readonly #key: Buffer;
+  readonly #what: string;
+  readonly #job: string;
+  readonly #slot: string;
+
+  constructor(ctx: CoordContext, job: string, slot: string) {
+    this.#ctx = ctx;
+    this.#job = job;
+    this.#slot = slot;
+    this.#key = ctx.keyspace.key(`once/${job}/${slot}/record`);
+    this.#what = `once "${job}" slot "${slot}"`;
+  }
+
+  /**
+   * The record, or `undefined` when there is none.
+   *
+   * @throws ConflictError naming the key when the value there is not a record of this job and slot
+   *   (written by another tool, or truncated): once() never runs the job on a record it cannot read
+   * @throws UnavailableError when etcd cannot be reached
+   */
+  async read(signal?: AbortSignal): Promise<{ record: OnceRecord } | undefined> {
+    const res = await this.#ctx.requester.run(
+      `${this.#what}: read record`,
+      (o) => this.#ctx.client.kv.range({ key: this.#key }, o),
+      { signal },
+    );
+    const kv = res.kvs[0];
+    if (!kv) return undefined;
+    const where = this.#ctx.keyspace.strip(this.#key).toString();
+    let value: unknown;
+    try {
+      value = JSON.parse(kv.value.toString());
+    } catch (err) {
+      throw new ConflictError(
+        `${this.#what}: the record at "${where}" is not JSON (written by another tool, or truncated); the job was not run`,
+        { cause: err },
+      );
+    }
+    const problem =
+      recordProblem(value) ??
+      ((value as OnceRecord).job !== this.#job || (value as OnceRecord).slot !== this.#slot
+        ? 'it names another job or slot'
+        : undefined);
+    if (problem) {
+      throw new ConflictError(
+        `${this.#what}: the value at "${where}" is not a once record (${problem}); the job was not run`,
+      );
+    }
+    return { record: value as OnceRecord };
+  }
+
+  /**
+   * Writes `record` while the slot key (`guard`) is ours, retrying while `alive` (the runner's session, or
+   * its term) lives: a record that is not written makes the slot look crashed to the next host.
+   *
+   * @throws LockLostError when the slot key is no longer ours, or `alive` ended first: the record was not written
+   */
+  async write(record: OnceRecord, guard: { key: Buffer; rev: bigint }, alive: AbortSignal): Promise<void> {
+    const what = `${this.#what}: write record (${record.state})`;
+    const value = Buffer.from(JSON.stringify(record));
+    let succeeded: boolean;
+    try {
+      succeeded = await withRetry(
+        async () => {
+          // The caller's own signal is not passed: a finished run's outcome is recorded even if it gave up.
+          const res = await this.#ctx.requester.run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [
+                    {
+                      key: guard.key,
+                      target: 'Create',
+                      result: 'Equal',
+                      create_revision: guard.rev.toString(),
+                    },
+                  ],
+                  success: [{ request_put: { key: this.#key, value } }],
+                  failure: [],
+                },
+                o,
+              ),
+            { write: true, signal: alive },
+          );
+          return res.succeeded;
+        },
+        { signal: alive, retries: Number.MAX_SAFE_INTEGER, maxTimeoutMs: 1000, what },
+      );
+    } catch (err) {
+      if (!alive.aborted) throw err;
+      throw new LockLostError(`${what}: the slot's session ended before the record was written`, {
+        cause: alive.reason as unknown,
+      });
+    }
+    if (!succeeded) throw new LockLostError(`${what}: lost the slot before the record was written`);
+  }
+}
