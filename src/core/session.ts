@@ -89,7 +89,20 @@ export class Session extends EventEmitter<SessionEvents> {
     const res = await requester.run(
       'session: grant lease',
       (o) => client.leaseClient.leaseGrant({ TTL: ttlSeconds }, o),
-      { signal: opts.signal, write: true },
+      {
+        signal: opts.signal,
+        write: true,
+        // Granted after the caller gave up: nobody will keep it alive, so free it now rather than at its TTL.
+        onLate: (late) => {
+          const id = (late as { ID?: string }).ID;
+          if (id === undefined) return;
+          requester
+            .run('session: revoke abandoned lease', (o) => client.leaseClient.leaseRevoke({ ID: id }, o), {
+              timeoutMs: 2000,
+            })
+            .catch(() => undefined);
+        },
+      },
     );
     if (res.error) throw new SessionExpiredError(`session: lease grant refused: ${res.error}`);
     return new Session(

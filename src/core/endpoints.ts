@@ -1,0 +1,203 @@
+/**
+ * Endpoint failover that never applies a write twice (issue 22), built on etcd3's own per-host pool and
+ * grpc-js's channel connectivity state rather than a balancer of our own.
+ *
+ * etcd3's `ConnectionPool` already holds one `Host` (with its gRPC channels) per endpoint and walks them in
+ * a shuffled order, asking each host's fault-handling policy to run the call; a policy that throws without
+ * running it makes the pool try the next host, and a global policy wraps the whole walk. Its defaults (retry
+ * any recoverable error three times, a 5 s breaker per host after three failures) can apply a write twice
+ * and keep a recovered member out. This module supplies both policies instead:
+ *
+ * - **host policy**: use a member only when its channel is READY and it is not backing off after a recent
+ *   failure, as long as some other member is; otherwise fall back to READY members, then to any (so a
+ *   single endpoint, or a cluster that is all down, is still tried). Failures (unreachable, deadline,
+ *   refusal) back the member off exponentially, 250 ms to 4 s; one success clears it.
+ * - **global policy**: when no channel is READY yet, wait (event-driven, within the request's deadline) for
+ *   one to be; re-send a request only when it {@link wasNeverSent}, to the next host in the walk, within
+ *   the same deadline. A request that may have been delivered is never re-sent here.
+ *
+ * Failure modes: a member that accepts connections but hangs (paused, blackholed mid-connection) stays
+ * READY until gRPC's keepalive notices (≤ 15 s); until then each of its back-off expiries lets one request
+ * through, which times out (reported `mayHaveApplied` for a write, retried by reads). With a client given
+ * by the caller (`connect({ client })`) its own policies apply, not these.
+ *
+ * @module
+ */
+import type { Etcd3 } from 'etcd3';
+import { currentScope, scopeRemaining, type CallScope } from './call-scope.js';
+import { EndpointSkipped, isEndpointFailure, wasNeverSent } from './refused.js';
+
+/** grpc-js `ConnectivityState.READY` / `SHUTDOWN` (not imported: etcd3 brings its own copy of grpc-js). */
+const READY = 2;
+
+interface ChannelLike {
+  getConnectivityState(tryToConnect: boolean): number;
+  watchConnectivityState(current: number, deadline: Date | number, cb: (err?: Error) => void): void;
+}
+
+/** The part of etcd3's `Host` (lib/connection-pool.js) this module reads. */
+interface HostLike {
+  getServiceClient(name: string): { getChannel(): ChannelLike };
+}
+
+/** A cockatiel-shaped policy: all etcd3 calls on it is `execute`. */
+interface Policy {
+  execute<T>(fn: (ctx: { signal: AbortSignal }) => T | Promise<T>): Promise<T>;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 4000;
+const NEVER = new AbortController().signal;
+
+interface Health {
+  failures: number;
+  downUntil: number;
+}
+
+/**
+ * Health of each endpoint of one client, and the two etcd3 policies that act on it.
+ *
+ * @example
+ * ```ts
+ * const health = new EndpointHealth(hosts.length);
+ * const client = new Etcd3({ hosts, faultHandling: health.faultHandling() });
+ * health.attach(client);
+ * ```
+ */
+export class EndpointHealth {
+  readonly #health: Health[];
+  #hosts: HostLike[] = [];
+  #created = 0;
+
+  constructor(readonly size: number) {
+    this.#health = Array.from({ length: size }, () => ({ failures: 0, downUntil: 0 }));
+  }
+
+  /** etcd3's `faultHandling` option. etcd3 calls `host()` once per endpoint, in order. */
+  faultHandling(): { host: (name: string) => Policy; global: Policy } {
+    return {
+      host: (name) => this.#hostPolicy(this.#created++ % this.size, name),
+      global: { execute: (fn) => this.#globalExecute(fn) },
+    };
+  }
+
+  /** Gives the policies the client's hosts (etcd3 creates them in the client's constructor). */
+  attach(client: Etcd3): void {
+    const hosts = (client as unknown as { pool?: { hosts?: HostLike[] } }).pool?.hosts;
+    if (Array.isArray(hosts) && hosts.length === this.size) this.#hosts = hosts;
+  }
+
+  /** True when member `i` is connected and not backing off. */
+  #eligible(i: number, ready: boolean[], now: number): boolean {
+    return ready[i] === true && this.#health[i]!.downUntil <= now;
+  }
+
+  #readiness(): boolean[] {
+    return this.#hosts.map((_, i) => this.#channel(i)?.getConnectivityState(true) === READY);
+  }
+
+  #channel(i: number): ChannelLike | undefined {
+    try {
+      // Every service of a host shares one subchannel (grpc-js pools them by address), so KV's channel
+      // stands for the host. A closed client throws: that host is simply not ready.
+      return this.#hosts[i]?.getServiceClient('KV').getChannel();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Whether the host policy of member `i` lets a call through now. */
+  mayUse(i: number): boolean {
+    if (this.#hosts.length === 0) return true;
+    const ready = this.#readiness();
+    const now = performance.now();
+    if (this.#eligible(i, ready, now)) return true;
+    if (ready.some((_, j) => this.#eligible(j, ready, now))) return false;
+    if (ready[i]) return true;
+    return !ready.some(Boolean);
+  }
+
+  #failed(i: number): void {
+    const h = this.#health[i]!;
+    h.failures = Math.min(h.failures + 1, 16);
+    const ceiling = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (h.failures - 1));
+    h.downUntil = performance.now() + ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  #succeeded(i: number): void {
+    const h = this.#health[i]!;
+    h.failures = 0;
+    h.downUntil = 0;
+  }
+
+  #hostPolicy(i: number, name: string): Policy {
+    return {
+      execute: async (fn) => {
+        if (!this.mayUse(i)) throw new EndpointSkipped(name);
+        try {
+          const result = await fn({ signal: NEVER });
+          // A stream handed back is not an answer from the server: only unary replies prove health.
+          if (typeof (result as { on?: unknown } | null)?.on !== 'function') this.#succeeded(i);
+          return result;
+        } catch (err) {
+          if (isEndpointFailure(err)) this.#failed(i);
+          throw err;
+        }
+      },
+    };
+  }
+
+  async #globalExecute<T>(fn: (ctx: { signal: AbortSignal }) => T | Promise<T>): Promise<T> {
+    const scope = currentScope();
+    // Each host at most twice: the walk is shared across attempts, so attempt n goes to the next host.
+    const attempts = 2 * this.size + 1;
+    for (let attempt = 1; ; attempt++) {
+      await this.#waitForReady(scope);
+      try {
+        return await fn({ signal: scope?.signal ?? NEVER });
+      } catch (err) {
+        const expired = scope !== undefined && (scope.signal.aborted || scopeRemaining(scope) === 0);
+        if (!wasNeverSent(err) || attempt >= attempts || expired) throw err;
+      }
+    }
+  }
+
+  /**
+   * Resolves once some member's channel is READY, or the request's deadline passes or its signal aborts
+   * (the call then goes ahead and fails on its own terms). Without a deadline, it does not wait.
+   */
+  #waitForReady(scope: CallScope | undefined): Promise<void> {
+    const remaining = scopeRemaining(scope);
+    if (this.#hosts.length === 0 || remaining === undefined || remaining <= 0) return Promise.resolve();
+    if (this.#readiness().some(Boolean)) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const deadline = Date.now() + remaining;
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        scope?.signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      scope?.signal.addEventListener('abort', finish, { once: true });
+      const watch = (i: number) => {
+        const channel = this.#channel(i);
+        if (!channel) return;
+        try {
+          const state = channel.getConnectivityState(true);
+          if (state === READY) return finish();
+          // Fires on the next state change or at the deadline; grpc-js holds no timer beyond that.
+          channel.watchConnectivityState(state, deadline, () => {
+            if (done) return;
+            if (Date.now() >= deadline) return finish();
+            watch(i);
+          });
+        } catch {
+          // A channel closed under us (etcd3 resets a failed host's channels): the next call makes a new one.
+        }
+      };
+      for (let i = 0; i < this.#hosts.length; i++) watch(i);
+      if (!done && this.#hosts.every((_, i) => this.#channel(i) === undefined)) finish();
+    });
+  }
+}
