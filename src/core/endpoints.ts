@@ -25,9 +25,11 @@
  */
 import type { Etcd3 } from 'etcd3';
 import { currentScope, scopeRemaining, type CallScope } from './call-scope.js';
-import { EndpointSkipped, isEndpointFailure, wasNeverSent } from './refused.js';
+import { EndpointRefused, EndpointSkipped, isEndpointFailure, wasNeverSent } from './refused.js';
 
-/** grpc-js `ConnectivityState.READY` / `SHUTDOWN` (not imported: etcd3 brings its own copy of grpc-js). */
+/** grpc-js `ConnectivityState` values (not imported: etcd3 brings its own copy of grpc-js). */
+const IDLE = 0;
+const CONNECTING = 1;
 const READY = 2;
 
 interface ChannelLike {
@@ -93,7 +95,24 @@ export class EndpointHealth {
   }
 
   #readiness(): boolean[] {
-    return this.#hosts.map((_, i) => this.#channel(i)?.getConnectivityState(true) === READY);
+    return this.#states().map((state) => state === READY);
+  }
+
+  /** Each host's channel state (asking idle channels to connect); `undefined` for a closed host. */
+  #states(): (number | undefined)[] {
+    return this.#hosts.map((_, i) => {
+      try {
+        return this.#channel(i)?.getConnectivityState(true);
+      } catch {
+        return undefined;
+      }
+    });
+  }
+
+  /** Some member is READY, or none is still trying (all failed: waiting would only hide why). */
+  #settled(): boolean {
+    const states = this.#states();
+    return states.some((s) => s === READY) || !states.some((s) => s === CONNECTING || s === IDLE);
   }
 
   #channel(i: number): ChannelLike | undefined {
@@ -141,6 +160,11 @@ export class EndpointHealth {
           return result;
         } catch (err) {
           if (isEndpointFailure(err)) this.#failed(i);
+          // etcd3 closes a host's channels after a "recoverable" error. For a request that never left
+          // there is no connection to drop, and a fresh channel forgets why connecting failed (its error
+          // then says "Last error: null" instead of, say, a certificate problem): hand etcd3 an error
+          // without its recoverable marker.
+          if (wasNeverSent(err)) throw new EndpointRefused(err as Error);
           throw err;
         }
       },
@@ -163,13 +187,14 @@ export class EndpointHealth {
   }
 
   /**
-   * Resolves once some member's channel is READY, or the request's deadline passes or its signal aborts
-   * (the call then goes ahead and fails on its own terms). Without a deadline, it does not wait.
+   * Resolves once some member's channel is READY, or none is still connecting (all failed: the call then
+   * fails at once with the reason, e.g. a TLS error), or the request's deadline passes or its signal
+   * aborts. Without a deadline, it does not wait.
    */
   #waitForReady(scope: CallScope | undefined): Promise<void> {
     const remaining = scopeRemaining(scope);
     if (this.#hosts.length === 0 || remaining === undefined || remaining <= 0) return Promise.resolve();
-    if (this.#readiness().some(Boolean)) return Promise.resolve();
+    if (this.#settled()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const deadline = Date.now() + remaining;
       let done = false;
@@ -185,7 +210,7 @@ export class EndpointHealth {
         if (!channel) return;
         try {
           const state = channel.getConnectivityState(true);
-          if (state === READY) return finish();
+          if (this.#settled()) return finish();
           // Fires on the next state change or at the deadline; grpc-js holds no timer beyond that.
           channel.watchConnectivityState(state, deadline, () => {
             if (done) return;

@@ -78,6 +78,17 @@ export class EndpointSkipped extends Error {
 }
 
 /**
+ * A request a member refused before it was sent (see {@link wasNeverSent}), re-thrown by the endpoint
+ * policy so etcd3 does not tear down that member's channels. Same message; the original is the `cause`.
+ */
+export class EndpointRefused extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'EndpointRefused';
+  }
+}
+
+/**
  * etcd's answers that refuse a request before it is proposed to raft or served (etcd's rpctypes, checked in
  * its gRPC interceptors and admission checks): the member did nothing, another member may do it.
  */
@@ -111,7 +122,7 @@ const ETCD_REFUSALS = [
  * delivered and is not in this class. Unit-tested against the exact texts in `test/unit/core.refused.test.ts`.
  */
 export function wasNeverSent(err: unknown): boolean {
-  if (err instanceof EndpointSkipped || hasClassName(err, 'EndpointSkipped')) return true;
+  if (err instanceof EndpointSkipped || err instanceof EndpointRefused) return true;
   if (!(err instanceof Error)) return false;
   const code = grpcStatusCode(err);
   const text = err.message;
