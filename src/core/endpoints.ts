@@ -47,6 +47,9 @@ interface Policy {
   execute<T>(fn: (ctx: { signal: AbortSignal }) => T | Promise<T>): Promise<T>;
 }
 
+/** Clients whose pool runs these policies: only their refusals are final (see {@link EndpointHealth.governs}). */
+const governed = new WeakSet<object>();
+
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 4000;
 const NEVER = new AbortController().signal;
@@ -87,6 +90,16 @@ export class EndpointHealth {
   attach(client: Etcd3): void {
     const hosts = (client as unknown as { pool?: { hosts?: HostLike[] } }).pool?.hosts;
     if (Array.isArray(hosts) && hosts.length === this.size) this.#hosts = hosts;
+    governed.add(client);
+  }
+
+  /**
+   * True when `client` runs these policies. A refusal from any other client (one given to `connect`) may
+   * be the last of several attempts its own retry policy made, earlier ones possibly delivered: only
+   * ours are known to re-send nothing that left.
+   */
+  static governs(client: Etcd3 | undefined): boolean {
+    return client !== undefined && governed.has(client);
   }
 
   /** True when member `i` is connected and not backing off. */

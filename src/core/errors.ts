@@ -131,7 +131,7 @@ const UNANSWERED: ReadonlySet<number> = new Set([
 /**
  * Turns an error thrown by the `etcd3` client into a {@link CoordError}. `what` names the operation for the
  * message; `write` marks requests whose effect may have been applied even though no answer came back
- * (unless the request provably never left, see {@link wasNeverSent}).
+ * (`Requester.run` clears it for a request that provably never left, see {@link wasNeverSent}).
  *
  * Errors are classified by what they carry — etcd3's class *names*, the gRPC status code — never by
  * `instanceof` against this package's copy of etcd3: a client made by another copy (`connect({ client })`)
@@ -185,16 +185,11 @@ export function toCoordError(err: unknown, what: string, write = false): Error {
   if (is('ClientClosedError')) {
     return new UnavailableError(`${what}: etcd is unreachable`, { cause: err });
   }
-  if (wasNeverSent(err)) {
-    return new UnavailableError(`${what}: no etcd member accepted the request (it was not applied)`, {
-      cause: err,
-    });
-  }
-  if (code !== undefined && UNANSWERED.has(code)) {
-    return new UnavailableError(
-      `${what}: etcd did not answer${write ? ' (the write may have been applied)' : ''}`,
-      { cause: err, mayHaveApplied: write },
-    );
+  const refused = wasNeverSent(err);
+  if (refused || (code !== undefined && UNANSWERED.has(code))) {
+    const outcome = write ? ' (the write may have been applied)' : refused ? ' (it was not applied)' : '';
+    const message = refused && !write ? `no etcd member accepted the request` : `etcd did not answer`;
+    return new UnavailableError(`${what}: ${message}${outcome}`, { cause: err, mayHaveApplied: write });
   }
   return err instanceof Error ? err : new Error(String(err));
 }

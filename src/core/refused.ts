@@ -116,7 +116,8 @@ const ETCD_REFUSALS = [
  *   HTTP/2 handshake never completes).
  * - `Name resolution failed`: no address to send to.
  * - etcd's own refusals ({@link ETCD_REFUSALS}), answered before the request is proposed.
- * - {@link EndpointSkipped}: our endpoint policy refused to use a member.
+ * - {@link EndpointSkipped}: our endpoint policy refused to use a member; cockatiel's `BrokenCircuitError`
+ *   (structured: `isBrokenCircuitError`): etcd3's default breaker did.
  *
  * Anything else (a reset mid-call, `Connection dropped`, a deadline after the pick) may have been
  * delivered and is not in this class. Unit-tested against the exact texts in `test/unit/core.refused.test.ts`.
@@ -124,6 +125,8 @@ const ETCD_REFUSALS = [
 export function wasNeverSent(err: unknown): boolean {
   if (err instanceof EndpointSkipped || err instanceof EndpointRefused) return true;
   if (!(err instanceof Error)) return false;
+  // cockatiel's marker: etcd3's default breaker (a client given to `connect`) refused to run the call.
+  if ((err as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true) return true;
   const code = grpcStatusCode(err);
   const text = err.message;
   if (code === GrpcStatus.UNAVAILABLE && /(^|: )(round_robin: )?No connection established/.test(text))

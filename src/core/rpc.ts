@@ -4,6 +4,8 @@ import { invalidateAuthToken, isAuthStaleError } from './auth.js';
 import { currentScope, inScope, scopeRemaining, type CallScope } from './call-scope.js';
 import { toCoordError, UnavailableError } from './errors.js';
 import { abortError, DeadlineExceeded, raceAbort, withDeadline } from './deadline.js';
+import { EndpointHealth } from './endpoints.js';
+import { wasNeverSent } from './refused.js';
 
 /**
  * How long after its deadline a request is abandoned if gRPC has not ended it (it always has, unless the
@@ -31,6 +33,8 @@ export interface RequestOptions {
  */
 export class Requester {
   readonly #client: Etcd3 | undefined;
+  /** A refusal is the whole story only with our endpoint policy (etcd3's default one retries blindly). */
+  readonly #refusalsFinal: boolean;
 
   /** `client`: the client the requests go through, so a stale auth token can be renewed (see `run`). */
   constructor(
@@ -38,6 +42,7 @@ export class Requester {
     client?: Etcd3,
   ) {
     this.#client = client;
+    this.#refusalsFinal = EndpointHealth.governs(client);
   }
 
   /** gRPC call options carrying the deadline for a request starting now. */
@@ -86,7 +91,7 @@ export class Requester {
       const cut = guard.signal.aborted && (err === reason || (err as Error).cause === reason);
       if (cut && reason instanceof DeadlineExceeded && !signal?.aborted)
         throw this.#cut(reason, what, true, write);
-      throw toCoordError(err, what, write);
+      throw toCoordError(err, what, write && !(this.#refusalsFinal && wasNeverSent(err)));
     } finally {
       guard.dispose();
     }
