@@ -28,18 +28,19 @@ import { currentScope, scopeRemaining, type CallScope } from './call-scope.js';
 import { EndpointRefused, EndpointSkipped, isEndpointFailure, wasNeverSent } from './refused.js';
 
 /** grpc-js `ConnectivityState` values (not imported: etcd3 brings its own copy of grpc-js). */
-const IDLE = 0;
 const CONNECTING = 1;
 const READY = 2;
+const TRANSIENT_FAILURE = 3;
 
 interface ChannelLike {
   getConnectivityState(tryToConnect: boolean): number;
   watchConnectivityState(current: number, deadline: Date | number, cb: (err?: Error) => void): void;
 }
 
-/** The part of etcd3's `Host` (lib/connection-pool.js) this module reads. */
+/** The part of etcd3's `Host` (lib/connection-pool.js) this module uses. */
 interface HostLike {
   getServiceClient(name: string): { getChannel(): ChannelLike };
+  resetAllServices(): void;
 }
 
 /** A cockatiel-shaped policy: all etcd3 calls on it is `execute`. */
@@ -57,6 +58,9 @@ const NEVER = new AbortController().signal;
 interface Health {
   failures: number;
   downUntil: number;
+  /** Connection attempts since the member was last READY, and when the next one may start. */
+  dials: number;
+  nextDial: number;
 }
 
 /**
@@ -75,7 +79,7 @@ export class EndpointHealth {
   #created = 0;
 
   constructor(readonly size: number) {
-    this.#health = Array.from({ length: size }, () => ({ failures: 0, downUntil: 0 }));
+    this.#health = Array.from({ length: size }, () => ({ failures: 0, downUntil: 0, dials: 0, nextDial: 0 }));
   }
 
   /** etcd3's `faultHandling` option. etcd3 calls `host()` once per endpoint, in order. */
@@ -108,24 +112,46 @@ export class EndpointHealth {
   }
 
   #readiness(): boolean[] {
-    return this.#states().map((state) => state === READY);
+    return this.#states(false).map((state) => state === READY);
   }
 
-  /** Each host's channel state (asking idle channels to connect); `undefined` for a closed host. */
-  #states(): (number | undefined)[] {
-    return this.#hosts.map((_, i) => {
+  /**
+   * Each member's channel state; `undefined` for a closed host. A member that is not READY is dialled
+   * again at most once per back-off (250 ms doubling to 4 s), or at once with `urgent` (a request is
+   * waiting and no member is READY). A channel that failed to connect is closed rather than left to
+   * grpc-js, which would redial a dead member every two seconds for as long as the channel exists.
+   */
+  #states(urgent: boolean): (number | undefined)[] {
+    const now = performance.now();
+    return this.#hosts.map((host, i) => {
+      const h = this.#health[i]!;
       try {
-        return this.#channel(i)?.getConnectivityState(true);
+        let state = this.#channel(i)?.getConnectivityState(false);
+        if (state === READY) {
+          h.dials = 0;
+          h.nextDial = 0;
+          return state;
+        }
+        if (state === TRANSIENT_FAILURE) {
+          host.resetAllServices();
+          state = undefined;
+        }
+        if (state !== CONNECTING && (urgent || now >= h.nextDial)) {
+          h.dials = Math.min(h.dials + 1, 16);
+          h.nextDial = now + Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** (h.dials - 1));
+          state = this.#channel(i)?.getConnectivityState(true);
+        }
+        return state;
       } catch {
         return undefined;
       }
     });
   }
 
-  /** Some member is READY, or none is still trying (all failed: waiting would only hide why). */
+  /** Some member is READY, or none is still connecting (all failed: waiting would only hide why). */
   #settled(): boolean {
-    const states = this.#states();
-    return states.some((s) => s === READY) || !states.some((s) => s === CONNECTING || s === IDLE);
+    const states = this.#states(false);
+    return states.some((s) => s === READY) || !states.some((s) => s === CONNECTING);
   }
 
   #channel(i: number): ChannelLike | undefined {
@@ -207,6 +233,8 @@ export class EndpointHealth {
   #waitForReady(scope: CallScope | undefined): Promise<void> {
     const remaining = scopeRemaining(scope);
     if (this.#hosts.length === 0 || remaining === undefined || remaining <= 0) return Promise.resolve();
+    if (this.#readiness().some(Boolean)) return Promise.resolve();
+    this.#states(true);
     if (this.#settled()) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const deadline = Date.now() + remaining;
@@ -222,7 +250,7 @@ export class EndpointHealth {
         const channel = this.#channel(i);
         if (!channel) return;
         try {
-          const state = channel.getConnectivityState(true);
+          const state = channel.getConnectivityState(false);
           if (this.#settled()) return finish();
           // Fires on the next state change or at the deadline; grpc-js holds no timer beyond that.
           channel.watchConnectivityState(state, deadline, () => {

@@ -116,6 +116,30 @@ describe('one member down: every call succeeds, nothing is reported "may have ap
       }
     }, 150_000);
   }
+
+  it('a member that comes back is used again, without a restart of the client', async () => {
+    const toDead = await FaultProxy.start(dead.endpoint);
+    const coord = await connect({
+      endpoints: [toDead.endpoint, ...live],
+      namespace: uniquePrefix('member-back'),
+      ttlSeconds: 2,
+    });
+    try {
+      expect((await mixedCalls(coord, 60)).failures).toEqual([]);
+      await dead.restart();
+      await etcd.cluster.waitHealthy();
+      const before = toDead.bytesForwarded;
+      // Back-off is at most 4 s; well within that plus a few hundred requests, the member gets its share.
+      const t = performance.now();
+      while (toDead.bytesForwarded - before < 20_000 && performance.now() - t < 15_000) {
+        expect((await mixedCalls(coord, 30)).failures).toEqual([]);
+      }
+      expect(toDead.bytesForwarded - before).toBeGreaterThanOrEqual(20_000);
+    } finally {
+      await coord.close();
+      await toDead.close();
+    }
+  }, 60_000);
 });
 
 describe('a request that reached etcd and lost its reply', () => {
