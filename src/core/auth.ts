@@ -1,5 +1,6 @@
-import { castGrpcError, EtcdInvalidAuthTokenError, GRPCUnauthenticatedError, type Etcd3 } from 'etcd3';
+import { castGrpcError, type Etcd3 } from 'etcd3';
 import { prefixEnd } from './keys.js';
+import { hasClassName } from './refused.js';
 
 /**
  * True for the errors etcd gives when the auth token is missing, expired or revoked (a new token fixes
@@ -8,7 +9,8 @@ import { prefixEnd } from './keys.js';
 export function isAuthTokenError(err: unknown): boolean {
   // Stream errors arrive as raw gRPC errors: give them etcd3's types first, as its unary calls do.
   const e = err instanceof Error ? castGrpcError(err) : err;
-  return e instanceof EtcdInvalidAuthTokenError || e instanceof GRPCUnauthenticatedError;
+  // By class name, not instanceof: a client from another copy of etcd3 throws that copy's classes.
+  return hasClassName(e, 'EtcdInvalidAuthTokenError') || hasClassName(e, 'GRPCUnauthenticatedError');
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
 import { AbortedError, UnavailableError } from './errors.js';
 import { withDeadline, abortError } from './deadline.js';
+import { EndpointHealth } from './endpoints.js';
 import { assertEndpoint, assertInteger, assertName, assertTtlSeconds } from './validate.js';
 
 /** Options of {@link connect}. */
@@ -101,24 +102,13 @@ function withHidden<T extends object, K extends string, V>(target: T, name: K, v
   return Object.defineProperty(target, name, { get: () => value, enumerable: false }) as T & Record<K, V>;
 }
 
-/**
- * A fault-handling policy that runs the call once: retries are ours to decide, per operation. Always
- * async: etcd3 calls it from stream error handlers and expects a promise, never a synchronous throw.
- */
-const runOnce = {
-  execute: async <T>(fn: (ctx: unknown) => T | Promise<T>) => fn({ signal: new AbortController().signal }),
-};
-
-/**
- * Builds the etcd3 client. Its own retry and circuit-breaker policies are switched off: a silently
- * retried write can apply twice (a double increment), and a breaker keeps a recovered member "down".
- */
 export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): Etcd3 {
   const tls = opts.tls;
   const secure = tls !== undefined;
   const hosts = resolved.endpoints.map((e) =>
     /^https?:\/\//.test(e) ? e : `${secure ? 'https' : 'http'}://${e}`,
   );
+  const health = new EndpointHealth(hosts.length);
   const options: IOptions = {
     hosts,
     ...(opts.auth
@@ -133,10 +123,7 @@ export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): E
       'grpc.initial_reconnect_backoff_ms': 100,
       'grpc.max_reconnect_backoff_ms': 2_000,
     },
-    faultHandling: {
-      host: () => runOnce as never,
-      global: runOnce as never,
-    },
+    faultHandling: health.faultHandling() as never,
   };
   if (tls) {
     const ca = pem(tls.ca, 'tls.ca');
@@ -149,7 +136,9 @@ export function createClient(opts: ConnectOptions, resolved: ResolvedOptions): E
     };
     options.credentials = key ? withHidden(credentials, 'privateKey', key) : credentials;
   }
-  return new Etcd3(options);
+  const client = new Etcd3(options);
+  health.attach(client);
+  return client;
 }
 
 /**

@@ -21,8 +21,14 @@ export interface CoordContext {
   readonly watchHub: WatchHub;
   /** The default session's TTL in seconds. */
   readonly ttlSeconds: number;
-  /** The default session, replaced by a new lease if the previous one was lost. */
-  currentSession(opts?: { signal?: AbortSignal | undefined }): Promise<Session>;
+  /**
+   * The default session, replaced by a new lease if the previous one was lost. The replacement is shared
+   * and independent of any caller; `signal`/`timeoutMs` bound only this caller's wait for it.
+   */
+  currentSession(opts?: {
+    signal?: AbortSignal | undefined;
+    timeoutMs?: number | undefined;
+  }): Promise<Session>;
   /** A separate lease with its own keepalive, closed with the coordinator unless closed before. */
   newSession(opts?: SessionOptions & { signal?: AbortSignal | undefined }): Promise<Session>;
   /** Registers a handle to be closed by `coord.close()`; returns a function that unregisters it. */

@@ -2,8 +2,11 @@ import { setMaxListeners } from 'node:events';
 import type { Etcd3 } from 'etcd3';
 import type { Closable, CoordContext } from './context.js';
 import { createClient, dial, resolveOptions, type ConnectOptions, type ResolvedOptions } from './connect.js';
+import { detached } from './call-scope.js';
+import { raceAbort, throwIfAborted, withDeadline, type WaitOptions } from './deadline.js';
 import { EPOCH_KEY, EpochMarker } from './epoch.js';
-import { AbortedError } from './errors.js';
+import { AbortedError, UnavailableError } from './errors.js';
+import { withRetry } from './retry.js';
 import { Keyspace } from './keys.js';
 import { Requester } from './rpc.js';
 import { Session, type SessionOptions } from './session.js';
@@ -77,14 +80,59 @@ export class CoordinatorCore implements CoordContext {
     return this.#closed.signal;
   }
 
-  /** The default session, replaced by a freshly granted lease if the previous one was lost. */
-  async currentSession(opts: { signal?: AbortSignal | undefined } = {}): Promise<Session> {
+  /**
+   * The default session, replaced by a freshly granted lease if the previous one was lost.
+   *
+   * The replacement is shared by every caller waiting for it and belongs to none of them: it runs with its
+   * own deadline (`requestTimeoutMs`, retried within it), outside any caller's deadline, and only
+   * `coord.close()` stops it. Each caller waits for it with its own `signal` and `timeoutMs`, so one
+   * caller giving up never fails the others (issue 15, finding 5).
+   *
+   * @example
+   * ```ts
+   * const session = await coord.currentSession({ timeoutMs: 1000 });
+   * ```
+   *
+   * @throws UnavailableError when etcd does not grant a lease within `timeoutMs` (or the renewal's own
+   *   deadline)
+   * @throws AbortedError when `signal` aborts or the coordinator closes
+   *
+   * Failure modes: a renewal that fails is not cached: the next caller starts another one.
+   */
+  async currentSession(opts: WaitOptions = {}): Promise<Session> {
     this.#throwIfClosed();
+    const what = 'session: grant lease';
+    throwIfAborted(opts.signal, what);
     if (!this.#session.done) return this.#session;
-    this.#renewing ??= Session.grant(this.client, this.requester, {
-      ttlSeconds: this.ttlSeconds,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    }).then(
+    this.#renewing ??= detached(() => this.#renew());
+    if (opts.signal === undefined && opts.timeoutMs === undefined) return this.#renewing;
+    const wait = withDeadline(opts.signal, opts.timeoutMs);
+    try {
+      return await raceAbort(
+        this.#renewing,
+        wait.signal,
+        what,
+        undefined,
+        (ms) => new UnavailableError(`${what}: etcd did not grant a lease within ${ms} ms`),
+      );
+    } finally {
+      wait.dispose();
+    }
+  }
+
+  /** The shared renewal behind {@link currentSession}: bounded on its own, stopped only by `close()`. */
+  #renew(): Promise<Session> {
+    const renewal = withRetry(
+      // A grant whose answer was lost leaves an orphan lease with no keys, which expires by its TTL.
+      (_attempt, { signal }) =>
+        Session.grant(this.client, this.requester, { ttlSeconds: this.ttlSeconds, signal }),
+      {
+        signal: this.#closed.signal,
+        timeoutMs: this.requester.requestTimeoutMs,
+        what: 'session: grant lease',
+      },
+    );
+    return renewal.then(
       (s) => {
         this.#renewing = undefined;
         if (this.#closed.signal.aborted) {
@@ -99,7 +147,6 @@ export class CoordinatorCore implements CoordContext {
         throw err;
       },
     );
-    return this.#renewing;
   }
 
   /**

@@ -4,7 +4,13 @@ import { AbortedError, CoordError } from './errors.js';
 export interface WaitOptions {
   /** Cancels the wait; the call rejects with `AbortedError` (or the signal's own `CoordError` reason). */
   signal?: AbortSignal | undefined;
-  /** Gives up after this many milliseconds; the call rejects with its recipe's timeout error. */
+  /**
+   * Gives up after this many milliseconds; the call rejects with its recipe's timeout error. An upper
+   * bound on the whole call, whatever step is running (requests, retries, a session renewal), once the
+   * recipe hands it to the core (`withRetry`, `Requester.run`, `currentSession`). Slack: the call settles
+   * at most `REQUEST_GRACE_MS` / `ATTEMPT_GRACE_MS` (100 ms) after the deadline, plus event-loop latency;
+   * in practice within a few milliseconds, because gRPC's own deadline ends the request at the same time.
+   */
   timeoutMs?: number | undefined;
 }
 

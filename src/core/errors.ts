@@ -1,18 +1,5 @@
-import {
-  ClientClosedError,
-  EtcdAuthenticationFailedError,
-  EtcdInvalidAuthTokenError,
-  EtcdLeaseInvalidError,
-  EtcdPermissionDeniedError,
-  GRPCCancelledError,
-  GRPCDeadlineExceededError,
-  GRPCInternalError,
-  GRPCOutOfRangeError,
-  GRPCUnauthenticatedError,
-  GRPCUnavailableError,
-  isRecoverableError,
-} from 'etcd3';
 import { isAuthRequiredError, isAuthStaleError } from './auth.js';
+import { GrpcStatus, grpcStatusCode, hasClassName, wasNeverSent } from './refused.js';
 
 /** The stable codes carried by every {@link CoordError}. */
 export type CoordErrorCode =
@@ -129,25 +116,55 @@ export function isTransient(err: unknown): boolean {
   return err instanceof UnavailableError;
 }
 
+/** gRPC codes that mean "etcd did not answer (in time)": the request may or may not have been served. */
+const UNANSWERED: ReadonlySet<number> = new Set([
+  // The codes etcd3 itself treats as recoverable (its RecoverableError marker, lib/errors.js).
+  GrpcStatus.UNKNOWN,
+  GrpcStatus.RESOURCE_EXHAUSTED,
+  GrpcStatus.ABORTED,
+  GrpcStatus.UNAVAILABLE,
+  GrpcStatus.DEADLINE_EXCEEDED,
+  GrpcStatus.CANCELLED,
+  GrpcStatus.INTERNAL,
+]);
+
 /**
- * Turns an error thrown by the `etcd3` client into a {@link CoordError}, by the client's error types
- * (never by message text). `what` names the operation for the message; `write` marks requests whose
- * effect may have been applied even though no answer came back.
+ * Turns an error thrown by the `etcd3` client into a {@link CoordError}. `what` names the operation for the
+ * message; `write` marks requests whose effect may have been applied even though no answer came back
+ * (`Requester.run` clears it for a request that provably never left, see {@link wasNeverSent}).
+ *
+ * Errors are classified by what they carry — etcd3's class *names*, the gRPC status code — never by
+ * `instanceof` against this package's copy of etcd3: a client made by another copy (`connect({ client })`)
+ * throws classes this copy has never seen (issue 16, finding 5).
+ *
+ * @example
+ * ```ts
+ * try { await client.put('k').value('v'); } catch (err) { throw toCoordError(err, 'put', true); }
+ * ```
+ *
+ * Failure modes: an error that is none of etcd's or gRPC's is returned unchanged (a programming error
+ * must not read as "etcd unavailable").
  */
 export function toCoordError(err: unknown, what: string, write = false): Error {
   if (err instanceof CoordError) return err;
-  if (err instanceof EtcdAuthenticationFailedError) {
+  const is = (name: string) => hasClassName(err, name);
+  const code = grpcStatusCode(err);
+  if (is('EtcdAuthenticationFailedError')) {
     return new PermissionDeniedError(`${what}: etcd authentication failed (wrong user name or password)`, {
       cause: err,
     });
   }
-  if (err instanceof EtcdPermissionDeniedError) {
+  if (is('EtcdPermissionDeniedError') || code === GrpcStatus.PERMISSION_DENIED) {
     return new PermissionDeniedError(
       `${what}: permission denied by etcd (the user's roles do not grant this key range)`,
       { cause: err },
     );
   }
-  if (err instanceof GRPCUnauthenticatedError || err instanceof EtcdInvalidAuthTokenError) {
+  if (
+    is('GRPCUnauthenticatedError') ||
+    is('EtcdInvalidAuthTokenError') ||
+    code === GrpcStatus.UNAUTHENTICATED
+  ) {
     return new PermissionDeniedError(`${what}: not authenticated`, { cause: err });
   }
   if (isAuthRequiredError(err)) {
@@ -158,27 +175,21 @@ export function toCoordError(err: unknown, what: string, write = false): Error {
     const message = `${what}: etcd refused the auth token as older than its last RBAC change`;
     return new PermissionDeniedError(message, { cause: err });
   }
-  if (err instanceof EtcdLeaseInvalidError) {
+  if (is('EtcdLeaseInvalidError')) {
     return new SessionExpiredError(`${what}: the lease no longer exists`, { cause: err });
   }
-  if (err instanceof GRPCOutOfRangeError) {
+  if (is('GRPCOutOfRangeError') || code === GrpcStatus.OUT_OF_RANGE) {
     // etcd answers OUT_OF_RANGE for a compacted revision (and for a future one, which callers never ask for).
     return new CompactedError(`${what}: the revision has been compacted`, 0n, { cause: err });
   }
-  if (err instanceof ClientClosedError) {
+  if (is('ClientClosedError')) {
     return new UnavailableError(`${what}: etcd is unreachable`, { cause: err });
   }
-  if (
-    err instanceof GRPCUnavailableError ||
-    err instanceof GRPCDeadlineExceededError ||
-    err instanceof GRPCCancelledError ||
-    err instanceof GRPCInternalError ||
-    (err instanceof Error && isRecoverableError(err))
-  ) {
-    return new UnavailableError(
-      `${what}: etcd did not answer${write ? ' (the write may have been applied)' : ''}`,
-      { cause: err, mayHaveApplied: write },
-    );
+  const refused = wasNeverSent(err);
+  if (refused || (code !== undefined && UNANSWERED.has(code))) {
+    const outcome = write ? ' (the write may have been applied)' : refused ? ' (it was not applied)' : '';
+    const message = refused && !write ? `no etcd member accepted the request` : `etcd did not answer`;
+    return new UnavailableError(`${what}: ${message}${outcome}`, { cause: err, mayHaveApplied: write });
   }
   return err instanceof Error ? err : new Error(String(err));
 }

@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { EventEmitter } from 'eventemitter3';
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
 import { isAuthTokenError, refreshAuthToken } from './auth.js';
+import { detached } from './call-scope.js';
 import { AbortedError, SessionExpiredError } from './errors.js';
 import type { Requester } from './rpc.js';
 import { assertInteger, assertTtlSeconds } from './validate.js';
@@ -89,7 +90,20 @@ export class Session extends EventEmitter<SessionEvents> {
     const res = await requester.run(
       'session: grant lease',
       (o) => client.leaseClient.leaseGrant({ TTL: ttlSeconds }, o),
-      { signal: opts.signal, write: true },
+      {
+        signal: opts.signal,
+        write: true,
+        // Granted after the caller gave up: nobody will keep it alive, so free it now rather than at its TTL.
+        onLate: (late) => {
+          const id = (late as { ID?: string }).ID;
+          if (id === undefined) return;
+          requester
+            .run('session: revoke abandoned lease', (o) => client.leaseClient.leaseRevoke({ ID: id }, o), {
+              timeoutMs: 2000,
+            })
+            .catch(() => undefined);
+        },
+      },
     );
     if (res.error) throw new SessionExpiredError(`session: lease grant refused: ${res.error}`);
     return new Session(
@@ -124,8 +138,12 @@ export class Session extends EventEmitter<SessionEvents> {
     // Every lock, campaign and waiter on this session listens here; many is normal, not a leak.
     setMaxListeners(0, this.#controller.signal);
     this.#deadline = grantSentAt + ttlSeconds * 1000 - this.#marginMs;
-    this.#armLossTimer();
-    this.#scheduleTick(this.#intervalMs);
+    // The keepalive outlives whichever call granted the lease: its timers must not carry that call's
+    // deadline (see call-scope.ts).
+    detached(() => {
+      this.#armLossTimer();
+      this.#scheduleTick(this.#intervalMs);
+    });
   }
 
   /** Aborted once the lease is, or may be, lost, or the session is closed. The reason is a `CoordError`. */
