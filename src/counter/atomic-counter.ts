@@ -20,6 +20,15 @@ interface Seen {
   modRevision: bigint;
 }
 
+/** `compute(value)`, or `null` when it refuses the value (an overflow): a cached value may be stale. */
+function tryCompute(compute: (current: bigint) => bigint | null, value: bigint): bigint | null {
+  try {
+    return compute(value);
+  } catch {
+    return null;
+  }
+}
+
 /** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
 class CasLost extends Error {}
 
@@ -80,7 +89,8 @@ export class AtomicCounter {
    *
    * @throws TypeError / InvalidArgumentError before any request when `delta` is not an integer (a bigint
    *   or a safe-integer number) or is outside the signed 64-bit range
-   * @throws InvalidArgumentError before writing when the result would leave the signed 64-bit range
+   * @throws InvalidArgumentError before writing when the result would leave the signed 64-bit range, judged
+   *   on the value etcd holds (the one the compare-and-set compares against), never on a stale cached one
    * @throws ConflictError after `maxRetries` lost races (nothing written)
    * @throws UnavailableError when etcd does not answer; `mayHaveApplied` tells whether a write was in flight
    * @throws AbortedError when `signal` aborts or `timeoutMs` passes between attempts
@@ -167,12 +177,17 @@ export class AtomicCounter {
     const deadline = withDeadline(opts.signal, opts.timeoutMs);
     let lost = 0;
     const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
+      // `fresh`: `seen` came from etcd during this call (a read, or a failed compare's else-branch), so it
+      // is the value the next compare-and-set compares against and may decide a refusal.
+      let fresh = false;
       for (;;) {
         let seen = this.#seen;
-        let next = seen ? compute(seen.value) : null;
+        let next = seen ? (fresh ? compute(seen.value) : tryCompute(compute, seen.value)) : null;
         if (!seen || next === null) {
-          // Unknown, or a cached value that says "nothing to do": only a fresh read may decide that.
+          // Unknown, or a cached value that says "nothing to do" or "overflows": only a fresh read may
+          // decide that (issue 16: a stale cached value refused a valid add).
           seen = this.#remember(await this.#read(what, deadline.signal, deadline.remaining()));
+          fresh = true;
           next = compute(seen.value);
           if (next === null) return { value: seen.value, written: false };
         }
@@ -186,6 +201,7 @@ export class AtomicCounter {
         const current = res.responses[0]?.response_range;
         if (current) this.#remember(current);
         else this.#seen = undefined;
+        fresh = current !== undefined;
         if (++lost > this.#maxRetries) {
           throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
         }
