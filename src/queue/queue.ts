@@ -51,7 +51,11 @@ export interface ProcessOptions<T> {
   signal?: AbortSignal;
   /** Delay before a job whose handler threw is handed out again. Default 0. */
   retryDelayMs?: number;
-  /** Told about handler errors and failed acks (the job is then redelivered). */
+  /**
+   * Told about handler errors and failed settles: a `JobLostError` when the claim was lost before the ack
+   * (the job was completed elsewhere or will be redelivered), an `UnavailableError` when etcd did not
+   * confirm it (it is retried in the background). The loop goes on either way.
+   */
   onError?: (err: unknown, job: Job<T> | undefined) => void;
 }
 
