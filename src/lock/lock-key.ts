@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import type { IRequestOp } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { CoordError, LockLostError, SessionExpiredError } from '../core/errors.js';
+import { isTransient, LockLostError, SessionExpiredError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
-import { withRetry } from '../core/retry.js';
+import { Release } from '../core/release.js';
 import type { Session } from '../core/session.js';
 
 /* Helpers for one lock key: naming it, removing it safely, and explaining why it vanished. */
+
+/** Matches {@link uniqueSuffix}: `<lease hex>_<12 hex digits>`. */
+export const UNIQUE_SUFFIX = /^[0-9a-f]+_[0-9a-f]{12}$/;
 
 /** A suffix that makes a key unique per acquisition: `<leaseHex>_<random>`. */
 export function uniqueSuffix(session: Session): string {
@@ -13,48 +17,67 @@ export function uniqueSuffix(session: Session): string {
 }
 
 /**
- * Deletes `key` if it still has `createRevision` (or unconditionally when the revision is unknown, for keys
- * only this caller ever writes). Never deletes a newer holder's key (etcd#22082). Safe to repeat.
+ * One attempt to delete `key` if it still has `createRevision` (or unconditionally when the revision is
+ * unknown, for keys only this caller ever writes), with `alsoOnSuccess` in the same txn (a release
+ * marker, see `core/lock-delay.ts`). Never deletes a newer holder's key (etcd#22082), so it
+ * is safe to repeat after an attempt of unknown outcome.
  *
- * @throws UnavailableError when etcd cannot be reached after retries
+ * @throws UnavailableError when etcd does not answer within the request deadline
  */
-export async function removeKey(
+export async function deleteKeyOnce(
   ctx: CoordContext,
   key: Buffer,
   createRevision: bigint | undefined,
   what: string,
-  retries = 4,
+  alsoOnSuccess: IRequestOp[] = [],
 ): Promise<void> {
-  await withRetry(
-    () =>
-      ctx.requester.run(
-        `${what}: delete key`,
-        (o) =>
-          ctx.client.kv.txn(
-            {
-              compare:
-                createRevision === undefined
-                  ? []
-                  : [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
-              success: [{ request_delete_range: { key } }],
-            },
-            o,
-          ),
-        { write: true },
+  await ctx.requester.run(
+    `${what}: delete key`,
+    (o) =>
+      ctx.client.kv.txn(
+        {
+          compare:
+            createRevision === undefined
+              ? []
+              : [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
+          success: [{ request_delete_range: { key } }, ...alsoOnSuccess],
+        },
+        o,
       ),
-    // The delete is guarded (or the key is only ever ours): repeating one of unknown outcome is harmless.
-    { retries, shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE', what },
+    { write: true },
   );
 }
 
-/** Best-effort {@link removeKey}: the lease removes the key anyway when it expires. */
-export function removeQuietly(
+/**
+ * A {@link Release} that deletes `key` (see {@link deleteKeyOnce}), retried in the background while
+ * `session` lives. `gone` is called once, when the release is confirmed or can no longer matter (the
+ * session ended, or etcd refused it outright): only then may the same key be written again in process.
+ */
+export function keyRelease(
   ctx: CoordContext,
   key: Buffer,
   createRevision: bigint | undefined,
   what: string,
-): Promise<void> {
-  return removeKey(ctx, key, createRevision, what).catch(() => undefined);
+  session: Session,
+  gone: () => void,
+  alsoOnSuccess: IRequestOp[] = [],
+): Release {
+  const release = new Release({
+    what,
+    attempt: () => deleteKeyOnce(ctx, key, createRevision, what, alsoOnSuccess),
+    alive: session.signal,
+  });
+  void (async () => {
+    for (;;) {
+      try {
+        await release.run();
+        return;
+      } catch (err) {
+        if (release.done || session.done || !isTransient(err)) return;
+      }
+    }
+  })().finally(gone);
+  return release;
 }
 
 /**

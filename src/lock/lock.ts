@@ -4,7 +4,10 @@ import type { Session } from '../core/session.js';
 import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { removeKey } from './lock-key.js';
+import { keyRelease } from './lock-key.js';
+import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { releaseMarkerOp } from '../core/lock-delay.js';
+import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 
 /**
@@ -40,14 +43,14 @@ export class Lock {
   readonly #what: string;
   readonly #controller = new AbortController();
   readonly #untrack: () => void;
-  readonly #onReleased: () => void;
+  readonly #gone: () => void;
   readonly #spec: QueueSpec;
   readonly #session: Session;
   #watch: PrefixWatch;
-  #unlocking: Promise<void> | undefined;
+  #release: Release | undefined;
 
   /** @internal made by the lock recipes */
-  constructor(ctx: CoordContext, spec: QueueSpec, granted: Granted, onReleased: () => void) {
+  constructor(ctx: CoordContext, spec: QueueSpec, granted: Granted) {
     this.#ctx = ctx;
     this.#spec = spec;
     this.#what = spec.what;
@@ -56,7 +59,7 @@ export class Lock {
     this.fencingToken = granted.createRevision;
     this.leaseId = granted.session.leaseId;
     this.#watch = granted.watch;
-    this.#onReleased = onReleased;
+    this.#gone = granted.gone;
     this.#untrack = ctx.track(this);
     const session = granted.session;
     this.#session = session;
@@ -111,29 +114,56 @@ export class Lock {
 
   /**
    * Releases the lock: deletes the key only if it still has this holder's create revision, so a retried
-   * or late unlock never deletes a newer holder's key (etcd#22082). Idempotent.
+   * or late unlock never deletes a newer holder's key (etcd#22082). `signal` aborts at the first call.
    *
-   * @throws UnavailableError when etcd cannot be reached after retries (the key then goes with the lease)
+   * Safe to call again after a failure: the delete is retried in the background (back-off ≤ 1 s) for as
+   * long as the session lives, so once etcd is reachable again the key goes within about a second plus
+   * one request timeout, without closing the coordinator. Each call resolves once the delete is confirmed.
+   * Until then, further `lock()` calls on this name and session wait in process (the key is still there).
+   *
+   * `timeoutMs` (default: the coordinator's `requestTimeoutMs`) and `signal` bound only this call's wait;
+   * the release goes on in the background either way.
+   *
+   * @throws UnavailableError when the delete is not confirmed within `timeoutMs` or after three attempts
+   * @throws AbortedError when `signal` aborts first
    */
-  unlock(): Promise<void> {
-    this.#unlocking ??= (async () => {
+  unlock(opts: ReleaseRunOptions = {}): Promise<void> {
+    try {
+      assertOptionalSignal(opts.signal, 'signal');
+      assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    if (!this.#release) {
       this.#untrack();
       if (!this.#controller.signal.aborted)
         this.#controller.abort(new AbortedError(`${this.#what}: unlocked`));
-      try {
-        // A lost session's lease is gone or going (and etcd may be unreachable): one attempt, no retries.
-        await removeKey(this.#ctx, this.etcdKey, this.fencingToken, this.#what, this.#session.done ? 0 : 4);
-      } finally {
-        this.#watch.release();
-        this.#onReleased();
-      }
-    })();
-    return this.#unlocking;
+      // A lost session still gets one attempt (Release's rule): the key may outlive our view of the lease.
+      this.#release = keyRelease(
+        this.#ctx,
+        this.etcdKey,
+        this.fencingToken,
+        `${this.#what}: unlock`,
+        this.#session,
+        () => {
+          this.#watch.release();
+          this.#gone();
+        },
+        // Tells a lock-delay waiter this was a clean unlock, not an expiry (core/lock-delay.ts).
+        this.#spec.releaseMarker
+          ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
+          : [],
+      );
+    }
+    return this.#release.run({
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+    });
   }
 
   /** Same as {@link unlock}. */
-  release(): Promise<void> {
-    return this.unlock();
+  release(opts: ReleaseRunOptions = {}): Promise<void> {
+    return this.unlock(opts);
   }
 
   /** Same as {@link unlock} (called by `coord.close()`). */

@@ -1,17 +1,30 @@
 import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
-import { leaseHex } from '../core/keys.js';
+import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
+import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { withCallDeadline } from './call-deadline.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 
 /** Options of {@link Mutex}. */
 export interface LockOptions {
   /** The session whose lease holds the key. Default: the coordinator's current default session. */
   session?: Session | undefined;
+  /**
+   * Mutex only: lock-delay (Consul's). A waiter that becomes first because the previous holder's lease
+   * expired or was revoked — not a clean `unlock()` — waits this long before it is granted (honouring
+   * `signal`/`timeoutMs`, and re-checking its key afterwards). A clean unlock hands over at once. Default 0.
+   *
+   * Every user of the name should set it: with it, `unlock()` also writes the release marker
+   * `<name>\0released` that tells a waiter the unlock was clean (so an RBAC role needs that key too); an
+   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry.
+   */
+  lockDelayMs?: number | undefined;
 }
 
 /** Who holds a lock right now. */
@@ -42,6 +55,11 @@ export function assertWaitOptions(opts: WaitOptions): void {
  * await m.withLock(async (lock) => runJob({ signal: lock.signal, token: lock.fencingToken }));
  * ```
  *
+ * Names: any non-empty string without `\0`. Names nest freely: `jobs` and `jobs/nightly` are independent
+ * locks, because only keys that are exactly `<name>/<lease id in lower-case hex>` hold or wait for `<name>`
+ * (a nested name's keys, `jobs/nightly/<lease>`, share the prefix but not that shape). A read of a lock
+ * whose prefix holds many nested names' keys may page past them.
+ *
  * Failure modes: session lost while waiting → `SessionExpiredError` (never a lock held on a dead lease);
  * session lost while holding → `lock.signal` aborts before the server can hand the lock on; a paused
  * process can still act after losing the lock, so protect writes with `lock.guard()` or the fencing token.
@@ -57,11 +75,23 @@ export class Mutex {
    */
   constructor(ctx: CoordContext, name: string, opts: LockOptions = {}) {
     assertName(name, 'name');
+    assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
     this.name = name;
     this.#ctx = ctx;
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
-    this.#spec = { what: `mutex "${name}"`, prefix, blockers: prefix, limit: 1 };
+    // Only `<name>/<lease hex>` holds or waits for this lock: a nested name's keys share the prefix.
+    this.#spec = {
+      what: `mutex "${name}"`,
+      prefix,
+      blockers: ownerKeyRange(prefix.key),
+      isOwner: (key) => isOwnerKey(key, prefix.key),
+      limit: 1,
+      // Only with a lock-delay: the marker lies outside `<name>/`, so the unlock txn of a mutex without
+      // one stays exactly etcd's (and needs no RBAC grant beyond the prefix).
+      releaseMarker: opts.lockDelayMs ? releaseMarkerKey(ctx.keyspace.key(name)) : undefined,
+      lockDelayMs: opts.lockDelayMs,
+    };
   }
 
   /**
@@ -74,22 +104,21 @@ export class Mutex {
   async lock(opts: WaitOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const key = this.#keyFor(session);
-    const release = await takeLocalTurn(key.toString('hex'), opts.signal, this.#spec.what);
-    try {
-      const granted = await acquire(this.#ctx, this.#spec, key, session, opts);
-      return new Lock(this.#ctx, this.#spec, granted, release);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    return withCallDeadline(opts, this.#spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const key = this.#keyFor(session);
+      const release = await takeLocalTurn(key.toString('hex'), signal, this.#spec.what);
+      const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
+      return new Lock(this.#ctx, this.#spec, granted);
+    });
   }
 
   /**
-   * Takes the lock if nobody holds or waits for it; never waits.
+   * Takes the lock if nobody holds or waits for it; never waits. Settles within the coordinator's
+   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable.
    *
    * @returns the lock, or `null` when it is taken (also by another caller in this process on this session)
+   * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
@@ -97,32 +126,42 @@ export class Mutex {
     const id = key.toString('hex');
     if (isLocallyBusy(id)) return null;
     const release = await takeLocalTurn(id, undefined, this.#spec.what);
-    try {
-      const granted = await tryAcquire(this.#ctx, this.#spec, key, session);
-      if (!granted) {
-        release();
-        return null;
-      }
-      return new Lock(this.#ctx, this.#spec, granted, release);
-    } catch (err) {
-      release();
-      throw err;
-    }
+    const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release });
+    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
   }
 
   /**
    * Runs `fn` while holding the lock and unlocks afterwards, whatever happens. `fn` gets the lock; stop
-   * when `lock.signal` aborts.
+   * when `lock.signal` aborts. `timeoutMs` bounds the wait for the lock, not `fn`.
    *
-   * @throws whatever {@link lock} or `fn` throws
+   * A release is never swallowed: when `fn` succeeds but the unlock is not confirmed, `withLock` rejects
+   * with the unlock's `UnavailableError` (the release goes on in the background while the session lives).
+   * When `fn` throws, `withLock` rejects with `fn`'s error if the unlock succeeded, and with an
+   * `AggregateError` of `[fn's error, the unlock's error]` if it failed too.
+   *
+   * @throws whatever {@link lock} or `fn` throws; the unlock's error as described above
    */
   async withLock<T>(fn: (lock: Lock) => Promise<T> | T, opts: WaitOptions = {}): Promise<T> {
     const lock = await this.lock(opts);
+    let result: T;
     try {
-      return await fn(lock);
-    } finally {
-      await lock.unlock().catch(() => undefined);
+      result = await fn(lock);
+    } catch (err) {
+      const unlockErr = await lock.unlock().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (unlockErr === undefined) throw err;
+      throw new AggregateError(
+        [err, unlockErr],
+        `${this.#spec.what}: fn failed, and the unlock is not confirmed`,
+        {
+          cause: err,
+        },
+      );
     }
+    await lock.unlock();
+    return result;
   }
 
   /**
@@ -131,30 +170,42 @@ export class Mutex {
    * @throws UnavailableError when etcd cannot be reached
    */
   async holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
-    const { key, end } = this.#spec.prefix;
-    const res = await this.#ctx.requester.run(
-      `${this.#spec.what}: holder`,
-      (o) =>
-        this.#ctx.client.kv.range(
-          {
-            key,
-            range_end: end,
-            limit: 1,
-            sort_target: SortTarget.Create,
-            sort_order: SortOrder.Ascend,
-            keys_only: true,
-          },
-          o,
-        ),
-      { signal: opts.signal },
-    );
-    const kv = res.kvs[0];
-    if (!kv) return null;
-    return {
-      key: this.#ctx.keyspace.strip(kv.key).toString(),
-      fencingToken: BigInt(kv.create_revision),
-      leaseId: BigInt(kv.lease),
-    };
+    const { key, end } = this.#spec.blockers;
+    let after: bigint | undefined;
+    let revision: string | undefined;
+    for (;;) {
+      const res = await this.#ctx.requester.run(
+        `${this.#spec.what}: holder`,
+        (o) =>
+          this.#ctx.client.kv.range(
+            {
+              key,
+              range_end: end,
+              limit: 8,
+              sort_target: SortTarget.Create,
+              sort_order: SortOrder.Ascend,
+              keys_only: true,
+              ...(after !== undefined ? { min_create_revision: (after + 1n).toString() } : {}),
+              ...(revision !== undefined ? { revision } : {}),
+            },
+            o,
+          ),
+        { signal: opts.signal },
+      );
+      // Skip nested names' keys (`<name>/<child>/…`) that fall in the owner range.
+      const kv = res.kvs.find((k) => this.#spec.isOwner(k.key));
+      if (kv) {
+        return {
+          key: this.#ctx.keyspace.strip(kv.key).toString(),
+          fencingToken: BigInt(kv.create_revision),
+          leaseId: BigInt(kv.lease),
+        };
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) return null;
+      after = BigInt(last.create_revision);
+      revision ??= res.header.revision;
+    }
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

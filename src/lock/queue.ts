@@ -1,19 +1,15 @@
 import { setMaxListeners } from 'node:events';
-import { SortOrder, SortTarget, type IKeyValue, type IRequestOp, type ITxnResponse } from 'etcd3';
+import type { IKeyValue, ITxnResponse } from 'etcd3';
+import { blockersOp, completeBlockers, kvsOf } from './blockers.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
-import {
-  CoordError,
-  LockLostError,
-  LockTimeoutError,
-  PermissionDeniedError,
-  SessionExpiredError,
-} from '../core/errors.js';
+import { CoordError, LockLostError, PermissionDeniedError, SessionExpiredError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { removeKey, removeQuietly, waiterKeyLost } from './lock-key.js';
+import { waiterKeyLost } from './lock-key.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
 
 /**
  * What a fair queue grants. Waiters are ordered by the create revision of their key under `prefix`; a
@@ -27,7 +23,22 @@ export interface QueueSpec {
   readonly prefix: { key: Buffer; end: Buffer };
   /** The keys that block a younger waiter. */
   readonly blockers: { key: Buffer; end: Buffer };
+  /**
+   * True for a key in `blockers` that is one of this lock's own keys (not a nested name's key that shares
+   * the prefix, e.g. `jobs/nightly/<lease>` under a lock `jobs` — issue 16 f3).
+   */
+  readonly isOwner: (key: Buffer) => boolean;
   readonly limit: number;
+  /** Written by a clean release of a key (see `core/lock-delay.ts`); a mutex with a lock-delay writes it. */
+  readonly releaseMarker?: Buffer | undefined;
+  /** Lock-delay after a predecessor's expiry (limit 1 only). Default 0. */
+  readonly lockDelayMs?: number | undefined;
+}
+
+/** Keys that were older than mine at one revision: the candidates for "the one that made me first". */
+export interface Predecessors {
+  readonly kvs: IKeyValue[];
+  readonly at: bigint;
 }
 
 /** A granted queue position: my key, its create revision, and the shared watch still referenced. */
@@ -36,78 +47,67 @@ export interface Granted {
   readonly createRevision: bigint;
   readonly session: Session;
   readonly watch: PrefixWatch;
-}
-
-function blockersOp(
-  spec: QueueSpec,
-  extra: { maxCreateRevision?: bigint; descending?: boolean; limit?: number },
-): IRequestOp {
-  return {
-    request_range: {
-      key: spec.blockers.key,
-      range_end: spec.blockers.end,
-      limit: extra.limit ?? spec.limit,
-      sort_target: SortTarget.Create,
-      sort_order: extra.descending ? SortOrder.Descend : SortOrder.Ascend,
-      keys_only: true,
-      ...(extra.maxCreateRevision !== undefined
-        ? { max_create_revision: extra.maxCreateRevision.toString() }
-        : {}),
-    },
-  };
-}
-
-function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
-  return res.responses[i]?.response_range?.kvs ?? [];
-}
-
-function olderCount(kvs: IKeyValue[], rev: bigint): number {
-  return kvs.filter((kv) => BigInt(kv.create_revision) < rev).length;
+  /** Call once the key is released for good (see {@link AcquireOptions.onGone}). */
+  readonly gone: () => void;
 }
 
 /**
  * One txn: create my key under my lease unless it exists (so a repeat of an enqueue whose answer was lost
  * finds the first attempt's key), and read the oldest `limit` blockers in the same revision.
+ *
+ * An attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied later,
+ * after the caller moved on, and re-create the key: it arms the {@link GhostSweeper} for the key, which
+ * deletes such a ghost once no caller in this process holds the key (issue 15 f3).
  */
-async function enqueue(
+export async function enqueue(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
   session: Session,
   signal: AbortSignal,
-): Promise<{ createRevision: bigint; granted: boolean }> {
-  const first = blockersOp(spec, {});
-  // Deliberately not abortable: an enqueue abandoned in flight could land after the caller cleaned up (and
-  // after the next caller on this key enqueued). It is one short request; the caller checks its signal after.
+): Promise<{ createRevision: bigint; granted: boolean; older: Predecessors }> {
+  const query = { limit: spec.limit };
+  const first = blockersOp(spec, query);
+  const arm = () =>
+    GhostSweeper.of(ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
   const res = await withRetry(
     () =>
-      ctx.requester.run(
-        `${spec.what}: enqueue`,
-        (o) =>
-          ctx.client.kv.txn(
-            {
-              compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-              success: [
-                { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
-                first,
-              ],
-              failure: [{ request_range: { key } }, first],
-            },
-            o,
-          ),
-        { write: true },
-      ),
+      ctx.requester
+        .run(
+          `${spec.what}: enqueue`,
+          (o) =>
+            ctx.client.kv.txn(
+              {
+                compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                success: [
+                  { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
+                  first,
+                ],
+                failure: [{ request_range: { key } }, first],
+              },
+              o,
+            ),
+          { write: true, signal },
+        )
+        .catch((err: unknown) => {
+          if (!(err instanceof CoordError) || err.code === 'UNAVAILABLE' || err.code === 'ABORTED') arm();
+          throw err;
+        }),
     // Repeating it is safe: a first attempt that did apply makes the repeat take the Else branch.
     {
       retries: 3,
+      signal,
       what: spec.what,
-      shouldRetry: (err) => !signal.aborted && err instanceof CoordError && err.code === 'UNAVAILABLE',
+      shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
     },
   );
   const createRevision = txnCreateRevision(res);
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
-  return { createRevision, granted: olderCount(kvsOf(res, 1), createRevision) < spec.limit };
+  const at = headerRevision(res.header);
+  const oldest = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+  const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision);
+  return { createRevision, granted: older.length < spec.limit, older: { kvs: older, at } };
 }
 
 function txnCreateRevision(res: ITxnResponse): bigint | undefined {
@@ -120,7 +120,8 @@ function txnCreateRevision(res: ITxnResponse): bigint | undefined {
 const SNAPSHOT_KEYS = 64;
 
 /**
- * Waits until fewer than `limit` blockers are older than my key.
+ * Waits until fewer than `limit` blockers are older than my key. Resolves with the last older keys it saw
+ * (`known`, the enqueue's, if it saw none), among which is the one whose deletion made me first.
  *
  * Each round reads my own key and the older blockers at one revision R (keys only, nearest first), then
  * waits on the watch that was live before I enqueued, so a handoff costs one delete commit plus one watch
@@ -131,7 +132,7 @@ const SNAPSHOT_KEYS = 64;
  * that finds no blocker also proves my key still exists with my create revision. Either way a waiter whose
  * lease expired is never told it holds the lock (etcd#11456).
  */
-async function waitTurn(
+export async function waitTurn(
   ctx: CoordContext,
   spec: QueueSpec,
   key: Buffer,
@@ -139,8 +140,10 @@ async function waitTurn(
   session: Session,
   pw: { current: PrefixWatch },
   signal: AbortSignal,
-): Promise<void> {
-  const readLimit = Math.max(spec.limit, SNAPSHOT_KEYS);
+  known: Predecessors,
+): Promise<Predecessors> {
+  let last = known;
+  const query = { maxCreateRevision: rev - 1n, descending: true, limit: Math.max(spec.limit, SNAPSHOT_KEYS) };
   for (;;) {
     const res = await withRetry(
       () =>
@@ -150,10 +153,7 @@ async function waitTurn(
             ctx.client.kv.txn(
               {
                 compare: [],
-                success: [
-                  { request_range: { key } },
-                  blockersOp(spec, { maxCreateRevision: rev - 1n, descending: true, limit: readLimit }),
-                ],
+                success: [{ request_range: { key } }, blockersOp(spec, query)],
               },
               o,
             ),
@@ -163,10 +163,12 @@ async function waitTurn(
     );
     const own = kvsOf(res, 0)[0];
     if (!own || BigInt(own.create_revision) !== rev) throw await waiterKeyLost(ctx, spec.what, session);
-    const blockers = kvsOf(res, 1);
-    if (blockers.length < spec.limit) return;
-    const complete = res.responses[1]?.response_range?.more === false;
     const at = headerRevision(res.header);
+    const read = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+    const blockers = read.kvs;
+    if (blockers.length < spec.limit) return last;
+    last = { kvs: blockers, at };
+    const complete = !read.more;
     // Complete set: wait until fewer than `limit` remain. Partial: wake on the first of the nearest `limit` to go.
     const waitOn = complete ? blockers : blockers.slice(0, spec.limit);
     const wakeBelow = complete ? spec.limit : waitOn.length;
@@ -188,7 +190,7 @@ async function waitTurn(
       const woke = await Promise.race([ownGone, turn]);
       if (woke === 'own') throw await waiterKeyLost(ctx, spec.what, session);
       // Same tick as the deletion that woke us: had my key gone at that revision or before, the watch has it.
-      if (complete && watch.deletedAbove(key, at) === undefined) return;
+      if (complete && watch.deletedAbove(key, at) === undefined) return last;
     } catch (err) {
       if (signal.aborted) throw abortError(signal, spec.what);
       if (
@@ -207,77 +209,5 @@ async function waitTurn(
       rounds.abort();
       inner.dispose();
     }
-  }
-}
-
-/**
- * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
- *
- * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
- *   the session's lease is lost while waiting; LockLostError when the waiter key is deleted by someone else.
- *   In every case the waiter key is removed before the call rejects.
- */
-export async function acquire(
-  ctx: CoordContext,
-  spec: QueueSpec,
-  key: Buffer,
-  session: Session,
-  opts: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
-): Promise<Granted> {
-  const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
-  const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
-  const signal = deadline.signal;
-  let rev: bigint | undefined;
-  let enqueued = false;
-  const pw: { current: PrefixWatch | undefined } = { current: undefined };
-  try {
-    pw.current = await acquirePrefixWatch(ctx, spec.prefix, signal);
-    enqueued = true;
-    const q = await enqueue(ctx, spec, key, session, signal);
-    rev = q.createRevision;
-    if (!q.granted) await waitTurn(ctx, spec, key, rev, session, pw as { current: PrefixWatch }, signal);
-    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    return { key, createRevision: rev, session, watch: pw.current };
-  } catch (err) {
-    pw.current?.release();
-    // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
-    if (enqueued) await removeQuietly(ctx, key, rev, spec.what);
-    // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
-    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    throw err;
-  } finally {
-    deadline.dispose();
-  }
-}
-
-/**
- * Tries once: enqueues and, unless granted at once, removes the key again.
- *
- * @returns the grant, or `undefined` when the lock is taken
- */
-export async function tryAcquire(
-  ctx: CoordContext,
-  spec: QueueSpec,
-  key: Buffer,
-  session: Session,
-): Promise<Granted | undefined> {
-  const deadline = withDeadline(undefined, undefined, session.signal, ctx.closedSignal);
-  let pw: PrefixWatch | undefined;
-  let rev: bigint | undefined;
-  try {
-    pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
-    const q = await enqueue(ctx, spec, key, session, deadline.signal);
-    rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw };
-    pw.release();
-    await removeKey(ctx, key, rev, spec.what);
-    return undefined;
-  } catch (err) {
-    pw?.release();
-    if (pw) await removeQuietly(ctx, key, rev, spec.what);
-    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what);
-    throw err;
-  } finally {
-    deadline.dispose();
   }
 }

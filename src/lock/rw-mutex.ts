@@ -2,9 +2,12 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
-import { uniqueSuffix } from './lock-key.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
+import { isOwnerKey } from '../core/keys.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
 
 /**
@@ -38,13 +41,24 @@ export class RWMutex {
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
     // A reader waits for older writers only; a writer for every older key.
+    // Only `<name>/read|write/<lease hex>_<random>` take part, never a nested name's keys.
+    const readers = ctx.keyspace.prefixRange(`${name}/read/`);
+    const writers = ctx.keyspace.prefixRange(`${name}/write/`);
+    const isWriter = (key: Buffer) => isOwnerKey(key, writers.key, UNIQUE_SUFFIX);
     this.#read = {
       what: `rwmutex "${name}" (read)`,
       prefix,
-      blockers: ctx.keyspace.prefixRange(`${name}/write/`),
+      blockers: writers,
+      isOwner: isWriter,
       limit: 1,
     };
-    this.#write = { what: `rwmutex "${name}" (write)`, prefix, blockers: prefix, limit: 1 };
+    this.#write = {
+      what: `rwmutex "${name}" (write)`,
+      prefix,
+      blockers: prefix,
+      isOwner: (key) => isWriter(key) || isOwnerKey(key, readers.key, UNIQUE_SUFFIX),
+      limit: 1,
+    };
   }
 
   /**
@@ -78,15 +92,17 @@ export class RWMutex {
   async #lock(spec: QueueSpec, kind: string, opts: WaitOptions): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, opts);
-    return new Lock(this.#ctx, spec, granted, () => undefined);
+    return withCallDeadline(opts, spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+      return new Lock(this.#ctx, spec, granted);
+    });
   }
 
   async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
     const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session);
-    return granted ? new Lock(this.#ctx, spec, granted, () => undefined) : null;
+    return granted ? new Lock(this.#ctx, spec, granted) : null;
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

@@ -3,9 +3,12 @@ import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { withCallDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
-import { uniqueSuffix } from './lock-key.js';
-import { acquire, tryAcquire, type QueueSpec } from './queue.js';
+import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
+import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
+import { acquire, tryAcquire } from './acquire.js';
+import type { QueueSpec } from './queue.js';
 
 /**
  * A fair counting semaphore: at most `permits` holders at once, granted in FIFO order by create revision.
@@ -38,7 +41,14 @@ export class Semaphore {
     this.#ctx = ctx;
     this.#session = opts.session;
     const prefix = ctx.keyspace.prefixRange(`${name}/`);
-    this.#spec = { what: `semaphore "${name}"`, prefix, blockers: prefix, limit: permits };
+    this.#spec = {
+      what: `semaphore "${name}"`,
+      prefix,
+      blockers: ownerKeyRange(prefix.key),
+      // Only `<name>/<lease hex>_<random>` is a permit of this semaphore, never a nested name's key.
+      isOwner: (key) => isOwnerKey(key, prefix.key, UNIQUE_SUFFIX),
+      limit: permits,
+    };
   }
 
   /**
@@ -49,16 +59,18 @@ export class Semaphore {
   async acquire(opts: WaitOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    const session = await this.#sessionFor(opts.signal);
-    const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, opts);
-    return new Lock(this.#ctx, this.#spec, granted, () => undefined);
+    return withCallDeadline(opts, this.#spec.what, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+      return new Lock(this.#ctx, this.#spec, granted);
+    });
   }
 
   /** A permit if one is free and nobody older waits, else `null`. */
   async tryAcquire(): Promise<Lock | null> {
     const session = await this.#sessionFor(undefined);
     const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session);
-    return granted ? new Lock(this.#ctx, this.#spec, granted, () => undefined) : null;
+    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

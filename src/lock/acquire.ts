@@ -1,0 +1,197 @@
+import type { IKeyValue } from 'etcd3';
+import type { CoordContext } from '../core/context.js';
+import { abortError, sleep, withDeadline } from '../core/deadline.js';
+import type { DeletionWatch } from '../core/deletion-watch.js';
+import { LockTimeoutError, UnavailableError } from '../core/errors.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
+import { applyLockDelay } from '../core/lock-delay.js';
+import type { Session } from '../core/session.js';
+import { keyRelease } from './lock-key.js';
+import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
+import { enqueue, waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';
+
+/* Taking a queue position: acquire (wait), tryAcquire (never wait), and the cleanup of a failed attempt. */
+
+/** Options of {@link acquire}. */
+export interface AcquireOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+  /**
+   * Called once the key is gone for good: after the grant's release, or after a failed call's cleanup
+   * (which may finish after the call rejected). Until then nobody in this process may write the key again.
+   */
+  onGone?: (() => void) | undefined;
+}
+
+/** How long a failing call waits for its waiter key's removal before rejecting (the removal goes on). */
+const CLEANUP_WAIT_MS = 1000;
+
+/**
+ * Removes a waiter key after a failed or refused acquisition: retried in the background while the session
+ * lives. Waits at most {@link CLEANUP_WAIT_MS} (or not at all once the session is lost: the lease takes
+ * the key, and a caller must hear of the loss when it is declared, not after retries against a dead
+ * connection — issue 15 f4).
+ */
+async function cleanUp(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  rev: bigint | undefined,
+  session: Session,
+  gone: () => void,
+): Promise<void> {
+  const release = keyRelease(ctx, key, rev, `${spec.what}: remove waiter key`, session, gone);
+  if (session.done) return;
+  await release
+    .run({ timeoutMs: Math.min(CLEANUP_WAIT_MS, ctx.requester.requestTimeoutMs) })
+    .catch(() => undefined);
+}
+
+/**
+ * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
+ *
+ * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
+ *   the session's lease is lost while waiting (as soon as the loss is declared); LockLostError when the
+ *   waiter key is deleted by someone else. The waiter key's removal starts before the call rejects, and is
+ *   awaited for up to a second while the session lives.
+ */
+export async function acquire(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  session: Session,
+  opts: AcquireOptions,
+): Promise<Granted> {
+  const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
+  const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
+  const signal = deadline.signal;
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
+  let rev: bigint | undefined;
+  let enqueued = false;
+  const pw: { current: PrefixWatch | undefined } = { current: undefined };
+  try {
+    pw.current = await acquirePrefixWatch(ctx, spec.prefix, signal);
+    await GhostSweeper.of(ctx).settled(key, signal);
+    enqueued = true;
+    const q = await enqueue(ctx, spec, key, session, signal);
+    rev = q.createRevision;
+    if (!q.granted) {
+      const current = pw as { current: PrefixWatch };
+      const last = await waitTurn(ctx, spec, key, rev, session, current, signal, q.older);
+      if (await lockDelay(ctx, spec, current.current.watch, last, signal)) {
+        // Still first, and my key still mine, after the delay? (Nobody older can appear; my key can go.)
+        await waitTurn(ctx, spec, key, rev, session, current, signal, last);
+      }
+    }
+    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
+    return { key, createRevision: rev, session, watch: pw.current, gone };
+  } catch (err) {
+    pw.current?.release();
+    // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
+    // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
+    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
+    throw err;
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/**
+ * Tries once: enqueues and, unless granted at once, removes the key again. Settles within one request
+ * deadline (the coordinator's `requestTimeoutMs`) even when etcd is unreachable; the removal of a refused
+ * key goes on in the background.
+ *
+ * @returns the grant, or `undefined` when the lock is taken
+ * @throws UnavailableError when etcd does not answer within the request deadline
+ */
+export async function tryAcquire(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  key: Buffer,
+  session: Session,
+  opts: Pick<AcquireOptions, 'onGone'> = {},
+): Promise<Granted | undefined> {
+  const ms = ctx.requester.requestTimeoutMs;
+  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
+  const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
+  const hold = GhostSweeper.of(ctx).hold(key);
+  const gone = () => {
+    hold();
+    opts.onGone?.();
+  };
+  let pw: PrefixWatch | undefined;
+  let rev: bigint | undefined;
+  try {
+    await GhostSweeper.of(ctx).settled(key, deadline.signal);
+    pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
+    const q = await enqueue(ctx, spec, key, session, deadline.signal);
+    rev = q.createRevision;
+    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
+    pw.release();
+    pw = undefined;
+    await cleanUp(ctx, spec, key, rev, session, gone);
+    return undefined;
+  } catch (err) {
+    const enqueued = pw !== undefined;
+    pw?.release();
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    else gone();
+    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what, onTimeout);
+    throw err;
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/**
+ * Applies `spec.lockDelayMs` when the deletion that made me first was not a clean release. Resolves `true`
+ * when it waited. Which deletion: the latest among the older keys last seen, all gone by now.
+ */
+async function lockDelay(
+  ctx: CoordContext,
+  spec: QueueSpec,
+  watch: DeletionWatch,
+  last: Predecessors,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const ms = spec.lockDelayMs ?? 0;
+  if (ms <= 0 || !spec.releaseMarker) return false;
+  const p = await lastDeletion(watch, last.kvs, last.at, signal);
+  if (!p) {
+    // Cannot tell which deletion it was (the watch was replaced since): count it as an expiry.
+    await sleep(ms, signal, spec.what);
+    return true;
+  }
+  return applyLockDelay(ctx, {
+    marker: spec.releaseMarker,
+    predecessor: p.key,
+    deletedAt: p.revision,
+    lockDelayMs: ms,
+    signal,
+  });
+}
+
+/** The latest deletion above `at` among `kvs` (all deleted), from the watch; `undefined` if it cannot tell. */
+async function lastDeletion(
+  watch: DeletionWatch,
+  kvs: IKeyValue[],
+  at: bigint,
+  signal: AbortSignal,
+): Promise<{ key: Buffer; revision: bigint } | undefined> {
+  if (kvs.length === 0 || watch.since > at) return undefined;
+  try {
+    const deleted = await Promise.all(
+      kvs.map(async (kv) => ({ key: kv.key, revision: await watch.waitForDelete(kv.key, at, signal) })),
+    );
+    return deleted.reduce((a, b) => (b.revision > a.revision ? b : a));
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return undefined;
+  }
+}
