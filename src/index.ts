@@ -62,7 +62,10 @@ export {
 export {
   Queue,
   Job,
+  JobLostError,
   MAX_PRIORITY,
+  type LostJobState,
+  type SettleOptions,
   type QueueOptions,
   type PushOptions,
   type ProcessOptions,

@@ -1,11 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { CoordContext } from '../core/context.js';
-import { abortError, throwIfAborted, withDeadline, type WaitOptions } from '../core/deadline.js';
+import {
+  abortError,
+  raceAbort,
+  throwIfAborted,
+  withDeadline,
+  type Deadline,
+  type WaitOptions,
+} from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { CompactedError, UnavailableError } from '../core/errors.js';
 import { keyAfter } from '../core/keys.js';
 import { headerRevision } from '../core/kv.js';
+import { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
+import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 
 /** Options of {@link Barrier.hold}. */
@@ -16,6 +25,21 @@ export interface BarrierHoldOptions {
    */
   ephemeral?: boolean;
   signal?: AbortSignal | undefined;
+  /** Upper bound of the whole call, retries and the lease grant (ephemeral) included. */
+  timeoutMs?: number | undefined;
+}
+
+/** The barrier this handle put up: the create revision guards its release. */
+interface Held {
+  createRevision: bigint;
+}
+
+/** One release of one holding (identified by its key's create revision), retried until etcd confirms it. */
+interface Releasing {
+  createRevision: bigint;
+  release: Release;
+  /** A caller was told it is done. Until then the next `release()` call reports it (it may have finished in the background). */
+  reported: boolean;
 }
 
 /**
@@ -34,11 +58,15 @@ export interface BarrierHoldOptions {
  * broken long enough for its history to be compacted re-reads and waits again. A holder that dies leaves
  * the barrier up unless it held it with `{ ephemeral: true }`. Reusing a name right after release is fine:
  * a waiter lets itself through on the deletion it saw, even if the barrier is held again at once.
+ * `release()` deletes only the holding it found (guarded by the key's create revision), so it is retried
+ * after an unanswered attempt, in the background while the coordinator is open, and can be called again.
  */
 export class Barrier {
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #key: Buffer;
+  #held: Held | undefined;
+  #releasing: Releasing | undefined;
 
   /** @internal use `coord.barrier(name)` */
   constructor(ctx: CoordContext, name: string) {
@@ -61,62 +89,96 @@ export class Barrier {
    */
   async hold(opts: BarrierHoldOptions = {}): Promise<boolean> {
     assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `barrier "${this.name}": hold`;
     throwIfAborted(opts.signal, what);
-    const lease = opts.ephemeral
-      ? (await this.#ctx.currentSession({ signal: opts.signal })).leaseId.toString()
-      : '0';
-    // A token of our own as the value makes a repeat after an unanswered attempt safe: finding our own
-    // token means the earlier attempt applied.
-    const token = Buffer.from(`barrier:${randomBytes(12).toString('hex')}`);
-    return withRetry(
-      async (_, attempt) => {
-        const res = await this.#ctx.requester.run(
+    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    try {
+      const lease = opts.ephemeral ? (await this.#session(deadline, what)).leaseId.toString() : '0';
+      // A token of our own as the value makes a repeat after an unanswered attempt safe: finding our own
+      // token means the earlier attempt applied.
+      const token = Buffer.from(`barrier:${randomBytes(12).toString('hex')}`);
+      const held = await withRetry(
+        async (_, attempt) => {
+          const res = await this.#ctx.requester.run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key: this.#key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                  success: [{ request_put: { key: this.#key, value: token, lease } }],
+                  failure: [{ request_range: { key: this.#key } }],
+                },
+                o,
+              ),
+            { signal: attempt.signal, timeoutMs: attempt.remainingMs, write: true },
+          );
+          if (res.succeeded) return { createRevision: headerRevision(res.header) };
+          const kv = res.responses[0]?.response_range.kvs[0];
+          return kv !== undefined && Buffer.from(kv.value).equals(token)
+            ? { createRevision: BigInt(kv.create_revision) }
+            : undefined;
+        },
+        {
+          signal: opts.signal,
+          timeoutMs: deadline.remaining() ?? this.#ctx.requester.requestTimeoutMs,
           what,
-          (o) =>
-            this.#ctx.client.kv.txn(
-              {
-                compare: [{ key: this.#key, target: 'Create', result: 'Equal', create_revision: '0' }],
-                success: [{ request_put: { key: this.#key, value: token, lease } }],
-                failure: [{ request_range: { key: this.#key } }],
-              },
-              o,
-            ),
-          { signal: attempt.signal, timeoutMs: attempt.remainingMs, write: true },
-        );
-        if (res.succeeded) return true;
-        const kv = res.responses[0]?.response_range.kvs[0];
-        return kv !== undefined && Buffer.from(kv.value).equals(token);
-      },
-      // The retries share one request timeout: without it, 5 unanswered attempts took 5× (issue 16).
-      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
-    );
+          retries: 5,
+        },
+      );
+      if (held) this.#held = held;
+      return held !== undefined;
+    } finally {
+      deadline.dispose();
+    }
   }
 
   /**
    * Takes the barrier down (deletes its key), letting every waiter through. Returns false if it was not
-   * held.
+   * held. The delete is guarded by the create revision of the holding it takes down (this handle's own,
+   * else the one it reads first), so repeating it never takes down a barrier held again since: it is
+   * retried after an unanswered attempt, in the background while the coordinator is open, and a call that
+   * failed can be made again (it waits for the same release).
    *
-   * @throws UnavailableError when etcd does not answer; `mayHaveApplied` is true. Not repeated on its own: a
-   *   repeat could take down a barrier that someone held again in the meantime. Call it again if that is
-   *   what you want.
+   * @example
+   * ```ts
+   * await coord.barrier('deploy/gate').release({ timeoutMs: 5000 });
+   * ```
+   *
+   * @throws UnavailableError when etcd does not confirm it within a few attempts or `timeoutMs` (the
+   *   release goes on in the background; call again to wait for it)
+   * @throws AbortedError when `signal` aborts
    */
-  async release(opts: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+  async release(opts: WaitOptions = {}): Promise<boolean> {
     assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `barrier "${this.name}": release`;
     throwIfAborted(opts.signal, what);
-    const res = await this.#ctx.requester.run(
-      what,
-      (o) => this.#ctx.client.kv.deleteRange({ key: this.#key }, o),
-      {
-        write: true,
-      },
-    );
-    return BigInt(res.deleted || 0) > 0n;
+    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    try {
+      let releasing = this.#releasing;
+      if (!releasing || (releasing.release.done && releasing.reported)) {
+        const createRevision = this.#held?.createRevision ?? (await this.#holding(what, deadline));
+        if (createRevision === undefined) return false;
+        const release = this.#newRelease(what, createRevision);
+        releasing = this.#releasing = { createRevision, release, reported: false };
+      }
+      await releasing.release.run({ signal: opts.signal, timeoutMs: deadline.remaining() });
+      releasing.reported = true;
+      return true;
+    } finally {
+      deadline.dispose();
+    }
   }
 
-  /** Whether the barrier is currently held. @throws UnavailableError when etcd does not answer within `requestTimeoutMs` */
-  async isHeld(opts: { signal?: AbortSignal | undefined } = {}): Promise<boolean> {
+  /**
+   * Whether the barrier is currently held.
+   *
+   * @throws UnavailableError when etcd cannot be reached within `timeoutMs`
+   */
+  async isHeld(opts: WaitOptions = {}): Promise<boolean> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `barrier "${this.name}": isHeld`;
     const res = await withRetry(
       (_, attempt) =>
@@ -125,7 +187,13 @@ export class Barrier {
           (o) => this.#ctx.client.kv.range({ key: this.#key, count_only: true }, o),
           { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
+      // The retries share one request timeout unless the caller gives one (issue 16).
+      {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+        what,
+        retries: 5,
+      },
     );
     return BigInt(res.count || 0) > 0n;
   }
@@ -185,5 +253,67 @@ export class Barrier {
     } finally {
       deadline.dispose();
     }
+  }
+
+  /** The default session, within the call's deadline. */
+  #session(deadline: Deadline, what: string): Promise<Session> {
+    return raceAbort(this.#ctx.currentSession({ signal: deadline.signal }), deadline.signal, what).catch(
+      (err: unknown) => {
+        if (deadline.timedOut)
+          throw new UnavailableError(`${what}: no session lease in time`, { cause: err });
+        throw err;
+      },
+    );
+  }
+
+  /** The create revision of the barrier key now, or undefined when it is not held. */
+  async #holding(what: string, deadline: Deadline): Promise<bigint | undefined> {
+    const res = await withRetry(
+      (_, attempt) =>
+        this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range({ key: this.#key, keys_only: true }, o),
+          {
+            signal: attempt.signal,
+            timeoutMs: attempt.remainingMs,
+          },
+        ),
+      { signal: deadline.signal, timeoutMs: deadline.remaining(), what, retries: 5 },
+    );
+    const kv = res.kvs[0];
+    return kv ? BigInt(kv.create_revision) : undefined;
+  }
+
+  /**
+   * Deletes the holding created at `createRevision`. A failed guard means it is gone already (this
+   * release's earlier attempt, or someone else's release): done either way.
+   */
+  #newRelease(what: string, createRevision: bigint): Release {
+    return new Release({
+      what,
+      alive: this.#ctx.closedSignal,
+      attempt: async () => {
+        await this.#ctx.requester.run(
+          what,
+          (o) =>
+            this.#ctx.client.kv.txn(
+              {
+                compare: [
+                  {
+                    key: this.#key,
+                    target: 'Create',
+                    result: 'Equal',
+                    create_revision: createRevision.toString(),
+                  },
+                ],
+                success: [{ request_delete_range: { key: this.#key } }],
+              },
+              o,
+            ),
+          { write: true },
+        );
+        if (this.#held?.createRevision === createRevision) this.#held = undefined;
+      },
+    });
   }
 }

@@ -23,11 +23,12 @@ function run(
   what: string,
   signal: AbortSignal | undefined,
   txn: Parameters<CoordContext['client']['kv']['txn']>[0],
+  retries = RETRIES,
 ): Promise<ITxnResponse> {
   return withRetry(() => ctx.requester.run(what, (o) => ctx.client.kv.txn(txn, o), { signal, write: true }), {
     signal,
     what,
-    retries: RETRIES,
+    retries,
   });
 }
 
@@ -126,7 +127,8 @@ export async function readState(
 
 /**
  * Deletes our key if it still is the one we created, and lists the waiters left, in one revision. A repeat
- * finds the key gone and only lists.
+ * finds the key gone and only lists. `retries`: attempts after the first (0 inside a `Release`, which
+ * retries by itself).
  */
 export async function deleteWaiter(
   ctx: CoordContext,
@@ -134,15 +136,22 @@ export async function deleteWaiter(
   own: { key: Buffer; createRevision: bigint },
   what: string,
   signal: AbortSignal,
+  retries = RETRIES,
 ): Promise<{ revision: bigint; others: Buffer[] }> {
   const list = rangeOf(keys.waiters, { keys_only: true });
-  const res = await run(ctx, what, signal, {
-    compare: [
-      { key: own.key, target: 'Create', result: 'Equal', create_revision: own.createRevision.toString() },
-    ],
-    success: [{ request_delete_range: { key: own.key } }, list],
-    failure: [list],
-  });
+  const res = await run(
+    ctx,
+    what,
+    signal,
+    {
+      compare: [
+        { key: own.key, target: 'Create', result: 'Equal', create_revision: own.createRevision.toString() },
+      ],
+      success: [{ request_delete_range: { key: own.key } }, list],
+      failure: [list],
+    },
+    retries,
+  );
   const kvs = res.responses.at(-1)?.response_range.kvs ?? [];
   return { revision: headerRevision(res.header), others: kvs.map((kv) => kv.key) };
 }

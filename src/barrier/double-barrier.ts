@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CoordContext } from '../core/context.js';
 import {
   abortError,
+  raceAbort,
   throwIfAborted,
   withDeadline,
   type Deadline,
@@ -10,6 +11,7 @@ import {
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { CompactedError, ConflictError, SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
+import { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
@@ -38,7 +40,13 @@ interface Entry {
   key: Buffer;
   createRevision: bigint;
   lease: bigint;
+  /** The session's signal: the key lives with its lease, so its delete is retried only while it is live. */
+  alive: AbortSignal;
   untrack: () => void;
+  /** The delete of the key, once `leave()` (or a cleanup) asked for it: retried until confirmed. */
+  leaving?: Release;
+  /** What the confirmed delete saw: the revision and the keys of the participants still inside. */
+  left?: { revision: bigint; others: Buffer[] };
 }
 
 /** A watch that broke (compacted history, cancelled by etcd) may have missed events: read and wait again. */
@@ -119,13 +127,26 @@ export class DoubleBarrier {
     this.#begin(opts, what);
     try {
       if (this.#entry) throw new ConflictError(`${what}: this handle is already inside; call leave() first`);
-      const session = this.#session ?? (await this.#ctx.currentSession({ signal: opts.signal }));
+      const started = withDeadline(opts.signal, opts.timeoutMs, this.#ctx.closedSignal);
+      let session: Session;
+      try {
+        // Bounded too: after a lost session the next one needs a lease grant, which a paused etcd never answers.
+        session =
+          this.#session ??
+          (await raceAbort(this.#ctx.currentSession({ signal: started.signal }), started.signal, what));
+      } catch (err) {
+        throw started.signal.aborted ? abortError(started.signal, what) : err;
+      } finally {
+        started.dispose();
+      }
       session.throwIfDone();
-      const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, this.#ctx.closedSignal);
+      const deadline = withDeadline(opts.signal, started.remaining(), session.signal, this.#ctx.closedSignal);
       try {
         await this.#enter(session, what, deadline);
       } catch (err) {
-        await this.#removeKey();
+        // With the session gone the key went with its lease: reject at once, let the cleanup go on alone.
+        const removing = this.#removeKey();
+        if (!session.done) await removing;
         throw deadline.signal.aborted ? abortError(deadline.signal, what) : err;
       } finally {
         deadline.dispose();
@@ -173,7 +194,7 @@ export class DoubleBarrier {
         );
       }
       const own = { key, createRevision: created.createRevision, lease: session.leaseId };
-      this.#entry = { ...own, untrack: this.#ctx.track(this) };
+      this.#entry = { ...own, alive: session.signal, untrack: this.#ctx.track(this) };
       let present = created.present;
       for (;;) {
         if (present >= this.count) {
@@ -214,14 +235,19 @@ export class DoubleBarrier {
    * Leaves and waits until every participant has left (its key deleted, by `leave` or by lease expiry).
    * Resolves at once if this handle is not inside.
    *
+   * The delete of this participant's key is guarded by its create revision, retried until confirmed, and
+   * goes on in the background (while the session lives) after a call that failed or timed out: call
+   * `leave()` again to wait for it and for the others.
+   *
    * @example
    * ```ts
    * await barrier.leave({ timeoutMs: 30_000 });
    * ```
    *
-   * @throws AbortedError when `signal` aborts, `timeoutMs` passes or the coordinator closes; this
-   *   participant has left regardless
-   * @throws UnavailableError when etcd stays unreachable for the delete (still inside: call `leave` again)
+   * @throws AbortedError when `signal` aborts, `timeoutMs` passes or the coordinator closes (the delete
+   *   goes on in the background)
+   * @throws UnavailableError when etcd does not confirm the delete within a few attempts (still inside
+   *   until it does: call `leave` again)
    */
   async leave(opts: WaitOptions = {}): Promise<void> {
     const what = `double barrier "${this.name}": leave`;
@@ -232,10 +258,17 @@ export class DoubleBarrier {
     try {
       if (!entry) return;
       const { prefix } = this.#keys;
+      // The delete starts first, so a call that times out opening the watch has still started it.
+      const deleted = this.#leaving(entry).run({ signal: deadline.signal });
+      deleted.catch(() => undefined);
       watch = await DeletionWatch.open(this.#ctx, prefix.key, prefix.end, deadline.signal);
-      // Our delete and the list of who is still inside come from one revision.
-      let left = await deleteWaiter(this.#ctx, this.#keys, entry, what, deadline.signal);
+      await deleted;
       this.#forget(entry);
+      // Our delete and the list of who is still inside come from one revision; a delete confirmed before
+      // this watch began is listed again, so no leaver between the two is missed.
+      let left = entry.left!;
+      if (left.revision + 1n < watch.since)
+        left = await deleteWaiter(this.#ctx, this.#keys, entry, what, deadline.signal);
       for (;;) {
         if (left.others.length === 0) {
           await clearReady(this.#ctx, this.#keys, left.revision, what);
@@ -262,8 +295,14 @@ export class DoubleBarrier {
     }
   }
 
-  /** How many participants are inside now. @throws UnavailableError when etcd does not answer within `requestTimeoutMs` */
-  async participants(opts: { signal?: AbortSignal | undefined } = {}): Promise<number> {
+  /**
+   * How many participants are inside now.
+   *
+   * @throws UnavailableError when etcd cannot be reached within `timeoutMs`
+   */
+  async participants(opts: WaitOptions = {}): Promise<number> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `double barrier "${this.name}": participants`;
     const { key, end } = this.#keys.waiters;
     const res = await withRetry(
@@ -273,8 +312,13 @@ export class DoubleBarrier {
           (o) => this.#ctx.client.kv.range({ key, range_end: end, count_only: true }, o),
           { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      // The retries share one request timeout (issue 16).
-      { signal: opts.signal, what, retries: 5, timeoutMs: this.#ctx.requester.requestTimeoutMs },
+      // The retries share one request timeout unless the caller gives one (issue 16).
+      {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+        what,
+        retries: 5,
+      },
     );
     return Number(res.count || 0);
   }
@@ -297,22 +341,30 @@ export class DoubleBarrier {
     this.#busy = true;
   }
 
+  /**
+   * Removes this participant's key without waiting for anyone, for at most one request timeout (the
+   * delete goes on in the background while the session lives).
+   */
   async #removeKey(): Promise<void> {
     const entry = this.#entry;
     if (!entry) return;
     this.#forget(entry);
-    try {
-      // Not the caller's (possibly aborted) signal: cleanup must still reach etcd.
-      await deleteWaiter(
-        this.#ctx,
-        this.#keys,
-        entry,
-        `double barrier "${this.name}": remove key`,
-        new AbortController().signal,
-      );
-    } catch {
-      // Unreachable: the key goes with its lease.
-    }
+    await this.#leaving(entry)
+      .run({ timeoutMs: this.#ctx.requester.requestTimeoutMs })
+      .catch(() => undefined);
+  }
+
+  /** The one retried delete of this participant's key (a repeat finds it gone and only lists). */
+  #leaving(entry: Entry): Release {
+    const what = `double barrier "${this.name}": leave`;
+    entry.leaving ??= new Release({
+      what,
+      alive: entry.alive,
+      attempt: async (signal) => {
+        entry.left = await deleteWaiter(this.#ctx, this.#keys, entry, what, signal, 0);
+      },
+    });
+    return entry.leaving;
   }
 
   #forget(entry: Entry): void {

@@ -1,7 +1,7 @@
 import type { IRangeResponse, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertName } from '../core/validate.js';
@@ -18,6 +18,15 @@ export interface AtomicCounterOptions {
 interface Seen {
   value: bigint;
   modRevision: bigint;
+}
+
+/** `compute(value)`, or `null` when it refuses the value (an overflow): a cached value may be stale. */
+function tryCompute(compute: (current: bigint) => bigint | null, value: bigint): bigint | null {
+  try {
+    return compute(value);
+  } catch {
+    return null;
+  }
 }
 
 /** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
@@ -80,7 +89,8 @@ export class AtomicCounter {
    *
    * @throws TypeError / InvalidArgumentError before any request when `delta` is not an integer (a bigint
    *   or a safe-integer number) or is outside the signed 64-bit range
-   * @throws InvalidArgumentError before writing when the result would leave the signed 64-bit range
+   * @throws InvalidArgumentError before writing when the result would leave the signed 64-bit range, judged
+   *   on the value etcd holds (the one the compare-and-set compares against), never on a stale cached one
    * @throws ConflictError after `maxRetries` lost races (nothing written)
    * @throws UnavailableError when etcd does not answer; `mayHaveApplied` tells whether a write was in flight
    * @throws AbortedError when `signal` aborts or `timeoutMs` passes between attempts
@@ -137,15 +147,19 @@ export class AtomicCounter {
   }
 
   /**
-   * The current value (0n when the key does not exist). A linearizable read, retried on transient errors.
+   * The current value (0n when the key does not exist). A linearizable read, retried on transient errors
+   * within `timeoutMs`.
    *
    * @throws TypeError when the key holds something that is not a decimal integer
+   * @throws UnavailableError when etcd stays unreachable through the retries or past `timeoutMs`
    */
   async get(opts: CounterCallOptions = {}): Promise<bigint> {
     checkOptions(opts);
     const what = `atomic counter "${this.name}": get`;
-    const res = await withRetry(() => this.#read(what, opts.signal, opts.timeoutMs), {
+    // One deadline for every attempt together: `timeoutMs` bounds the call, not each request (issue 22).
+    const res = await withRetry((_, attempt) => this.#read(what, attempt.signal, attempt.remainingMs), {
       signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
       what,
       retries: 5,
     });
@@ -166,18 +180,26 @@ export class AtomicCounter {
     throwIfAborted(opts.signal, what);
     const deadline = withDeadline(opts.signal, opts.timeoutMs);
     let lost = 0;
+    let casInFlight = false;
     const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
+      // `fresh`: `seen` came from etcd during this call (a read, or a failed compare's else-branch), so it
+      // is the value the next compare-and-set compares against and may decide a refusal.
+      let fresh = false;
       for (;;) {
         let seen = this.#seen;
-        let next = seen ? compute(seen.value) : null;
+        let next = seen ? (fresh ? compute(seen.value) : tryCompute(compute, seen.value)) : null;
         if (!seen || next === null) {
-          // Unknown, or a cached value that says "nothing to do": only a fresh read may decide that.
+          // Unknown, or a cached value that says "nothing to do" or "overflows": only a fresh read may
+          // decide that (issue 16: a stale cached value refused a valid add).
           seen = this.#remember(await this.#read(what, deadline.signal, deadline.remaining()));
+          fresh = true;
           next = compute(seen.value);
           if (next === null) return { value: seen.value, written: false };
         }
         if (deadline.signal.aborted) throw abortError(deadline.signal, what);
-        const res = await this.#cas(what, seen.modRevision, next);
+        casInFlight = true;
+        const res = await this.#cas(what, seen.modRevision, next, deadline.remaining());
+        casInFlight = false;
         if (res.succeeded) {
           this.#seen = { value: next, modRevision: headerRevision(res.header) };
           return { value: next, written: true };
@@ -186,6 +208,7 @@ export class AtomicCounter {
         const current = res.responses[0]?.response_range;
         if (current) this.#remember(current);
         else this.#seen = undefined;
+        fresh = current !== undefined;
         if (++lost > this.#maxRetries) {
           throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
         }
@@ -206,6 +229,13 @@ export class AtomicCounter {
       });
     } catch (err) {
       this.#seen = undefined;
+      if (casInFlight && deadline.timedOut && !opts.signal?.aborted) {
+        // The deadline passed with the write in flight: its outcome is unknown, and must be reported so.
+        throw new UnavailableError(
+          `${what}: no answer within ${opts.timeoutMs} ms (the write may have been applied)`,
+          { cause: err, mayHaveApplied: true },
+        );
+      }
       if (err instanceof CasLost)
         throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
       throw err;
@@ -215,7 +245,7 @@ export class AtomicCounter {
   }
 
   /** The compare-and-set: no signal on purpose, so an in-flight write is always answered or times out as "may have applied". */
-  #cas(what: string, modRevision: bigint, next: bigint): Promise<ITxnResponse> {
+  #cas(what: string, modRevision: bigint, next: bigint, timeoutMs: number | undefined): Promise<ITxnResponse> {
     return this.#ctx.requester.run(
       what,
       (o) =>
@@ -230,7 +260,7 @@ export class AtomicCounter {
           },
           o,
         ),
-      { write: true },
+      { write: true, timeoutMs },
     );
   }
 

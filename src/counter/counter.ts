@@ -67,24 +67,23 @@ export class Counter {
 
   /**
    * The current value: the last one handed out, or 0n if the counter does not exist (never incremented, or
-   * reset since). A linearizable read, retried on transient errors.
+   * reset since). A linearizable read, retried on transient errors within `timeoutMs`.
    *
-   * @throws UnavailableError when etcd stays unreachable through the retries
+   * @throws UnavailableError when etcd stays unreachable through the retries or past `timeoutMs`
+   * @throws AbortedError when `signal` aborts
    */
   async get(opts: CounterCallOptions = {}): Promise<bigint> {
     const what = `counter "${this.name}": get`;
     checkOptions(opts);
+    // One deadline for every attempt together: `timeoutMs` bounds the call, not each request (issue 22).
     const res = await withRetry(
-      () =>
+      (_, attempt) =>
         this.#ctx.requester.run(
           what,
           (o) => this.#ctx.client.kv.range({ key: this.#key, keys_only: true }, o),
-          {
-            signal: opts.signal,
-            timeoutMs: opts.timeoutMs,
-          },
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, what, retries: 5 },
+      { signal: opts.signal, timeoutMs: opts.timeoutMs, what, retries: 5 },
     );
     const kv = res.kvs[0];
     return kv ? BigInt(kv.version || 0) : 0n;

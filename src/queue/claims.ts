@@ -1,16 +1,12 @@
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { LockLostError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
-import { withRetry } from '../core/retry.js';
 import { encodeItem, type ItemHeader } from './item.js';
 import type { JobClaim } from './job.js';
+import type { SettleKind, SettleOutcome } from './settle.js';
 
 /** The key of one queue's prefix, relative to the namespace. */
 export const queuePrefix = (name: string): string => `queue/${name}/`;
-
-/** Retries of a guarded txn that got no answer (a repeat of an applied one fails its guard harmlessly). */
-const SETTLE_RETRIES = 6;
 
 /** `Create(key) == rev`: "this exact key exists" (or, with 0, "the key is absent"). */
 export const cmpCreate = (key: Buffer, rev: bigint): ICompare => ({
@@ -23,7 +19,7 @@ export const cmpCreate = (key: Buffer, rev: bigint): ICompare => ({
 /**
  * @internal The txns of one queue: its keys, and how a claimed job is settled. Every settle txn is guarded
  * by the claim (`Create(claim) == claimRevision`) and deletes the claim with it, so only the holder of a
- * live claim can ack, nack or release a job, and at most once.
+ * live claim can ack, nack or release a job, and at most once (a late-applied old attempt fails its guard).
  */
 export class QueueTxns {
   readonly #ctx: CoordContext;
@@ -68,66 +64,64 @@ export class QueueTxns {
   }
 
   /**
-   * Deletes item and claim.
-   *
-   * @throws LockLostError when the claim is gone and the item is still there (it will be redelivered)
+   * What a settle txn writes besides deleting the claim. `ack`: delete the item. `nack`: put it back
+   * (visible after `delayMs`, same key so same FIFO place), or file it as a dead letter when its deliveries
+   * are used up. `release`: put it back at once *without* counting the delivery (it never reached a handler,
+   * or a graceful shutdown cut its handler short).
    */
-  async ack(claim: JobClaim): Promise<void> {
-    const res = await this.#guarded(`queue "${this.#name}": ack`, claim, [
-      { request_delete_range: { key: this.key('items', claim.rel) } },
-    ]);
-    // Guard failed but the item is gone: an earlier unanswered attempt applied (or another consumer
-    // finished it): either way the job is done.
-    if (!res.succeeded && (res.responses[0]?.response_range.kvs.length ?? 0) > 0) {
-      throw new LockLostError(
-        `queue "${this.#name}": the claim on job at ${claim.rel} was lost (session expired?); it will be redelivered`,
-      );
+  settleOps(
+    kind: SettleKind,
+    claim: JobClaim,
+    delayMs: number,
+    maxAttempts: number,
+  ): { ops: IRequestOp[]; outcome: SettleOutcome } {
+    const itemKey = this.key('items', claim.rel);
+    if (kind === 'ack') return { ops: [{ request_delete_range: { key: itemKey } }], outcome: 'acked' };
+    if (kind === 'nack' && claim.header.a >= maxAttempts) {
+      const ops = [
+        { request_delete_range: { key: itemKey } },
+        this.deadLetterPut(claim.rel, claim.createRevision, claim.header.a, claim.payload),
+      ];
+      return { ops, outcome: 'dead' };
     }
+    const header: ItemHeader =
+      kind === 'nack'
+        ? { ...claim.header, v: delayMs > 0 ? Date.now() + delayMs : 0 }
+        : { ...claim.header, a: Math.max(0, claim.header.a - 1) };
+    const ops = [{ request_put: { key: itemKey, value: encodeItem(header, claim.payload) } }];
+    return { ops, outcome: kind === 'nack' ? 'nacked' : 'released' };
   }
 
   /**
-   * Gives the job back (visible after `delayMs`, same key so same FIFO place), or files it as a dead letter
-   * when its deliveries are used up. A claim already gone makes it a no-op: the job is redelivered anyway.
+   * One settle attempt: `ops` plus the claim's delete, guarded by the claim (`Create(claim) ==
+   * claimRevision`); when the guard fails, the item is read instead (keys only). Not retried here: a repeat
+   * after an unanswered attempt is harmless (its guard fails), and {@link Settlement} decides what a failed
+   * guard means.
    */
-  async nack(claim: JobClaim, delayMs: number, maxAttempts: number): Promise<'nacked' | 'dead' | 'gone'> {
-    const what = `queue "${this.#name}": nack`;
-    if (claim.header.a >= maxAttempts) {
-      const res = await this.#guarded(what, claim, [
-        { request_delete_range: { key: this.key('items', claim.rel) } },
-        this.deadLetterPut(claim.rel, claim.createRevision, claim.header.a, claim.payload),
-      ]);
-      return res.succeeded ? 'dead' : 'gone';
-    }
-    const header: ItemHeader = { ...claim.header, v: delayMs > 0 ? Date.now() + delayMs : 0 };
-    const res = await this.#guarded(what, claim, [
-      { request_put: { key: this.key('items', claim.rel), value: encodeItem(header, claim.payload) } },
-    ]);
-    return res.succeeded ? 'nacked' : 'gone';
-  }
-
-  /** Gives the job back at once *without* counting the delivery (it never reached a handler). */
-  async release(claim: JobClaim): Promise<void> {
-    const header: ItemHeader = { ...claim.header, a: Math.max(0, claim.header.a - 1) };
-    await this.#guarded(`queue "${this.#name}": release`, claim, [
-      { request_put: { key: this.key('items', claim.rel), value: encodeItem(header, claim.payload) } },
-    ]);
-  }
-
-  /** A txn guarded by the claim that also deletes it, retried while etcd does not answer. */
-  async #guarded(what: string, claim: JobClaim, success: IRequestOp[]): Promise<ITxnResponse> {
+  async settleAttempt(what: string, claim: JobClaim, ops: IRequestOp[]): Promise<ITxnResponse> {
     const claimKey = this.key('claims', claim.rel);
-    const itemKey = this.key('items', claim.rel);
-    const res = await withRetry(
-      () =>
-        this.txn(
-          what,
-          [cmpCreate(claimKey, claim.claimRevision)],
-          [...success, { request_delete_range: { key: claimKey } }],
-          [{ request_range: { key: itemKey, keys_only: true } }],
-        ),
-      { retries: SETTLE_RETRIES, what },
+    const res = await this.txn(
+      what,
+      [cmpCreate(claimKey, claim.claimRevision)],
+      [...ops, { request_delete_range: { key: claimKey } }],
+      [{ request_range: { key: this.key('items', claim.rel), keys_only: true } }],
     );
-    if (res.succeeded) this.#onWrite(headerRevision(res.header));
+    this.#onWrite(headerRevision(res.header));
     return res;
+  }
+
+  /**
+   * Whether the lease still exists on the server. A lease never comes back once revoked or expired, so a
+   * live lease proves that every key attached to it was deleted by a request, not by its expiry.
+   *
+   * @throws UnavailableError when etcd does not answer
+   */
+  async leaseAlive(what: string, leaseId: bigint): Promise<boolean> {
+    const res = await this.#ctx.requester.run(`${what}: check lease`, (o) =>
+      this.#ctx.client.leaseClient.leaseTimeToLive({ ID: leaseId.toString() }, o),
+    );
+    // etcd answers TTL -1 and no granted TTL for a lease it does not know (revoked, or expired and
+    // revoked); a lease past its expiry but not yet revoked still has its keys, so it counts as alive.
+    return Number(res.grantedTTL) > 0 || Number(res.TTL) >= 0;
   }
 }

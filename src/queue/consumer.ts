@@ -3,11 +3,12 @@ import { setMaxListeners } from 'node:events';
 import { Backoff } from '../core/backoff.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { AbortedError, UnavailableError } from '../core/errors.js';
+import { AbortedError, isTransient, UnavailableError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
 import { headerRevision } from '../core/kv.js';
 import { decodePayload, encodeItem, newToken, type ItemHeader, type QueueCodec } from './item.js';
 import { Job, type JobClaim, type JobOwner } from './job.js';
+import { Settlement, type SettleKind, type SettleOutcome } from './settle.js';
 import { QueueView, type Entry } from './view.js';
 import { QueueTxns, cmpCreate, queuePrefix } from './claims.js';
 
@@ -53,6 +54,8 @@ export class Consumer<T> implements JobOwner {
   readonly #waiters: Waiter<T>[] = [];
   /** Jobs handed out and not settled, by rel. */
   readonly #active = new Map<string, JobClaim>();
+  /** Settles started and not yet confirmed or known lost (`close()` waits a little for them). */
+  readonly #settling = new Set<Settlement>();
   /** Claim txns whose outcome is unknown (no answer): rel → the nonce written in the claim. */
   readonly #uncertain = new Map<string, string>();
   readonly #backoff = new Backoff(50, 2000);
@@ -128,14 +131,19 @@ export class Consumer<T> implements JobOwner {
     }
   }
 
-  /** Stops the watch, fails waiting pops, releases claims of jobs not yet settled (uncounted). Idempotent. */
+  /**
+   * Stops the watch, fails waiting pops, releases claims of jobs not yet settled (uncounted), and waits up
+   * to one request timeout for settles still being retried. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort(new AbortedError(`queue "${this.#s.name}" closed`));
     if (this.#pauseTimer) clearTimeout(this.#pauseTimer);
     if (this.#rankTimer) clearTimeout(this.#rankTimer);
+    const timeoutMs = this.#ctx.requester.requestTimeoutMs;
     await Promise.allSettled([
-      ...[...this.#active.values()].map((c) => this.#release(c)),
+      ...[...this.#active.values()].map((claim) => this.settle(claim, 'release', 0).run({ timeoutMs })),
+      ...[...this.#settling].map((settle) => settle.run({ timeoutMs })),
       this.#me === ''
         ? undefined
         : this.#ctx.requester
@@ -277,6 +285,7 @@ export class Consumer<T> implements JobOwner {
         rel: e.rel,
         createRevision: e.createRevision,
         claimRevision: headerRevision(res.header),
+        leaseId: session.leaseId,
         header,
         payload: e.payload,
       };
@@ -313,13 +322,17 @@ export class Consumer<T> implements JobOwner {
       payload = decodePayload(claim.payload, this.#s.codec);
     } catch {
       // Undecodable: counted as a failed delivery, so it ends in the dead-letter queue after maxAttempts.
-      void this.nack(claim, 0).catch(() => undefined);
+      void this.settle(claim, 'nack', 0)
+        .run()
+        .catch(() => undefined);
       return;
     }
     const waiter = this.#waiters.shift();
     if (!waiter || this.#closed.signal.aborted) {
       // The pop that wanted it gave up meanwhile: give the job back without counting the delivery.
-      void this.#release(claim).catch(() => undefined);
+      void this.settle(claim, 'release', 0)
+        .run()
+        .catch(() => undefined);
       return;
     }
     this.#active.set(claim.rel, claim);
@@ -328,34 +341,42 @@ export class Consumer<T> implements JobOwner {
     );
   }
 
-  /** @internal {@link Job.ack} */
-  async ack(claim: JobClaim): Promise<void> {
-    try {
-      await this.#txns.ack(claim);
-      this.stats.acked++;
-    } finally {
-      this.#active.delete(claim.rel);
-    }
+  /**
+   * @internal {@link Job.ack} / `nack` / `release`: the one settle of a claim. It leaves the active set at
+   * once, so `close()` never gives back a job whose ack is being retried; it is tracked until confirmed or
+   * known lost.
+   *
+   * It is retried for as long as the coordinator is open, not only while the session lives: the session
+   * is declared lost on the client's clock before the server expires the lease, so an ack may still apply
+   * then; and once the lease is gone the first answer from etcd ends the retries with `JobLostError`.
+   */
+  settle(claim: JobClaim, kind: SettleKind, delayMs: number): Settlement {
+    this.#active.delete(claim.rel);
+    const settlement = new Settlement(
+      this.#txns,
+      claim,
+      kind,
+      { queue: this.#s.name, delayMs, maxAttempts: this.#s.maxAttempts, alive: this.#ctx.closedSignal },
+      (outcome) => this.#count(outcome),
+    );
+    this.#settling.add(settlement);
+    const follow = (): Promise<void> =>
+      settlement.run().then(
+        () => void this.#settling.delete(settlement),
+        (err: unknown) => {
+          // A transient failure: the settle keeps retrying in the background while the session lives.
+          if (isTransient(err) && !this.#ctx.closedSignal.aborted) return follow();
+          this.#settling.delete(settlement);
+        },
+      );
+    void follow();
+    return settlement;
   }
 
-  /** @internal {@link Job.nack} */
-  async nack(claim: JobClaim, delayMs: number): Promise<void> {
-    try {
-      const outcome = await this.#txns.nack(claim, delayMs, this.#s.maxAttempts);
-      if (outcome === 'dead') this.stats.deadLettered++;
-      else this.stats.nacked++;
-    } finally {
-      this.#active.delete(claim.rel);
-    }
-  }
-
-  /** Gives a claimed job back without counting the delivery. */
-  async #release(claim: JobClaim): Promise<void> {
-    try {
-      await this.#txns.release(claim);
-    } finally {
-      this.#active.delete(claim.rel);
-    }
+  #count(outcome: SettleOutcome): void {
+    if (outcome === 'acked') this.stats.acked++;
+    else if (outcome === 'nacked') this.stats.nacked++;
+    else if (outcome === 'dead') this.stats.deadLettered++;
   }
 
   /**
@@ -373,13 +394,17 @@ export class Consumer<T> implements JobOwner {
       if (!claim) continue;
       this.#uncertain.delete(rel);
       if (claim.value.toString() !== nonce || this.#active.has(rel)) continue;
-      void this.#release({
+      const lost: JobClaim = {
         rel,
         createRevision: entry.createRevision,
         claimRevision: claim.createRevision,
+        leaseId: claim.leaseId,
         header: entry.header,
         payload: entry.payload,
-      }).catch(() => undefined);
+      };
+      void this.settle(lost, 'release', 0)
+        .run()
+        .catch(() => undefined);
     }
   }
 }

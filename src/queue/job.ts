@@ -1,5 +1,6 @@
-import { assertOptionalDuration } from '../core/validate.js';
+import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import type { DeadLetterInfo, ItemHeader } from './item.js';
+import type { SettleKind, Settlement } from './settle.js';
 
 /** @internal What a job needs from the consumer that claimed it. */
 export interface JobClaim {
@@ -9,6 +10,8 @@ export interface JobClaim {
   createRevision: bigint;
   /** Create revision of the claim key: the guard of ack/nack. */
   claimRevision: bigint;
+  /** The lease the claim key is attached to. */
+  leaseId: bigint;
   /** The item's header as the claim txn wrote it (attempt already counted). */
   header: ItemHeader;
   payload: Buffer;
@@ -16,30 +19,46 @@ export interface JobClaim {
 
 /** @internal */
 export interface JobOwner {
-  ack(claim: JobClaim): Promise<void>;
-  nack(claim: JobClaim, delayMs: number): Promise<void>;
+  /** The one settle of this claim (the first kind asked for); later calls join it. */
+  settle(claim: JobClaim, kind: SettleKind, delayMs: number): Settlement;
+}
+
+/** Options of {@link Job.ack}, {@link Job.nack} and {@link Job.release}: how long *this call* waits. */
+export interface SettleOptions {
+  /** Stops waiting (the settle goes on in the background while the session lives). */
+  signal?: AbortSignal | undefined;
+  /** Stops waiting after this long, with the last failure (`UnavailableError`); the settle goes on. */
+  timeoutMs?: number | undefined;
 }
 
 /** Options of {@link Job.nack}. */
-export interface NackOptions {
+export interface NackOptions extends SettleOptions {
   /** Hide the job for this long before it is handed out again. Default 0. */
   delayMs?: number;
 }
 
 /**
- * A claimed job. It stays claimed (invisible to other consumers) until `ack()`, `nack()`, or until the
- * consumer's session lease is lost, after which it is handed out again with `attempt + 1`.
+ * A claimed job. It stays claimed (invisible to other consumers) until `ack()`, `nack()`, `release()`, or
+ * until the consumer's session lease is lost, after which it is handed out again with `attempt + 1`.
  *
  * @example
  * ```ts
  * const job = await q.pop();
  * try { await send(job.payload); await job.ack(); }
- * catch { await job.nack({ delayMs: 5000 }); }
+ * catch (err) { if (!(err instanceof JobLostError)) await job.nack({ delayMs: 5000 }); }
  * ```
  *
+ * Settling is one guarded txn, chosen by the first of `ack()`/`nack()`/`release()` called; it resolves
+ * only when *this* claim was live and the txn applied. A call that failed (`UnavailableError`) can be made
+ * again: the settle is retried in the background while the session lives, and a later call (of any of the
+ * three) waits for that same settle. An attempt whose answer was lost is recognised when retried (the
+ * claim is gone while the lease still exists: only this consumer could have deleted it).
+ *
  * Failure modes: once `signal` aborts (the session lease is or may be lost) the claim can no longer be
- * trusted: another consumer may get the job; `ack()` then fails with `LockLostError` unless the claim was
- * in fact still there.
+ * trusted: another consumer may get the job; settling then fails with {@link JobLostError} (`LOCK_LOST`)
+ * saying whether the job is still queued or was completed elsewhere, unless the claim was in fact still
+ * there. With etcd unreachable, calls reject `UnavailableError` after a few attempts (or `timeoutMs`) and
+ * the job is redelivered if the session ends before a retry gets through.
  */
 export class Job<T = unknown> {
   /** The job's id: the create revision of its item key, as a decimal string. Unique and ordered within a queue. */
@@ -54,7 +73,7 @@ export class Job<T = unknown> {
   readonly deadLetter: DeadLetterInfo | undefined;
   readonly #owner: JobOwner;
   readonly #claim: JobClaim;
-  #settled: Promise<void> | undefined;
+  #settlement: Settlement | undefined;
 
   /** @internal made by the queue's consumer */
   constructor(
@@ -72,33 +91,72 @@ export class Job<T = unknown> {
     this.deadLetter = claim.header.d;
   }
 
-  /** True once `ack()` or `nack()` was called. */
+  /** True once `ack()`, `nack()` or `release()` was called. */
   get settled(): boolean {
-    return this.#settled !== undefined;
+    return this.#settlement !== undefined;
   }
 
   /**
-   * Marks the job done: deletes the item and the claim in one txn guarded by the claim. Calling it again
-   * (or after `nack`) returns the first call's promise.
+   * Marks the job done: deletes the item and the claim in one txn guarded by the claim. After `nack()` or
+   * `release()` it waits for that settle instead.
    *
-   * @throws LockLostError when the claim is gone and the job is still queued (it was or will be redelivered)
-   * @throws UnavailableError when etcd stays unreachable through the retries (the job may be redelivered)
+   * @example
+   * ```ts
+   * await job.ack({ timeoutMs: 5000 });
+   * ```
+   *
+   * @throws JobLostError (`LOCK_LOST`) when the claim was lost: `err.job` says `'completed'` (elsewhere)
+   *   or `'queued'` (it will run again)
+   * @throws UnavailableError when etcd does not confirm it within a few attempts or `timeoutMs` (call again;
+   *   it is retried in the background meanwhile)
+   * @throws AbortedError when `signal` aborts (the settle goes on)
    */
-  ack(): Promise<void> {
-    this.#settled ??= this.#owner.ack(this.#claim);
-    return this.#settled;
+  ack(opts: SettleOptions = {}): Promise<void> {
+    return this.#settle('ack', 0, opts);
   }
 
   /**
-   * Gives the job back: visible again after `delayMs`, keeping its place (FIFO position) in its priority.
-   * After the queue's `maxAttempts` deliveries the job moves to the dead-letter queue instead, in the same
-   * txn. A claim that is already gone makes this a no-op (the job is redelivered anyway, without delay).
+   * Gives the job back, counting the delivery: visible again after `delayMs`, keeping its place (FIFO
+   * position) in its priority. After the queue's `maxAttempts` deliveries the job moves to the dead-letter
+   * queue instead, in the same txn.
    *
-   * @throws InvalidArgumentError for a negative or non-finite `delayMs`, before any request
+   * @example
+   * ```ts
+   * await job.nack({ delayMs: 5000 });
+   * ```
+   *
+   * @throws InvalidArgumentError (a rejection) for a negative or non-finite `delayMs`, before any request
+   * @throws JobLostError / UnavailableError / AbortedError as {@link ack}
    */
   nack(opts: NackOptions = {}): Promise<void> {
-    assertOptionalDuration(opts.delayMs, 'delayMs');
-    this.#settled ??= this.#owner.nack(this.#claim, opts.delayMs ?? 0);
-    return this.#settled;
+    return this.#settle('nack', opts.delayMs, opts);
+  }
+
+  /**
+   * Gives the job back at once *without* counting the delivery (`attempt` stays, so it does not move the
+   * job toward the dead-letter queue): for a handler that was stopped by a graceful shutdown rather than
+   * failing. Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => void job.release());
+   * ```
+   *
+   * @throws JobLostError / UnavailableError / AbortedError as {@link ack}
+   */
+  release(opts: SettleOptions = {}): Promise<void> {
+    return this.#settle('release', 0, opts);
+  }
+
+  #settle(kind: SettleKind, delayMs: number | undefined, opts: SettleOptions): Promise<void> {
+    try {
+      assertOptionalDuration(delayMs, 'delayMs');
+      assertOptionalSignal(opts.signal);
+      assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.#settlement ??= this.#owner.settle(this.#claim, kind, delayMs ?? 0);
+    return this.#settlement.run(opts);
   }
 }

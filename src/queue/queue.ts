@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events';
 import type { ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { AbortedError, InvalidArgumentError, isTransient } from '../core/errors.js';
+import { AbortedError, InvalidArgumentError, isTransient, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import {
@@ -40,7 +40,10 @@ export interface PushOptions {
   priority?: number;
   /** Not handed out before this many ms from now. Default 0. */
   delayMs?: number;
-  signal?: AbortSignal;
+  /** Gives up: the call rejects `AbortedError` at once (an attempt already sent may still enqueue the job). */
+  signal?: AbortSignal | undefined;
+  /** Upper bound of the whole call, retries included. Default: the retries' own bound. */
+  timeoutMs?: number | undefined;
 }
 
 /** Options of {@link Queue.process}. */
@@ -51,7 +54,11 @@ export interface ProcessOptions<T> {
   signal?: AbortSignal;
   /** Delay before a job whose handler threw is handed out again. Default 0. */
   retryDelayMs?: number;
-  /** Told about handler errors and failed acks (the job is then redelivered). */
+  /**
+   * Told about handler errors and failed settles: a `JobLostError` when the claim was lost before the ack
+   * (the job was completed elsewhere or will be redelivered), an `UnavailableError` when etcd did not
+   * confirm it (it is retried in the background). The loop goes on either way.
+   */
   onError?: (err: unknown, job: Job<T> | undefined) => void;
 }
 
@@ -129,12 +136,15 @@ export class Queue<T = unknown> {
    *
    * @throws InvalidArgumentError for a payload that is not JSON (without a codec) or over etcd's request
    *   limit, a priority outside [0, 999999], a negative delay: before any request
-   * @throws UnavailableError when etcd stays unreachable through the retries
+   * @throws UnavailableError when etcd stays unreachable through the retries or past `timeoutMs`
+   *   (`mayHaveApplied`: the job may be enqueued)
+   * @throws AbortedError when `signal` aborts (an attempt already sent may still enqueue the job)
    */
   async push(payload: T, opts: PushOptions = {}): Promise<string> {
     const priority = opts.priority ?? 0;
     assertInteger(priority, 'priority', 0, MAX_PRIORITY);
     assertOptionalDuration(opts.delayMs, 'delayMs');
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     assertOptionalSignal(opts.signal);
     this.#throwIfClosed();
     const bytes = encodePayload(payload, this.#codec);
@@ -145,23 +155,44 @@ export class Queue<T = unknown> {
     const what = `queue "${this.name}": push`;
     const key = this.#ctx.keyspace.key(rel(newToken()));
     // Guarded by "key absent", so a retry after an unanswered request does not enqueue twice.
+    let uncertain = false;
+    let inFlight = false;
     const res: ITxnResponse = await withRetry(
-      () =>
-        this.#ctx.requester.run(
-          what,
-          (o) =>
-            this.#ctx.client.kv.txn(
-              {
-                compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-                success: [{ request_put: { key, value } }],
-                failure: [{ request_range: { key, keys_only: true } }],
-              },
-              o,
-            ),
-          { signal: opts.signal, write: true },
-        ),
-      { signal: opts.signal, shouldRetry: isTransient, what },
-    );
+      async (_, attempt) => {
+        inFlight = true;
+        try {
+          return await this.#ctx.requester.run(
+            what,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+                  success: [{ request_put: { key, value } }],
+                  failure: [{ request_range: { key, keys_only: true } }],
+                },
+                o,
+              ),
+            { signal: attempt.signal, write: true, timeoutMs: attempt.remainingMs },
+          );
+        } catch (err) {
+          if (err instanceof UnavailableError && err.mayHaveApplied) uncertain = true;
+          throw err;
+        } finally {
+          inFlight = false;
+        }
+      },
+      { signal: opts.signal, timeoutMs: opts.timeoutMs, shouldRetry: isTransient, what },
+    ).catch((err: unknown) => {
+      // The deadline may pass with an attempt in flight, or after one that got no answer: the job may be
+      // enqueued, and the error must say so.
+      if (err instanceof UnavailableError && !err.mayHaveApplied && (uncertain || inFlight)) {
+        throw new UnavailableError(`${err.message} (the push may have been applied)`, {
+          cause: err,
+          mayHaveApplied: true,
+        });
+      }
+      throw err;
+    });
     if (res.succeeded) {
       // A pop on this handle after this push sees it: one handle reads its own writes, in order.
       this.#consumer?.noteWrite(headerRevision(res.header));
@@ -267,16 +298,30 @@ export class Queue<T = unknown> {
   }
 
   /**
-   * Number of jobs in the queue: visible, delayed and claimed (one count request).
+   * Number of jobs in the queue: visible, delayed and claimed (one count request, retried on transient
+   * errors within `timeoutMs`).
    *
-   * @throws UnavailableError when etcd cannot be reached
+   * @example
+   * ```ts
+   * const backlog = await q.size({ timeoutMs: 2000 });
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached (within `timeoutMs`)
+   * @throws AbortedError when `signal` aborts
    */
-  async size(opts: { signal?: AbortSignal } = {}): Promise<number> {
+  async size(opts: WaitOptions = {}): Promise<number> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    const what = `queue "${this.name}": size`;
     const range = this.#ctx.keyspace.prefixRange(`${queuePrefix(this.name)}items/`);
-    const res = await this.#ctx.requester.run(
-      `queue "${this.name}": size`,
-      (o) => this.#ctx.client.kv.range({ key: range.key, range_end: range.end, count_only: true }, o),
-      { signal: opts.signal },
+    const res = await withRetry(
+      (_, attempt) =>
+        this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range({ key: range.key, range_end: range.end, count_only: true }, o),
+          { signal: attempt.signal, timeoutMs: attempt.remainingMs },
+        ),
+      { signal: opts.signal, timeoutMs: opts.timeoutMs, what, retries: 3 },
     );
     return Number(res.count);
   }

@@ -20,15 +20,24 @@ export class InstanceKey {
 
   /**
    * Puts `value` under `leaseId`: creates the key if absent; replaces it only if it is attached to one of
-   * `ownLeases` (this registration's current or earlier leases). Safe to repeat.
+   * `ownLeases` (this registration's current or earlier leases). Safe to repeat. `timeoutMs` bounds every
+   * request of this call together.
    *
    * @throws ConflictError when the key is attached to another lease (another live instance with this id)
    * @throws UnavailableError when etcd does not answer (the write may have been applied: repeat it)
    */
-  async register(value: () => Buffer, leaseId: bigint, ownLeases: ReadonlySet<bigint>): Promise<void> {
+  async register(
+    value: () => Buffer,
+    leaseId: bigint,
+    ownLeases: ReadonlySet<bigint>,
+    timeoutMs?: number,
+  ): Promise<void> {
     const { client, requester } = this.#ctx;
     const lease = leaseId.toString();
     const what = `registry: register "${this.#name}"`;
+    const expiresAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+    const remaining = () =>
+      expiresAt === undefined ? undefined : Math.max(1, expiresAt - performance.now());
     for (let attempt = 0; attempt < 5; attempt++) {
       const created = await requester.run(
         what,
@@ -39,7 +48,7 @@ export class InstanceKey {
             .else(client.get(this.#key))
             .options(o)
             .commit(),
-        { write: true },
+        { write: true, timeoutMs: remaining() },
       );
       if (created.succeeded) return;
       const kv: IKeyValue | undefined = created.responses[0]?.response_range?.kvs[0];
@@ -59,7 +68,7 @@ export class InstanceKey {
             .then(client.put(this.#key).value(value()).lease(lease))
             .options(o)
             .commit(),
-        { write: true },
+        { write: true, timeoutMs: remaining() },
       );
       if (replaced.succeeded) return;
     }
@@ -83,8 +92,11 @@ export class InstanceKey {
     return res.succeeded;
   }
 
-  /** Deletes the key if it is attached to `leaseId` (a few retries: a repeated guarded delete is harmless). */
-  async delete(leaseId: bigint): Promise<void> {
+  /**
+   * Deletes the key if it is attached to `leaseId`. `retries`: attempts after the first (a repeated guarded
+   * delete is harmless; 0 inside a `Release`, which retries by itself).
+   */
+  async delete(leaseId: bigint, retries = 3): Promise<void> {
     const { client, requester } = this.#ctx;
     const lease = leaseId.toString();
     await withRetry(
@@ -99,7 +111,7 @@ export class InstanceKey {
               .commit(),
           { write: true },
         ),
-      { retries: 3 },
+      { retries },
     );
   }
 }

@@ -1,4 +1,5 @@
 import type { CoordContext } from '../core/context.js';
+import { raceAbort } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 
 /**
@@ -59,7 +60,8 @@ export class LeasePool {
           if (this.#current.get(ttlSeconds) === granting) this.#current.delete(ttlSeconds);
         });
       }
-      const session = await pending;
+      // The shared grant goes on when this caller gives up: the next registration of this TTL joins it.
+      const session = await raceAbort(pending, signal, `registry: lease of ${ttlSeconds} s`);
       if (session.done) {
         if (this.#current.get(ttlSeconds) === pending) this.#current.delete(ttlSeconds);
         if (!this.#refs.has(session)) void session.close();

@@ -1,8 +1,10 @@
 import { EventEmitter } from 'eventemitter3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { AbortedError, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { AbortedError, isTransient, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
+import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import type { Session } from '../core/session.js';
 import { assertMetadata, encodeInstance, type ServiceMetadata } from './codec.js';
 import { InstanceKey } from './instance-key.js';
@@ -67,7 +69,8 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   #metadata: ServiceMetadata;
   #session: Session | undefined;
   #recovering: Promise<void> | undefined;
-  #closing: Promise<void> | undefined;
+  /** The shutdown, once: resolves with the retried delete of the key, if one is needed. Never rejects. */
+  #closing: Promise<Release | undefined> | undefined;
   #untrack: () => void = () => undefined;
   readonly #onLost = (err: SessionExpiredError): void => this.#lose(err);
 
@@ -106,10 +109,11 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     return this.#closed.signal;
   }
 
-  /** @internal First registration: retried on transient errors while `signal` allows. */
-  async start(signal: AbortSignal | undefined): Promise<void> {
-    await withRetry(() => this.#registerOnce(), {
+  /** @internal First registration: retried on transient errors while `signal` and `timeoutMs` allow. */
+  async start(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<void> {
+    await withRetry((_, attempt) => this.#registerOnce(attempt), {
       signal,
+      timeoutMs,
       retries: 8,
       what: `registry: register "${this.key}"`,
       shouldRetry: (err) => err instanceof UnavailableError || err instanceof SessionExpiredError,
@@ -149,19 +153,41 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   }
 
   /**
-   * Removes the instance: deletes its key (only if it is still this registration's) and stops keeping it.
-   * Idempotent; after it, the registration is closed.
+   * Removes the instance: deletes its key (only if it is still attached to this registration's lease) and
+   * stops keeping it; the registration is closed at once. The delete is retried until confirmed, in the
+   * background while the lease lives, so a call that failed can simply be made again (it waits for the
+   * same delete); once it is confirmed every call resolves.
    *
-   * @throws UnavailableError when etcd cannot be reached (the key then lives until its lease ends)
+   * @example
+   * ```ts
+   * await reg.deregister({ timeoutMs: 5000 });
+   * ```
+   *
+   * @throws UnavailableError when etcd does not confirm the delete within a few attempts or `timeoutMs`
+   *   (it goes on in the background; the key lives at most until its lease ends)
+   * @throws AbortedError when `signal` aborts (the delete goes on)
    */
-  deregister(): Promise<void> {
-    this.#closing ??= this.#shutdown();
-    return this.#closing;
+  async deregister(opts: WaitOptions = {}): Promise<void> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    const what = `registry: deregister "${this.key}"`;
+    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    try {
+      this.#closing ??= this.#shutdown();
+      const release = await raceAbort(this.#closing, deadline.signal, what).catch((err: unknown) => {
+        if (deadline.timedOut && !opts.signal?.aborted)
+          throw new UnavailableError(`${what}: not confirmed within ${opts.timeoutMs} ms`, { cause: err });
+        throw err;
+      });
+      await release?.run({ signal: opts.signal, timeoutMs: deadline.remaining() });
+    } finally {
+      deadline.dispose();
+    }
   }
 
-  /** Like {@link deregister}, but never rejects. Called by `coord.close()`. */
+  /** Like {@link deregister}, but never rejects and waits at most one request timeout. Called by `coord.close()`. */
   async close(): Promise<void> {
-    await this.deregister().catch(() => undefined);
+    await this.deregister({ timeoutMs: this.#ctx.requester.requestTimeoutMs }).catch(() => undefined);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -177,11 +203,13 @@ export class Registration extends EventEmitter<RegistrationEvents> {
    * there is replaced only when it is attached to this registration's own lease (current, or one it lost);
    * another lease's key is a live instance with the same id and is never overwritten.
    */
-  async #registerOnce(): Promise<void> {
-    const session = await this.#pool.acquire(this.ttlSeconds, this.#closed.signal);
+  async #registerOnce(call: { signal?: AbortSignal; remainingMs?: number | undefined } = {}): Promise<void> {
+    const signal = call.signal ? AbortSignal.any([call.signal, this.#closed.signal]) : this.#closed.signal;
+    const session = await this.#pool.acquire(this.ttlSeconds, signal);
     try {
       this.#ownLeases.add(session.leaseId);
-      await this.#instance.register(() => this.#value(), session.leaseId, this.#ownLeases);
+      // The request deadline, not the caller's signal: an abort mid-write would hide whether it applied.
+      await this.#instance.register(() => this.#value(), session.leaseId, this.#ownLeases, call.remainingMs);
     } catch (err) {
       this.#pool.release(session);
       throw err;
@@ -248,21 +276,37 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     return raceAbort(restored, signal, what).finally(() => this.off('restored', listener));
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(): Promise<Release | undefined> {
     this.#closed.abort(new AbortedError(`registry: "${this.key}" closed`));
     this.#untrack();
     await this.#recovering;
     const session = this.#session;
     this.#session = undefined;
-    if (!session) return;
+    if (!session) return undefined;
     session.off('lost', this.#onLost);
-    try {
-      // On coord.close() the default session's revoke removes every key at once; skip a delete per instance.
-      if (!(this.#ctx.closedSignal.aborted && this.ttlSeconds === this.#ctx.ttlSeconds) && !session.done) {
-        await this.#instance.delete(session.leaseId);
-      }
-    } finally {
+    // On coord.close() the default session's revoke removes every key at once; skip a delete per instance.
+    // A lost lease took the key with it.
+    if ((this.#ctx.closedSignal.aborted && this.ttlSeconds === this.#ctx.ttlSeconds) || session.done) {
       this.#pool.release(session);
+      return undefined;
     }
+    const release = new Release({
+      what: `registry: deregister "${this.key}"`,
+      alive: session.signal,
+      attempt: () => this.#instance.delete(session.leaseId, 0),
+    });
+    // The lease is given back (a separate one is revoked by its last user) once the key is gone, or once
+    // the lease is (the key went with it). Revoking earlier would also remove the key, but a revoke is no
+    // more certain to arrive than the delete.
+    const follow = (): Promise<void> =>
+      release.run().then(
+        () => this.#pool.release(session),
+        (err: unknown) => {
+          if (isTransient(err) && !session.signal.aborted) return follow();
+          this.#pool.release(session);
+        },
+      );
+    void follow();
+    return release;
   }
 }

@@ -1,7 +1,6 @@
 import type { CoordContext } from '../core/context.js';
 import { ConflictError } from '../core/errors.js';
 import { assertOptionalDuration, assertOptionalSignal, assertTtlSeconds } from '../core/validate.js';
-import { withDeadline } from '../core/deadline.js';
 import {
   assertAddress,
   assertInstanceId,
@@ -103,15 +102,12 @@ export class ServiceRegistry {
       ttlSeconds,
     });
     reg.closedSignal.addEventListener('abort', () => pool.unclaim(key), { once: true });
-    const wait = withDeadline(opts.signal, opts.timeoutMs);
     try {
-      await reg.start(wait.signal);
+      await reg.start(opts.signal, opts.timeoutMs);
       return reg;
     } catch (err) {
       await reg.close();
       throw err;
-    } finally {
-      wait.dispose();
     }
   }
 }

@@ -145,6 +145,16 @@ describe('AtomicCounter', () => {
     expect(await a.get()).toBe(INT64_MAX);
   });
 
+  it('overflow is judged on the value the compare-and-set compares against, not a stale cached one (issue 16)', async () => {
+    const a = coords[4]!.atomicCounter('overflow-stale');
+    expect(await a.compareAndSet(0n, INT64_MAX)).toBe(true); // the handle caches INT64_MAX
+    await etcd.admin.delete().key(`${etcd.prefix}overflow-stale`).exec(); // the real value is now 0
+    expect(await a.add(1)).toBe(1n);
+    await etcd.admin.put(`${etcd.prefix}overflow-stale`).value(String(INT64_MAX));
+    await expect(a.add(1)).rejects.toThrow(/overflows/); // a fresh value that overflows is still refused
+    expect(await a.get()).toBe(INT64_MAX);
+  });
+
   it('a key that does not hold a decimal integer is refused, never overwritten', async () => {
     await etcd.admin.put(`${etcd.prefix}not-a-number`).value('hello');
     const a = coord.atomicCounter('not-a-number');

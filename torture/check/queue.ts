@@ -5,7 +5,9 @@
  *   outcome — the final empty queue then shows it applied).
  * - `drained`: nothing is left in the queue (visible, delayed or claimed) nor dead-lettered.
  * - `double-claim`: no job is popped by one consumer while another still holds a claim on it that
- *   it later acks successfully (the successful ack proves the first claim was still live).
+ *   it later acks successfully. A resolved `ack()` proves the claim was live until the ack applied: an
+ *   ack of a lost claim rejects `JobLostError` (recorded `failed`, with `lost` = `completed` or `queued`),
+ *   and one whose earlier attempt may have applied before the loss is recorded `unknown` (issue 14 f6).
  *
  * @module
  */
@@ -70,6 +72,10 @@ export function checkQueue(
       pushUnknown: pushCounts.unknown,
       acked: ackCounts.ok,
       ackFailed: ackCounts.failed,
+      ackUnknown: ackCounts.unknown,
+      // Acks refused because the claim was lost: the job was completed by another consumer, or is still queued.
+      ackLostCompleted: acks.filter((e) => e.details['lost'] === 'completed').length,
+      ackLostQueued: acks.filter((e) => e.details['lost'] === 'queued').length,
       redeliveries: pops.filter((p) => Number(p.details['attempt']) > 1).length,
     },
   };
