@@ -15,6 +15,8 @@ import { CandidateKeys } from './candidate-keys.js';
 export interface ElectionOptions {
   /** Campaign under this session's lease instead of the coordinator's default session. */
   session?: Session | undefined;
+  /** A candidate that becomes first because the previous leader's lease expired or was revoked (not a resign) waits this long before it is elected. Default 0. */
+  lockDelayMs?: number | undefined;
 }
 
 /**

@@ -70,6 +70,8 @@ export interface OnceOptions extends WaitOptions {
   host?: string | undefined;
   /** Hold the slot under a separate lease with this TTL (how soon a crashed run is noticed). Default: the coordinator's session. */
   ttlSeconds?: number | undefined;
+  /** Lock-delay of the slot's election (see `ElectionOptions.lockDelayMs`): after a crashed run, the next host waits this long. Default 0. */
+  lockDelayMs?: number | undefined;
 }
 
 /**

@@ -12,6 +12,8 @@ import { acquire, tryAcquire, type QueueSpec } from './queue.js';
 export interface LockOptions {
   /** The session whose lease holds the key. Default: the coordinator's current default session. */
   session?: Session | undefined;
+  /** A waiter that becomes first because the previous holder's lease expired or was revoked (not a clean unlock) waits this long before it is granted. Default 0. */
+  lockDelayMs?: number | undefined;
 }
 
 /** Who holds a lock right now. */
