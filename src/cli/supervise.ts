@@ -249,7 +249,8 @@ export class Child {
 
 /**
  * Runs a child while `hold` is not aborted: on abort (the lock, term or slot is lost) the child is
- * terminated. Resolves once it is gone.
+ * terminated, as it is when `spec.lease` is at risk. `started` is handed the child as soon as it is
+ * spawned. Resolves once it is gone.
  *
  * @example
  * ```ts
@@ -258,8 +259,14 @@ export class Child {
  * return result.exitCode;
  * ```
  */
-export async function supervise(io: CliIo, spec: ChildSpec, hold?: AbortSignal): Promise<ChildResult> {
+export async function supervise(
+  io: CliIo,
+  spec: ChildSpec,
+  hold?: AbortSignal,
+  started?: (child: Child) => void,
+): Promise<ChildResult> {
   const child = Child.start(io, spec);
+  started?.(child);
   const stopEscalation = spec.lease ? escalateFromLease(child, spec.lease, spec.killAfterMs) : undefined;
   const onLost = (): void => child.lose(hold?.reason);
   if (hold?.aborted) onLost();
