@@ -6,7 +6,10 @@
  *
  * The child runs in its own process group (unless the CLI's stdin is a terminal, so an interactive child
  * keeps the terminal), and termination signals go to the whole group: `sh -c 'a; b'` loses `a` too, not
- * just the shell. Processes the child left behind in its group are terminated after it exits.
+ * just the shell. Processes the child left behind in its group are terminated after it exits. A child
+ * sharing the CLI's group gets a terminal's SIGINT/SIGHUP from the terminal itself, so the CLI does not
+ * forward those while it is in the terminal's foreground group (a `kill -INT` meant for the command
+ * should then go to the group: `kill -INT -<pgid>`); SIGTERM is always forwarded.
  *
  * @module
  */
@@ -14,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { CliError, ExitCode, signalExitCode } from './exit-codes.js';
 import { note, type CliIo, type ForwardedSignal } from './io.js';
 import { escalateFromLease, type LeaseLike } from './lease-escalation.js';
+import { inTerminalForeground } from './terminal.js';
 
 /** What to run. */
 export interface ChildSpec {
@@ -102,6 +106,8 @@ export class Child {
     }
     const unsubscribe = io.onSignal((sig) => {
       this.#forwarded = sig;
+      // Sharing our group (a terminal), the child got the terminal's Ctrl-C/hangup itself: once is enough.
+      if (!this.#group && sig !== 'SIGTERM' && inTerminalForeground()) return;
       this.#kill(sig);
     });
     this.exited = new Promise<{

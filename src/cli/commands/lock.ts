@@ -37,8 +37,8 @@ The child's environment has ETCD_LOCK_KEY and ETCD_LOCK_REV (as \`etcdctl lock\`
 ETCD_COORD_FENCING_TOKEN (= ETCD_LOCK_REV, strictly increasing from one holder to the next).
 If the lock is lost, or at risk (etcd unreachable for --ttl − --kill-after), while <cmd> runs, <cmd> gets
 SIGTERM (its whole process group), SIGKILL after --kill-after and before the lease can expire, and
-etcd-coord exits 79. SIGINT/SIGTERM/SIGHUP are forwarded to <cmd>; the lock is released before
-etcd-coord exits.
+etcd-coord exits 79. SIGINT/SIGTERM/SIGHUP are forwarded to <cmd> (once: on a terminal, Ctrl-C
+reaches <cmd> from the terminal itself); the lock is released before etcd-coord exits.
 
 Options:
   --ttl <seconds>         lease TTL (integer >= 2): how soon the lock of a crashed host frees. Default 10
