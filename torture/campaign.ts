@@ -43,6 +43,13 @@ export interface Profile {
   convergeMs: number;
 }
 
+/** `etcd-coord lock|elect|once` supervisors whose children ignore SIGTERM (issue 14). */
+const CLI_WORKERS: Profile['workers'] = [
+  { recipe: 'cli-lock', role: 'holder', count: 2 },
+  { recipe: 'cli-elect', role: 'candidate', count: 2 },
+  { recipe: 'cli-once', role: 'runner', count: 2 },
+];
+
 export const PROFILES = {
   full: {
     name: 'full',
@@ -56,6 +63,7 @@ export const PROFILES = {
       { recipe: 'queue', role: 'producer', count: 1 },
       { recipe: 'queue', role: 'consumer', count: 2 },
       { recipe: 'counter', role: 'worker', count: 2 },
+      ...CLI_WORKERS,
     ],
     nemesis: { gapMs: [1_500, 4_500], durationMs: [500, 5_000] },
     convergeMs: 90_000,
@@ -75,6 +83,13 @@ export const PROFILES = {
     ],
     nemesis: { gapMs: [3_500, 5_000], durationMs: [500, 3_500] },
     convergeMs: 90_000,
+  },
+  /** CLI supervisor workers only (`--unguarded` is their negative control). */
+  cli: {
+    name: 'cli',
+    workers: CLI_WORKERS,
+    nemesis: { gapMs: [1_500, 4_500], durationMs: [500, 5_000] },
+    convergeMs: 30_000,
   },
   /** The negative control's fast form: mutex workers only, long pauses of lock holders. */
   control: {

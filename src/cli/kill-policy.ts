@@ -43,7 +43,16 @@ export interface KillPolicy {
   killAfterMs: number;
   /** Passed to the library as `lockDelayMs`: the next holder's wait after an expired/revoked lease. */
   lockDelayMs: number;
+  /** Schedule the escalation from the lease (false only under {@link UNSAFE_FLAG_ONLY_ENV}). */
+  fromLease: boolean;
 }
+
+/**
+ * `ETCD_COORD_UNSAFE_FLAG_ONLY_KILL=1` restores the old, unsafe behaviour (SIGKILL only `--kill-after`
+ * after the loss, no lock-delay, no refusals): the fault campaign's negative control for the CLI overlap
+ * checker, which must then report violations. Never set it otherwise.
+ */
+export const UNSAFE_FLAG_ONLY_ENV = 'ETCD_COORD_UNSAFE_FLAG_ONLY_KILL';
 
 /**
  * The largest `--kill-after` that a lease of `ttlSeconds` can honour.
@@ -71,10 +80,17 @@ export function maxKillAfterMs(ttlSeconds: number): number {
  *
  * Failure modes: none at run time; this only reads flags.
  */
-export function killPolicy(p: Parsed, command: string, ttlSeconds: number | undefined): KillPolicy {
+export function killPolicy(
+  p: Parsed,
+  command: string,
+  ttlSeconds: number | undefined,
+  env: NodeJS.ProcessEnv = {},
+): KillPolicy {
   const ttl = ttlSeconds ?? DEFAULT_TTL_SECONDS;
   const max = maxKillAfterMs(ttl);
   const explicit = durationOption(p, 'kill-after', command);
+  if (env[UNSAFE_FLAG_ONLY_ENV] === '1')
+    return { killAfterMs: explicit ?? DEFAULT_KILL_AFTER_MS, lockDelayMs: 0, fromLease: false };
   if (explicit !== undefined && explicit > max) {
     const ttlNeeded = Math.ceil((explicit + PATIENCE_MS + KILL_SAFETY_MS) / 1000);
     throw new UsageError(
@@ -94,7 +110,7 @@ export function killPolicy(p: Parsed, command: string, ttlSeconds: number | unde
       command,
     );
   }
-  return { killAfterMs, lockDelayMs: lockDelay ?? killAfterMs + LOCK_DELAY_SLACK_MS };
+  return { killAfterMs, lockDelayMs: lockDelay ?? killAfterMs + LOCK_DELAY_SLACK_MS, fromLease: true };
 }
 
 /** The help lines of `--kill-after` and `--lock-delay`, shared by lock, elect and once. */

@@ -85,7 +85,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const argv = requireChild(p, 'elect');
   const value = str(p, 'value') ?? `${hostname()}:${process.pid}`;
   const timeoutMs = durationOption(p, 'timeout', 'elect');
-  const { killAfterMs, lockDelayMs } = killPolicy(p, 'elect', ttlSeconds);
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'elect', ttlSeconds, io.env);
   const tryOnly = flag(p, 'try');
   if (tryOnly && timeoutMs !== undefined)
     throw new UsageError('--try and --timeout exclude each other', 'elect');
@@ -99,7 +99,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         });
     try {
       const env = holdEnv(`${coord.namespace}${term.key}`, term.fencingToken);
-      const lease = leaseHolding(coord, term.leaseId);
+      const lease = fromLease ? leaseHolding(coord, term.leaseId) : undefined;
       const result = await supervise(io, { argv, env, killAfterMs, lease }, term.signal);
       return childExitCode(result, `leadership of "${name}"`);
     } finally {

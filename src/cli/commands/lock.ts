@@ -63,7 +63,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const argv = requireChild(p, 'lock');
   const timeoutMs = durationOption(p, 'timeout', 'lock');
   const ttlSeconds = ttlOption(p, 'lock');
-  const { killAfterMs, lockDelayMs } = killPolicy(p, 'lock', ttlSeconds);
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'lock', ttlSeconds, io.env);
   const tryOnly = flag(p, 'try');
   if (tryOnly && timeoutMs !== undefined)
     throw new UsageError('--try and --timeout exclude each other', 'lock');
@@ -78,7 +78,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       throw new CliError(`lock "${name}" is held by another holder (--try)`, ExitCode.TIMED_OUT);
     try {
       const env = holdEnv(lock.etcdKey.toString(), lock.fencingToken);
-      const lease = leaseHolding(coord, lock.leaseId);
+      const lease = fromLease ? leaseHolding(coord, lock.leaseId) : undefined;
       const result = await supervise(io, { argv, env, killAfterMs, lease }, lock.signal);
       return childExitCode(result, `lock "${name}"`);
     } finally {

@@ -97,7 +97,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
     throw new UsageError(`--on-crash: expected rerun or fail, got "${onCrash}"`, 'once');
   const timeoutMs = durationOption(p, 'timeout', 'once');
   const ttlSeconds = ttlOption(p, 'once');
-  const { killAfterMs, lockDelayMs } = killPolicy(p, 'once', ttlSeconds);
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'once', ttlSeconds, io.env);
   const opts = connectOptions(p, io, 'once', ttlSeconds === undefined ? {} : { ttlSeconds });
 
   return withCoordinator(opts, io, async (coord) => {
@@ -132,7 +132,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
           try {
             // The slot's key is <…>/lock/<lease hex>: the lease it lives on.
             const session = coord.session;
-            const lease = held.key.endsWith(`/${session.leaseId.toString(16)}`) ? session : undefined;
+            const lease =
+              fromLease && held.key.endsWith(`/${session.leaseId.toString(16)}`) ? session : undefined;
             child = await supervise(io, { argv, env, killAfterMs, lease }, lost.signal);
           } finally {
             signal.removeEventListener('abort', onAbort);

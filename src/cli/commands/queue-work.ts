@@ -64,7 +64,7 @@ export async function work(
   const maxJobs = intOption(p, 'max-jobs', 'queue', 1);
   const retryDelayMs = durationOption(p, 'retry-delay', 'queue') ?? 0;
   const graceMs = durationOption(p, 'grace', 'queue') ?? DEFAULT_GRACE_MS;
-  const { killAfterMs } = killPolicy(p, 'queue', undefined);
+  const { killAfterMs, fromLease } = killPolicy(p, 'queue', undefined, io.env);
   return withCoordinator(opts, io, async (coord) => {
     const q = open(coord);
     const enough = new AbortController();
@@ -87,7 +87,7 @@ export async function work(
         ETCD_COORD_JOB_ATTEMPT: String(job.attempt),
       };
       // The claim was just made under the default session (a lost one was replaced before the claim).
-      const lease = coord.session.done ? undefined : coord.session;
+      const lease = !fromLease || coord.session.done ? undefined : coord.session;
       const spec = { argv, env, stdin: job.payload, killAfterMs, lease };
       const result = await supervise(io, spec, job.signal, (child) => running.add(child));
       const outcome = outcomeOf(result);
