@@ -90,3 +90,18 @@ export function checkCliOverlap(entries: readonly HistoryEntry[]): CheckResult {
     ...(notes.length > 0 ? { notes } : {}),
   };
 }
+
+/**
+ * The worker whose CLI child is alive right now (stamped within the last `freshMs`, no exit stamp), for
+ * the negative control's nemesis, which cuts off exactly the holder whose child runs.
+ */
+export function workerWithLiveChild(
+  entries: readonly HistoryEntry[],
+  now: number,
+  freshMs = 500,
+): string | undefined {
+  const last = new Map<string, HistoryEntry>();
+  for (const e of entries) if (e.op.startsWith('child-')) last.set(str(e, 'run'), e);
+  for (const e of last.values()) if (e.op !== 'child-exit' && now - e.start < freshMs) return e.worker;
+  return undefined;
+}

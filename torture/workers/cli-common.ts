@@ -73,7 +73,7 @@ export async function runCliWorker(command: CliCommand): Promise<void> {
     w.onStop(() => current.then(() => undefined));
     while (!w.quiesce.aborted) {
       const id = `${w.name}#${++run}`;
-      const holdMs = w.rng.int(300, 3000);
+      const holdMs = w.rng.int(500, 5000);
       const args = ['--endpoints', endpoints, '--namespace', namespace, ...holdArgs(command), '--ttl', '2'];
       const env: Record<string, string> = {
         CLI_RUN: id,
