@@ -210,6 +210,9 @@ export class Child {
     this.#killTimer = setTimeout(
       () => {
         this.#killedAt = performance.now();
+        // The lease's deadline came before any SIGTERM (--kill-after 0, a late timer): still a loss.
+        if (!this.#terminating && this.#lost === undefined)
+          this.#lost = { reason: new Error('the lease could expire: the command was killed before it did') };
         this.#kill('SIGKILL');
       },
       Math.max(0, at - performance.now()),
