@@ -114,8 +114,8 @@ export function killPolicy(
 }
 
 /** The help lines of `--kill-after` and `--lock-delay`, shared by lock, elect and once. */
-export const KILL_POLICY_HELP = `  --kill-after <duration> grace between SIGTERM and SIGKILL when the hold is lost or at risk. Default 5s
-                          (at most --ttl − 1.25s; for --ttl 2: 750ms). SIGTERM is sent once no keepalive
+export const KILL_POLICY_HELP = `  --kill-after <duration> grace between SIGTERM and SIGKILL when the hold is lost or at risk. At most
+                          --ttl − 1.25s; default 5s, or that maximum if less (750ms for --ttl 2). SIGTERM is sent once no keepalive
                           was acknowledged for (--ttl − --kill-after − 250ms), SIGKILL 250ms before the
                           server could expire the lease: the command (its whole process group) is dead
                           before the next holder can be granted, whatever it does with SIGTERM
