@@ -15,7 +15,8 @@ import { spawnNode, type ChildHandle } from '../test/support/node-child.js';
 import { FaultProxy } from '../test/support/proxy.js';
 import { checkAll, type WorkerInfo } from './check/index.js';
 import type { CheckResult, FinalState, HistoryEntry } from './history.js';
-import { parseHistory } from './history.js';
+import { monoNow, parseHistory } from './history.js';
+import { workerWithLiveChild } from './check/cli-overlap.js';
 import { FAULT_KINDS, Nemesis, type FaultKind, type FaultRecord, type NemesisOptions } from './nemesis.js';
 import {
   ATOMIC_NAME,
@@ -38,10 +39,19 @@ export interface Profile {
     workerRecipes?: WorkerInfo['recipe'][];
     /** Aim worker faults at the mutex's current holder (the negative control). */
     targetLockHolder?: boolean;
+    /** Aim worker faults at the CLI worker whose child runs now (the CLI negative control). */
+    targetCliChild?: boolean;
   };
   /** How long to wait, after healing, for caches and the queue to converge. */
   convergeMs: number;
 }
+
+/** `etcd-coord lock|elect|once` supervisors whose children ignore SIGTERM (issue 14). */
+const CLI_WORKERS: Profile['workers'] = [
+  { recipe: 'cli-lock', role: 'holder', count: 2 },
+  { recipe: 'cli-elect', role: 'candidate', count: 2 },
+  { recipe: 'cli-once', role: 'runner', count: 2 },
+];
 
 export const PROFILES = {
   full: {
@@ -56,6 +66,7 @@ export const PROFILES = {
       { recipe: 'queue', role: 'producer', count: 1 },
       { recipe: 'queue', role: 'consumer', count: 2 },
       { recipe: 'counter', role: 'worker', count: 2 },
+      ...CLI_WORKERS,
     ],
     nemesis: { gapMs: [1_500, 4_500], durationMs: [500, 5_000] },
     convergeMs: 90_000,
@@ -75,6 +86,25 @@ export const PROFILES = {
     ],
     nemesis: { gapMs: [3_500, 5_000], durationMs: [500, 3_500] },
     convergeMs: 90_000,
+  },
+  /** CLI supervisor workers only (`--unguarded` is their negative control). */
+  cli: {
+    name: 'cli',
+    workers: CLI_WORKERS,
+    nemesis: { gapMs: [1_500, 4_500], durationMs: [500, 5_000] },
+    convergeMs: 30_000,
+  },
+  /** The CLI negative control (with `--unguarded`): long blackholes of the worker whose child runs. */
+  'cli-control': {
+    name: 'cli-control',
+    workers: CLI_WORKERS,
+    nemesis: {
+      kinds: ['blackhole'],
+      gapMs: [4_500, 6_000],
+      durationMs: [3_500, 5_000],
+      targetCliChild: true,
+    },
+    convergeMs: 30_000,
   },
   /** The negative control's fast form: mutex workers only, long pauses of lock holders. */
   control: {
@@ -160,7 +190,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
     await Promise.all(workers.map((w) => w.child.waitForLine(/^ready$/, 120_000)));
     log(`${workers.length} workers ready`);
 
-    const { workerRecipes, targetLockHolder, ...nemesisOpts } = opts.profile.nemesis;
+    const { workerRecipes, targetLockHolder, targetCliChild, ...nemesisOpts } = opts.profile.nemesis;
     const holderOf = async (): Promise<string | undefined> => {
       const holder = await admin?.mutex(MUTEX_NAME).holder();
       if (holder === null || holder === undefined) return undefined;
@@ -191,6 +221,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignReport
         workerFilter: (n) =>
           workerRecipes === undefined || workerRecipes.includes(byName.get(n)?.info.recipe ?? 'mutex'),
         ...(targetLockHolder === true ? { pickWorker: () => holderOf().catch(() => undefined) } : {}),
+        ...(targetCliChild === true
+          ? { pickWorker: async () => workerWithLiveChild(await readHistories(workers), monoNow()) }
+          : {}),
       },
     );
     await nemesis.run(opts.nemesisMs);

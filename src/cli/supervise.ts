@@ -1,17 +1,23 @@
 /**
  * Child supervision for the commands that run a program while holding something (lock, elect, once,
  * register, queue work, config watch --exec): spawn it, forward the CLI's SIGINT/SIGTERM/SIGHUP to it,
- * terminate it when the hold is lost (SIGTERM, then SIGKILL after `--kill-after`), and leave no orphans.
+ * terminate it when the hold is lost or its lease at risk (SIGTERM, then SIGKILL after `--kill-after`, and
+ * in any case before the lease could expire on the server), and leave no orphans.
  *
  * The child runs in its own process group (unless the CLI's stdin is a terminal, so an interactive child
  * keeps the terminal), and termination signals go to the whole group: `sh -c 'a; b'` loses `a` too, not
- * just the shell. Processes the child left behind in its group are terminated after it exits.
+ * just the shell. Processes the child left behind in its group are terminated after it exits. A child
+ * sharing the CLI's group gets a terminal's SIGINT/SIGHUP from the terminal itself, so the CLI does not
+ * forward those while it is in the terminal's foreground group (a `kill -INT` meant for the command
+ * should then go to the group: `kill -INT -<pgid>`); SIGTERM is always forwarded.
  *
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { CliError, ExitCode, signalExitCode } from './exit-codes.js';
 import { note, type CliIo, type ForwardedSignal } from './io.js';
+import { escalateFromLease, type LeaseLike } from './lease-escalation.js';
+import { inTerminalForeground } from './terminal.js';
 
 /** What to run. */
 export interface ChildSpec {
@@ -23,6 +29,11 @@ export interface ChildSpec {
   stdin?: Buffer;
   /** How long a terminated child gets between SIGTERM and SIGKILL. */
   killAfterMs: number;
+  /**
+   * The lease the hold lives on: termination is then also scheduled from it (SIGTERM when at risk or lost,
+   * SIGKILL before the server could expire it; see lease-escalation.ts).
+   */
+  lease?: LeaseLike | undefined;
 }
 
 /** How a supervised child ended. */
@@ -38,6 +49,8 @@ export interface ChildResult {
 }
 
 const GROUP_POLL_MS = 50;
+/** How long a SIGKILLed group may take to disappear (reaped by init) before we stop waiting. */
+const REAP_AFTER_KILL_MS = 2000;
 
 /** Children still running, so that an exiting CLI never leaves one behind (see {@link killLiveChildren}). */
 const live = new Set<Child>();
@@ -62,6 +75,15 @@ export class Child {
   #forwarded: ForwardedSignal | undefined;
   #lost: { reason: unknown } | undefined;
   #killTimer: NodeJS.Timeout | undefined;
+  /** SIGTERM sent by us: from then on a SIGKILL is due at {@link #termKillAt}. */
+  #terminating = false;
+  #termKillAt: number | undefined;
+  /** The latest moment (performance.now()) the group may live: set from the lease by the supervisor. */
+  #leaseKillAt: number | undefined;
+  #killedAt: number | undefined;
+  /** The child process itself exited (its group may not have). */
+  #exited = false;
+  /** The child and its group are gone. */
   #ended = false;
 
   private constructor(io: CliIo, spec: ChildSpec) {
@@ -84,6 +106,8 @@ export class Child {
     }
     const unsubscribe = io.onSignal((sig) => {
       this.#forwarded = sig;
+      // Sharing our group (a terminal), the child got the terminal's Ctrl-C/hangup itself: once is enough.
+      if (!this.#group && sig !== 'SIGTERM' && inTerminalForeground()) return;
       this.#kill(sig);
     });
     this.exited = new Promise<{
@@ -97,9 +121,10 @@ export class Child {
         if (this.#proc.pid === undefined) resolve({ code: null, signal: null, spawnError: err });
       });
     }).then(async (end) => {
+      this.#exited = true;
+      if (end.spawnError === undefined) await this.#reapGroup();
       this.#ended = true;
       live.delete(this);
-      if (end.spawnError === undefined) await this.#reapGroup();
       clearTimeout(this.#killTimer);
       unsubscribe();
       if (end.spawnError !== undefined) {
@@ -129,7 +154,7 @@ export class Child {
 
   /** Sends `sig` to the child process only (not its group): a reload signal such as SIGHUP. */
   signal(sig: NodeJS.Signals): void {
-    if (this.#ended || this.pid === undefined) return;
+    if (this.#exited || this.pid === undefined) return;
     try {
       process.kill(this.pid, sig);
     } catch {
@@ -137,11 +162,25 @@ export class Child {
     }
   }
 
-  /** SIGTERM to the child's group, SIGKILL after `killAfterMs` if it is still there. Idempotent. */
+  /** SIGTERM to the child's group, SIGKILL after `killAfterMs` (or earlier, see {@link killNoLaterThan}). Idempotent. */
   terminate(): void {
-    if (this.#ended || this.#killTimer !== undefined) return;
+    if (this.#ended || this.#terminating) return;
+    this.#terminating = true;
     this.#kill('SIGTERM');
-    this.#killTimer = setTimeout(() => this.#kill('SIGKILL'), this.#killAfterMs);
+    this.#termKillAt = performance.now() + this.#killAfterMs;
+    this.#armKill();
+  }
+
+  /**
+   * The child's group gets SIGKILL at `at` (a `performance.now()` time) at the latest, whatever else
+   * happens: the moment its hold's lease could expire on the server. Until the child is terminated a later
+   * `at` replaces an earlier one (a keepalive renewed the lease); after that only an earlier one does.
+   */
+  killNoLaterThan(at: number): void {
+    if (this.#ended) return;
+    if (this.#terminating && this.#leaseKillAt !== undefined && at >= this.#leaseKillAt) return;
+    this.#leaseKillAt = at;
+    this.#armKill();
   }
 
   /** The hold was lost: records why and terminates the child. The first reason wins. */
@@ -149,13 +188,35 @@ export class Child {
     if (this.#ended || this.#lost !== undefined) return;
     this.#lost = { reason };
     const why = reason instanceof Error ? reason.message : 'lost';
-    note(this.#io, `${why}: terminating the command (SIGTERM, SIGKILL after ${this.#killAfterMs} ms)`);
+    const graceMs = Math.max(
+      0,
+      Math.round(Math.min(this.#killAfterMs, (this.#leaseKillAt ?? Infinity) - performance.now())),
+    );
+    note(this.#io, `${why}: terminating the command (SIGTERM, SIGKILL after ${graceMs} ms)`);
     this.terminate();
   }
 
   /** Sends `sig` to the child's whole process group (or to the child alone when it shares ours). */
   kill(sig: NodeJS.Signals): void {
     this.#kill(sig);
+  }
+
+  #armKill(): void {
+    clearTimeout(this.#killTimer);
+    this.#killTimer = undefined;
+    if (this.#killedAt !== undefined) return;
+    const at = Math.min(this.#termKillAt ?? Infinity, this.#leaseKillAt ?? Infinity);
+    if (at === Infinity) return;
+    this.#killTimer = setTimeout(
+      () => {
+        this.#killedAt = performance.now();
+        // The lease's deadline came before any SIGTERM (--kill-after 0, a late timer): still a loss.
+        if (!this.#terminating && this.#lost === undefined)
+          this.#lost = { reason: new Error('the lease could expire: the command was killed before it did') };
+        this.#kill('SIGKILL');
+      },
+      Math.max(0, at - performance.now()),
+    );
   }
 
   #kill(sig: NodeJS.Signals): void {
@@ -169,7 +230,10 @@ export class Child {
     }
   }
 
-  /** After the child exited: anything it left in its group gets SIGTERM, then SIGKILL after `killAfterMs`. */
+  /**
+   * After the child exited: anything it left in its group is terminated like the child (SIGTERM, SIGKILL
+   * after `killAfterMs`, or by the lease's deadline), and waited for: the hold is released only after.
+   */
   async #reapGroup(): Promise<void> {
     const pid = this.pid;
     if (!this.#group || pid === undefined) return;
@@ -182,16 +246,20 @@ export class Child {
       }
     };
     if (!alive()) return;
-    this.#kill('SIGTERM');
-    const deadline = Date.now() + this.#killAfterMs;
-    while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, GROUP_POLL_MS));
-    if (alive()) this.#kill('SIGKILL');
+    this.terminate();
+    // Process groups have no exit event. A SIGKILLed group is gone once init reaps it: bounded wait.
+    while (
+      alive() &&
+      (this.#killedAt === undefined || performance.now() - this.#killedAt < REAP_AFTER_KILL_MS)
+    )
+      await new Promise((r) => setTimeout(r, GROUP_POLL_MS));
   }
 }
 
 /**
  * Runs a child while `hold` is not aborted: on abort (the lock, term or slot is lost) the child is
- * terminated. Resolves once it is gone.
+ * terminated, as it is when `spec.lease` is at risk. `started` is handed the child as soon as it is
+ * spawned. Resolves once it is gone.
  *
  * @example
  * ```ts
@@ -200,14 +268,22 @@ export class Child {
  * return result.exitCode;
  * ```
  */
-export async function supervise(io: CliIo, spec: ChildSpec, hold?: AbortSignal): Promise<ChildResult> {
+export async function supervise(
+  io: CliIo,
+  spec: ChildSpec,
+  hold?: AbortSignal,
+  started?: (child: Child) => void,
+): Promise<ChildResult> {
   const child = Child.start(io, spec);
+  started?.(child);
+  const stopEscalation = spec.lease ? escalateFromLease(child, spec.lease, spec.killAfterMs) : undefined;
   const onLost = (): void => child.lose(hold?.reason);
   if (hold?.aborted) onLost();
   else hold?.addEventListener('abort', onLost, { once: true });
   try {
     return await child.exited;
   } finally {
+    stopEscalation?.();
     hold?.removeEventListener('abort', onLost);
   }
 }

@@ -7,6 +7,7 @@ import type { CheckResult, FinalState, HistoryEntry } from '../history.js';
 import { checkLiveness } from './liveness.js';
 import { checkConfig } from './config.js';
 import { checkCounter } from './counter.js';
+import { checkCliOverlap } from './cli-overlap.js';
 import { checkElection } from './election.js';
 import { checkMutex } from './mutex.js';
 import { checkQueue } from './queue.js';
@@ -17,7 +18,16 @@ export { checkLiveness, checkConfig, checkCounter, checkElection, checkMutex, ch
 /** A worker as the checkers need it: its recipe and role. */
 export interface WorkerInfo {
   name: string;
-  recipe: 'mutex' | 'election' | 'registry' | 'config' | 'queue' | 'counter';
+  recipe:
+    | 'mutex'
+    | 'election'
+    | 'registry'
+    | 'config'
+    | 'queue'
+    | 'counter'
+    | 'cli-lock'
+    | 'cli-elect'
+    | 'cli-once';
   role: string;
 }
 
@@ -44,6 +54,8 @@ export function checkAll(
   }
   if (present.has('queue')) out.push(checkQueue(of('queue'), final));
   if (present.has('counter')) out.push(checkCounter(of('counter'), final));
+  const cli = workers.filter((w) => w.recipe.startsWith('cli-')).map((w) => w.name);
+  if (cli.length > 0) out.push(checkCliOverlap(entries.filter((e) => cli.includes(e.worker))));
   out.push(checkLiveness(entries));
   return out;
 }

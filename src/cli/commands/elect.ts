@@ -18,6 +18,8 @@ import {
 import { withCoordinator } from '../coordinator.js';
 import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { emit, printHelp, type CliIo } from '../io.js';
+import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
+import { leaseHolding } from '../lease-escalation.js';
 import { childExitCode, holdEnv, supervise } from '../supervise.js';
 import type { Coordinator, LeaderInfo, Term } from '../../index.js';
 
@@ -28,16 +30,18 @@ const OPTIONS = {
   timeout: { type: 'string' },
   try: { type: 'boolean' },
   'kill-after': { type: 'string' },
+  'lock-delay': { type: 'string' },
 } as const;
 
-export const help = `Usage: etcd-coord elect <name> [--value v] [--ttl 10] [--timeout 30s] [--try] [--kill-after 5s] -- <cmd…>
+export const help = `Usage: etcd-coord elect <name> [--value v] [--ttl 10] [--timeout 30s] [--try]
+                        [--kill-after 5s] [--lock-delay 6s] -- <cmd…>
        etcd-coord elect <name> --observe
 
 Campaigns in the election <name> (keys <name>/<lease id hex>, as \`etcdctl elect\`) with --value
 (default <hostname>:<pid>), and runs <cmd> while leader. The child sees ETCD_LOCK_KEY (the leader key),
 ETCD_LOCK_REV and ETCD_COORD_FENCING_TOKEN (its create revision: larger for every later term).
-If leadership is lost (etcd unreachable for about --ttl, or the key deleted), <cmd> gets SIGTERM, then
-SIGKILL after --kill-after, and etcd-coord exits 79. Leadership is resigned when <cmd> exits.
+If leadership is lost or at risk (etcd unreachable for --ttl − --kill-after, or the key deleted), <cmd>
+gets SIGTERM, then SIGKILL after --kill-after and before the lease can expire, and etcd-coord exits 79. Leadership is resigned when <cmd> exits.
 --observe prints the current leader's value, then every change ("(none)" while there is none), until
 interrupted; with --json one object per line: {"leader": value|null, "key", "leaseId", "revision"}.
 
@@ -46,11 +50,12 @@ Options:
   --ttl <seconds>         lease TTL (integer >= 2). Default 10
   --timeout <duration>    give up waiting to be elected after this long: exit 75
   --try                   do not wait: exit 80 (not elected) if another candidate leads
-  --kill-after <duration> SIGKILL this long after the SIGTERM sent on loss. Default 5s
+${KILL_POLICY_HELP}
   --observe               print the leader and every change instead of campaigning
 
-Exit status: <cmd>'s; 75 timed out; 79 leadership lost while running; 80 not elected (--try);
-  69 etcd unavailable; 64 usage.
+Exit status: <cmd>'s; 75 timed out; 79 leadership lost (or at risk) while running; 80 not elected
+  (--try); 69 etcd unavailable; 64 usage (also a --kill-after the --ttl cannot honour, or a --lock-delay
+  below --kill-after).
 
 Examples:
   etcd-coord elect scheduler --value "$(hostname)" -- ./scheduler
@@ -80,21 +85,22 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const argv = requireChild(p, 'elect');
   const value = str(p, 'value') ?? `${hostname()}:${process.pid}`;
   const timeoutMs = durationOption(p, 'timeout', 'elect');
-  const killAfterMs = durationOption(p, 'kill-after', 'elect') ?? 5000;
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'elect', ttlSeconds, io.env);
   const tryOnly = flag(p, 'try');
   if (tryOnly && timeoutMs !== undefined)
     throw new UsageError('--try and --timeout exclude each other', 'elect');
 
   return withCoordinator(opts, io, async (coord) => {
     const term = tryOnly
-      ? await campaignOrGiveUp(coord, name, value, io)
-      : await coord.election(name).campaign(value, {
+      ? await campaignOrGiveUp(coord, name, value, io, lockDelayMs)
+      : await coord.election(name, { lockDelayMs }).campaign(value, {
           signal: io.signal,
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         });
     try {
       const env = holdEnv(`${coord.namespace}${term.key}`, term.fencingToken);
-      const result = await supervise(io, { argv, env, killAfterMs }, term.signal);
+      const lease = fromLease ? leaseHolding(coord, term.leaseId) : undefined;
+      const result = await supervise(io, { argv, env, killAfterMs, lease }, term.signal);
       return childExitCode(result, `leadership of "${name}"`);
     } finally {
       await term.resign().catch(() => undefined);
@@ -122,8 +128,14 @@ function printLeader(io: CliIo, json: boolean, leader: LeaderInfo | null): void 
  *
  * @throws CliError (exit 80) when another candidate leads
  */
-async function campaignOrGiveUp(coord: Coordinator, name: string, value: string, io: CliIo): Promise<Term> {
-  const election = coord.election(name);
+async function campaignOrGiveUp(
+  coord: Coordinator,
+  name: string,
+  value: string,
+  io: CliIo,
+  lockDelayMs: number,
+): Promise<Term> {
+  const election = coord.election(name, { lockDelayMs });
   const session = await coord.currentSession({ signal: io.signal });
   const mine = `${name}/${session.leaseId.toString(16)}`;
   const giveUp = new AbortController();

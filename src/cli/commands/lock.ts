@@ -17,6 +17,8 @@ import { withCoordinator } from '../coordinator.js';
 import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { LockLostError } from '../../index.js';
 import { note, printHelp, type CliIo } from '../io.js';
+import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
+import { leaseHolding } from '../lease-escalation.js';
 import { childExitCode, holdEnv, supervise } from '../supervise.js';
 
 const OPTIONS = {
@@ -24,26 +26,29 @@ const OPTIONS = {
   timeout: { type: 'string' },
   try: { type: 'boolean' },
   'kill-after': { type: 'string' },
+  'lock-delay': { type: 'string' },
 } as const;
 
-export const help = `Usage: etcd-coord lock <name> [--ttl 10] [--timeout 30s] [--try] [--kill-after 5s] -- <cmd…>
+export const help = `Usage: etcd-coord lock <name> [--ttl 10] [--timeout 30s] [--try] [--kill-after 5s] [--lock-delay 6s] -- <cmd…>
 
 Waits for the fair (FIFO) mutex <name>, runs <cmd> while holding it, releases it when <cmd> exits.
 The key layout is etcd's own (<name>/<lease id hex>): it excludes against \`etcdctl lock <name>\`.
 The child's environment has ETCD_LOCK_KEY and ETCD_LOCK_REV (as \`etcdctl lock\` sets them) and
 ETCD_COORD_FENCING_TOKEN (= ETCD_LOCK_REV, strictly increasing from one holder to the next).
-If the lock is lost while <cmd> runs (etcd unreachable for about --ttl), <cmd> gets SIGTERM (its whole
-process group), SIGKILL after --kill-after, and etcd-coord exits 79. SIGINT/SIGTERM/SIGHUP are forwarded
-to <cmd>; the lock is released before etcd-coord exits.
+If the lock is lost, or at risk (etcd unreachable for --ttl − --kill-after), while <cmd> runs, <cmd> gets
+SIGTERM (its whole process group), SIGKILL after --kill-after and before the lease can expire, and
+etcd-coord exits 79. SIGINT/SIGTERM/SIGHUP are forwarded to <cmd> (once: on a terminal, Ctrl-C
+reaches <cmd> from the terminal itself); the lock is released before etcd-coord exits.
 
 Options:
   --ttl <seconds>         lease TTL (integer >= 2): how soon the lock of a crashed host frees. Default 10
   --timeout <duration>    give up waiting after this long: exit 75
   --try                   do not wait: exit 75 at once if the lock is held
-  --kill-after <duration> SIGKILL this long after the SIGTERM sent on loss. Default 5s
+${KILL_POLICY_HELP}
 
 Exit status: <cmd>'s (128+N if killed by signal N); 75 not acquired (--timeout, --try);
-  79 lost while running; 69 etcd unavailable; 77 permission denied; 64 usage; 127 <cmd> not found.
+  79 lost (or at risk) while running; 69 etcd unavailable; 77 permission denied; 64 usage (also a
+  --kill-after the --ttl cannot honour, or a --lock-delay below --kill-after); 127 <cmd> not found.
 
 Examples:
   etcd-coord lock nightly-backup -- ./backup.sh
@@ -57,15 +62,15 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const [name = ''] = positionals(p, ['name'], 'lock');
   const argv = requireChild(p, 'lock');
   const timeoutMs = durationOption(p, 'timeout', 'lock');
-  const killAfterMs = durationOption(p, 'kill-after', 'lock') ?? 5000;
   const ttlSeconds = ttlOption(p, 'lock');
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'lock', ttlSeconds, io.env);
   const tryOnly = flag(p, 'try');
   if (tryOnly && timeoutMs !== undefined)
     throw new UsageError('--try and --timeout exclude each other', 'lock');
   const opts = connectOptions(p, io, 'lock', ttlSeconds === undefined ? {} : { ttlSeconds });
 
   return withCoordinator(opts, io, async (coord) => {
-    const mutex = coord.mutex(name);
+    const mutex = coord.mutex(name, { lockDelayMs });
     const lock = tryOnly
       ? await mutex.tryLock()
       : await mutex.lock({ signal: io.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
@@ -73,7 +78,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
       throw new CliError(`lock "${name}" is held by another holder (--try)`, ExitCode.TIMED_OUT);
     try {
       const env = holdEnv(lock.etcdKey.toString(), lock.fencingToken);
-      const result = await supervise(io, { argv, env, killAfterMs }, lock.signal);
+      const lease = fromLease ? leaseHolding(coord, lock.leaseId) : undefined;
+      const result = await supervise(io, { argv, env, killAfterMs, lease }, lock.signal);
       return childExitCode(result, `lock "${name}"`);
     } finally {
       // Guarded delete: never removes a newer holder's key. A lost lock has nothing left to release.

@@ -17,6 +17,7 @@ import {
 import { withCoordinator } from '../coordinator.js';
 import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { emit, note, printHelp, type CliIo } from '../io.js';
+import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
 import { holdEnv, supervise, type ChildResult } from '../supervise.js';
 import { once } from '../../index.js';
 
@@ -26,11 +27,13 @@ const OPTIONS = {
   ttl: { type: 'string' },
   timeout: { type: 'string' },
   'kill-after': { type: 'string' },
+  'lock-delay': { type: 'string' },
   'on-crash': { type: 'string' },
 } as const;
 
 export const help = `Usage: etcd-coord once <job> (--slot <id> | --every <duration>) [--ttl 10] [--timeout 1h]
-                       [--on-crash rerun|fail] [--kill-after 5s] -- <cmd…>
+                       [--on-crash rerun|fail] [--kill-after 5s] [--lock-delay 6s]
+                       -- <cmd…>
 
 Put the same crontab line on every host: for each slot of <job>, exactly one host runs <cmd>; the others
 wait for it to finish, then exit 80 ("already done"). A host that crashes mid-run frees the slot after
@@ -42,7 +45,8 @@ now, e.g. --every 1h at 05:00:01 or 04:59:58 is slot 2026-11-21T05:00:00.000Z: h
 skew up to half the period. Schedule the cron at those multiples (--every 1h ↔ "0 * * * *").
 
 The child sees ETCD_LOCK_KEY, ETCD_LOCK_REV, ETCD_COORD_FENCING_TOKEN, ETCD_COORD_ONCE_SLOT. If the slot
-is lost while <cmd> runs, <cmd> gets SIGTERM, then SIGKILL after --kill-after, and etcd-coord exits 79.
+is lost or at risk while <cmd> runs, <cmd> gets SIGTERM, then SIGKILL after --kill-after and before the
+lease can expire, and etcd-coord exits 79.
 A <cmd> that fails (non-zero status, including after a forwarded SIGINT/SIGTERM) records the slot as
 failed: other hosts exit 81 for it and do not run it again.
 
@@ -52,10 +56,11 @@ Options:
   --ttl <seconds>         lease TTL (integer >= 2): how soon a crashed run frees the slot. Default 10
   --timeout <duration>    give up waiting for another host's run after this long: exit 75
   --on-crash rerun|fail   what the next host does after a crashed run. Default rerun
-  --kill-after <duration> SIGKILL this long after the SIGTERM sent on loss. Default 5s
+${KILL_POLICY_HELP}
 
 Exit status: <cmd>'s when it ran here; 80 the slot was already done; 81 the slot's run failed elsewhere;
-  75 timed out; 79 lost while running; 69 etcd unavailable; 64 usage.
+  75 timed out; 79 lost (or at risk) while running; 69 etcd unavailable; 64 usage (also a --kill-after
+  the --ttl cannot honour, or a --lock-delay below --kill-after).
   With --json, one line at the end: {"status": "ran"|"skipped"|"failed", "job", "slot", "record"}.
 
 Examples:
@@ -91,8 +96,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   if (onCrash !== 'rerun' && onCrash !== 'fail')
     throw new UsageError(`--on-crash: expected rerun or fail, got "${onCrash}"`, 'once');
   const timeoutMs = durationOption(p, 'timeout', 'once');
-  const killAfterMs = durationOption(p, 'kill-after', 'once') ?? 5000;
   const ttlSeconds = ttlOption(p, 'once');
+  const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'once', ttlSeconds, io.env);
   const opts = connectOptions(p, io, 'once', ttlSeconds === undefined ? {} : { ttlSeconds });
 
   return withCoordinator(opts, io, async (coord) => {
@@ -105,11 +110,12 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         {
           slot,
           onCrash,
+          lockDelayMs,
           host: hostname(),
           signal: io.signal,
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
         },
-        async (signal) => {
+        async (signal, held) => {
           // The slot is held through its election: its leader key is this run's lock key.
           const leader = await coord.election(`once/${job}/${slot}/lock`).leader({ signal });
           const env = {
@@ -124,7 +130,11 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
           };
           signal.addEventListener('abort', onAbort, { once: true });
           try {
-            child = await supervise(io, { argv, env, killAfterMs }, lost.signal);
+            // The slot's key is <…>/lock/<lease hex>: the lease it lives on.
+            const session = coord.session;
+            const lease =
+              fromLease && held.key.endsWith(`/${session.leaseId.toString(16)}`) ? session : undefined;
+            child = await supervise(io, { argv, env, killAfterMs, lease }, lost.signal);
           } finally {
             signal.removeEventListener('abort', onAbort);
           }

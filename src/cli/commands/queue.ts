@@ -4,18 +4,11 @@
  *
  * @module
  */
-import {
-  GLOBAL_HELP,
-  connectOptions,
-  durationOption,
-  intOption,
-  parseCommand,
-  requireChild,
-} from '../args.js';
+import { GLOBAL_HELP, connectOptions, durationOption, intOption, parseCommand } from '../args.js';
 import { withCoordinator } from '../coordinator.js';
 import { CliError, ExitCode, UsageError } from '../exit-codes.js';
-import { emit, note, printHelp, type CliIo } from '../io.js';
-import { supervise } from '../supervise.js';
+import { emit, printHelp, type CliIo } from '../io.js';
+import { work } from './queue-work.js';
 import { AbortedError, type Coordinator, type Job, type Queue, type QueueCodec } from '../../index.js';
 
 const OPTIONS = {
@@ -27,13 +20,14 @@ const OPTIONS = {
   'retry-delay': { type: 'string' },
   'max-attempts': { type: 'string' },
   'kill-after': { type: 'string' },
+  grace: { type: 'string' },
 } as const;
 
 export const help = `Usage: etcd-coord queue push <name> [<payload>] [--priority N] [--delay 10s]
        etcd-coord queue pop <name> [--timeout 30s]
        etcd-coord queue size <name>
        etcd-coord queue work <name> [--concurrency 1] [--max-jobs N] [--retry-delay 0s]
-                             [--max-attempts 5] [--kill-after 5s] -- <cmd…>
+                             [--max-attempts 5] [--kill-after 5s] [--grace 30s] -- <cmd…>
 
 An at-least-once queue: a job popped by a consumer that dies becomes visible again. Payloads are bytes,
 stored as given (push JSON if library consumers use the default JSON codec).
@@ -45,9 +39,12 @@ stored as given (push JSON if library consumers use the default JSON codec).
   work   runs <cmd> once per job with the payload on its stdin (ETCD_COORD_JOB_ID, ETCD_COORD_JOB_ATTEMPT
          in its environment): exit 0 acks the job, anything else nacks it (redelivered after --retry-delay;
          after --max-attempts deliveries it moves to the dead-letter queue <name>.dead). If the claim is
-         lost while <cmd> runs, <cmd> gets SIGTERM (SIGKILL after --kill-after) and the job is redelivered.
-         Runs until interrupted (exit 0), or until --max-jobs jobs were handled (exactly N with
-         --concurrency 1).
+         lost or at risk while <cmd> runs, <cmd> gets SIGTERM (SIGKILL after --kill-after, and before the
+         lease can expire) and the job is redelivered. Runs until --max-jobs jobs were taken, or until
+         SIGINT/SIGTERM (exit 0): then no more jobs are taken, the signal is forwarded to the running
+         commands and they get --grace to finish: one that exits 0 is acked; one killed by the signal
+         (or SIGKILLed when --grace runs out) is given back at once without counting the delivery;
+         any other status nacks as usual.
 
 Exit status: 0; 75 pop timed out; 69 etcd unavailable; 64 usage (also a payload over etcd's size limit).
 
@@ -132,56 +129,4 @@ async function readAll(io: CliIo): Promise<Buffer> {
   for await (const chunk of io.stdin)
     chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
   return Buffer.concat(chunks);
-}
-
-async function work(
-  p: ReturnType<typeof parseCommand>,
-  io: CliIo,
-  opts: ReturnType<typeof connectOptions>,
-  name: string,
-  open: (coord: Coordinator) => Queue<Buffer>,
-): Promise<number> {
-  const argv = requireChild(p, 'queue');
-  const concurrency = intOption(p, 'concurrency', 'queue', 1, 1000) ?? 1;
-  const maxJobs = intOption(p, 'max-jobs', 'queue', 1);
-  const retryDelayMs = durationOption(p, 'retry-delay', 'queue') ?? 0;
-  const killAfterMs = durationOption(p, 'kill-after', 'queue') ?? 5000;
-  return withCoordinator(opts, io, async (coord) => {
-    const q = open(coord);
-    const stop = new AbortController();
-    let handled = 0;
-    await q.process(
-      async (job, signal) => {
-        const env = {
-          ETCD_COORD_QUEUE: name,
-          ETCD_COORD_JOB_ID: job.id,
-          ETCD_COORD_JOB_ATTEMPT: String(job.attempt),
-        };
-        let outcome: 'ack' | 'nack' = 'nack';
-        try {
-          const result = await supervise(io, { argv, env, stdin: job.payload, killAfterMs }, signal);
-          if (result.exitCode === 0 && !result.lost) {
-            await job.ack();
-            outcome = 'ack';
-          } else {
-            await job.nack({ delayMs: retryDelayMs });
-          }
-          const why = result.lost ? 'claim lost, command terminated' : `exit ${result.exitCode}`;
-          if (p.json)
-            emit(io, true, '', { id: job.id, attempt: job.attempt, exitCode: result.exitCode, outcome });
-          else if (outcome === 'nack') note(io, `job ${job.id} (attempt ${job.attempt}): ${why}: nacked`);
-        } finally {
-          // Enough jobs: stop taking more. Aborted only now, since the handler's signal follows it.
-          if (maxJobs !== undefined && ++handled >= maxJobs) stop.abort();
-        }
-      },
-      {
-        concurrency,
-        retryDelayMs,
-        signal: AbortSignal.any([io.signal, stop.signal]),
-        onError: (err) => note(io, `queue "${name}": ${err instanceof Error ? err.message : String(err)}`),
-      },
-    );
-    return ExitCode.OK;
-  });
 }

@@ -1,0 +1,8 @@
+/**
+ * `etcd-coord once` supervisor worker: see cli-common.ts.
+ *
+ * @module
+ */
+import { runCliWorker } from './cli-common.js';
+
+await runCliWorker('once');
