@@ -1,6 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { CompactedError, LockLostError } from '../core/errors.js';
+import { isOwnerKey } from '../core/keys.js';
 import { headerRevision, toKeyValue } from '../core/kv.js';
 import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
@@ -10,7 +11,10 @@ import { LeaderObserver } from './observe.js';
 import type { Term } from './term.js';
 import { CandidateKeys } from './candidate-keys.js';
 import { runCampaign, type CampaignSpec } from './campaign.js';
-import { firstOwner, ownerRange } from './owner-scan.js';
+import { firstOwner, ownerRange, ownerScan } from './owner-scan.js';
+
+/** Candidates per page of {@link Election.candidates}. */
+const CANDIDATES_PAGE = 64;
 
 /** Options of {@link Election}. */
 export interface ElectionOptions {
@@ -168,6 +172,45 @@ export class Election {
           kv = full;
         }
         return toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length));
+      } catch (err) {
+        if (!(err instanceof CompactedError) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  /**
+   * Every candidate, in line order (the first is the leader), read at one revision: only keys that are
+   * exactly `<name>/<lease hex>` (an `etcdctl elect` candidate is one), not a nested name's.
+   *
+   * @example
+   * ```ts
+   * for (const c of await election.candidates()) console.log(c.key, c.value.toString());
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached
+   *
+   * Failure modes: history compacted between the pages of a long list → read again (up to 3 times).
+   */
+  async candidates(opts: { signal?: AbortSignal | undefined } = {}): Promise<LeaderInfo[]> {
+    assertOptionalSignal(opts.signal);
+    const what = `election "${this.name}": candidates`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Ascend' as const };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const first = await this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range(ownerRange(prefix, order, CANDIDATES_PAGE, false), o),
+          { signal: opts.signal },
+        );
+        const revision = headerRevision(first.header);
+        const out: LeaderInfo[] = [];
+        const scan = ownerScan(this.#ctx, what, prefix, order, first, revision, false, opts.signal);
+        for await (const { kv } of scan) {
+          if (isOwnerKey(kv.key, prefix))
+            out.push(toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length)));
+        }
+        return out;
       } catch (err) {
         if (!(err instanceof CompactedError) || attempt >= 3) throw err;
       }
