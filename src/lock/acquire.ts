@@ -50,6 +50,15 @@ async function cleanUp(
 /**
  * Enqueues `key` (relative to nothing: a full etcd key) under `session` and waits for its turn.
  *
+ * @example
+ * ```ts
+ * const granted = await acquire(ctx, spec, key, session, { signal, onGone: releaseLocalTurn });
+ * const lock = new Lock(ctx, spec, granted);
+ * ```
+ *
+ * Failure modes: an enqueue of unknown outcome arms the ghost sweeper for `key`; the in-process hold on
+ * `key` (and `onGone`) lasts until the key's removal is confirmed or the session is gone.
+ *
  * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
  *   the session's lease is lost while waiting (as soon as the loss is declared); LockLostError when the
  *   waiter key is deleted by someone else. The waiter key's removal starts before the call rejects, and is
@@ -107,8 +116,17 @@ export async function acquire(
  * deadline (the coordinator's `requestTimeoutMs`) even when etcd is unreachable; the removal of a refused
  * key goes on in the background.
  *
+ * @example
+ * ```ts
+ * const granted = await tryAcquire(ctx, spec, key, session, { onGone: releaseLocalTurn });
+ * return granted ? new Lock(ctx, spec, granted) : null;
+ * ```
+ *
  * @returns the grant, or `undefined` when the lock is taken
  * @throws UnavailableError when etcd does not answer within the request deadline
+ *
+ * Failure modes: as {@link acquire}; a refused key whose removal is not confirmed in time keeps the
+ * in-process hold until it is.
  */
 export async function tryAcquire(
   ctx: CoordContext,

@@ -47,7 +47,16 @@ export function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
  * further at the same revision until it has `limit` owner keys or there are no more. Without nested names
  * it sends nothing.
  *
+ * @example
+ * ```ts
+ * const res = await ctx.client.kv.txn({ compare: [], success: [{ request_range: { key } }, blockersOp(spec, q)] });
+ * const { kvs, more } = await completeBlockers(ctx, spec, q, res, 1, headerRevision(res.header), signal);
+ * ```
+ *
  * @throws UnavailableError when a further page cannot be read; CompactedError if `revision` was compacted
+ *
+ * Failure modes: two keys with the same create revision (one txn) at a page boundary: the second is
+ * skipped. Lock keys are created one per txn, so only nested names' keys can share a revision.
  */
 export async function completeBlockers(
   ctx: CoordContext,

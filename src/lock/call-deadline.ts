@@ -7,7 +7,18 @@ import { AbortedError, LockTimeoutError } from '../core/errors.js';
  * one deadline, so `timeoutMs` counts from the call, not from when the call's in-process turn came
  * (issue 25). `fn` gets the combined signal; a timeout anywhere becomes `LockTimeoutError`.
  *
+ * @example
+ * ```ts
+ * return withCallDeadline(opts, 'mutex "a"', async (signal) => {
+ *   const session = await ctx.currentSession({ signal });
+ *   return acquire(ctx, spec, key, session, { signal });
+ * });
+ * ```
+ *
  * @throws LockTimeoutError when `timeoutMs` passes first; whatever `fn` throws otherwise
+ *
+ * Failure modes: a step that ignores `signal` delays the rejection by as long as it runs; every step of
+ * the lock recipes takes it.
  */
 export async function withCallDeadline<T>(
   opts: WaitOptions,

@@ -52,6 +52,15 @@ export async function deleteKeyOnce(
  * A {@link Release} that deletes `key` (see {@link deleteKeyOnce}), retried in the background while
  * `session` lives. `gone` is called once, when the release is confirmed or can no longer matter (the
  * session ended, or etcd refused it outright): only then may the same key be written again in process.
+ *
+ * @example
+ * ```ts
+ * const release = keyRelease(ctx, key, createRevision, 'mutex "a": unlock', session, releaseLocalTurn);
+ * await release.run(); // rejects if not confirmed in time; the release goes on, run() can be called again
+ * ```
+ *
+ * Failure modes: a non-transient refusal (permission denied) ends the loop and calls `gone` with the key
+ * possibly still there (it then goes with the lease).
  */
 export function keyRelease(
   ctx: CoordContext,

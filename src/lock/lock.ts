@@ -5,8 +5,9 @@ import { AbortedError, LockLostError, PermissionDeniedError } from '../core/erro
 import { headerRevision } from '../core/kv.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
+import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
-import type { Release } from '../core/release.js';
+import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 
 /**
@@ -120,9 +121,19 @@ export class Lock {
    * one request timeout, without closing the coordinator. Each call resolves once the delete is confirmed.
    * Until then, further `lock()` calls on this name and session wait in process (the key is still there).
    *
-   * @throws UnavailableError when the delete is not confirmed after three attempts (the release goes on)
+   * `timeoutMs` (default: the coordinator's `requestTimeoutMs`) and `signal` bound only this call's wait;
+   * the release goes on in the background either way.
+   *
+   * @throws UnavailableError when the delete is not confirmed within `timeoutMs` or after three attempts
+   * @throws AbortedError when `signal` aborts first
    */
-  unlock(): Promise<void> {
+  unlock(opts: ReleaseRunOptions = {}): Promise<void> {
+    try {
+      assertOptionalSignal(opts.signal, 'signal');
+      assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
     if (!this.#release) {
       this.#untrack();
       if (!this.#controller.signal.aborted)
@@ -144,12 +155,15 @@ export class Lock {
           : [],
       );
     }
-    return this.#release.run();
+    return this.#release.run({
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+    });
   }
 
   /** Same as {@link unlock}. */
-  release(): Promise<void> {
-    return this.unlock();
+  release(opts: ReleaseRunOptions = {}): Promise<void> {
+    return this.unlock(opts);
   }
 
   /** Same as {@link unlock} (called by `coord.close()`). */

@@ -19,6 +19,10 @@ export interface LockOptions {
    * Mutex only: lock-delay (Consul's). A waiter that becomes first because the previous holder's lease
    * expired or was revoked — not a clean `unlock()` — waits this long before it is granted (honouring
    * `signal`/`timeoutMs`, and re-checking its key afterwards). A clean unlock hands over at once. Default 0.
+   *
+   * Every user of the name should set it: with it, `unlock()` also writes the release marker
+   * `<name>\0released` that tells a waiter the unlock was clean (so an RBAC role needs that key too); an
+   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry.
    */
   lockDelayMs?: number | undefined;
 }
@@ -83,8 +87,9 @@ export class Mutex {
       blockers: ownerKeyRange(prefix.key),
       isOwner: (key) => isOwnerKey(key, prefix.key),
       limit: 1,
-      // Every unlock writes it (one more op in the same txn), so waiters anywhere can apply a lock-delay.
-      releaseMarker: releaseMarkerKey(ctx.keyspace.key(name)),
+      // Only with a lock-delay: the marker lies outside `<name>/`, so the unlock txn of a mutex without
+      // one stays exactly etcd's (and needs no RBAC grant beyond the prefix).
+      releaseMarker: opts.lockDelayMs ? releaseMarkerKey(ctx.keyspace.key(name)) : undefined,
       lockDelayMs: opts.lockDelayMs,
     };
   }

@@ -29,7 +29,7 @@ export interface QueueSpec {
    */
   readonly isOwner: (key: Buffer) => boolean;
   readonly limit: number;
-  /** Written by a clean release of a key (see `core/lock-delay.ts`); a mutex always writes it. */
+  /** Written by a clean release of a key (see `core/lock-delay.ts`); a mutex with a lock-delay writes it. */
   readonly releaseMarker?: Buffer | undefined;
   /** Lock-delay after a predecessor's expiry (limit 1 only). Default 0. */
   readonly lockDelayMs?: number | undefined;

@@ -32,28 +32,38 @@ describe('mutex unlock retried after a failure', () => {
     return { proxy, holder, other, close };
   }
 
-  it('an unlock that failed while etcd was blackholed deletes the key once etcd is back, without close()', async () => {
-    const ns = uniquePrefix('unlock-retry');
-    // A long TTL: the holder's session survives the fault, so only the unlock can free the lock.
-    const { proxy, holder, other, close } = await setup(ns, 10);
-    try {
-      const lock = await holder.mutex('m').lock();
-      proxy.blackhole();
-      await expect(lock.unlock()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
-      expect(lock.signal.aborted).toBe(true);
-      proxy.pass();
-      const healedAt = performance.now();
-      // ~1 s back-off + one request timeout + gRPC's reconnect.
-      const next = await other.mutex('m').lock({ timeoutMs: 3000 });
-      expect(performance.now() - healedAt).toBeLessThan(3000);
-      expect(holder.session.done).toBe(false); // freed by the retried unlock, not by the lease
-      await lock.unlock(); // can be called again: resolves, and never deletes the new holder's key
-      expect(await other.mutex('m').holder()).toMatchObject({ fencingToken: next.fencingToken });
-      await next.unlock();
-    } finally {
-      await close();
-    }
-  }, 30_000);
+  const kinds = {
+    mutex: (c: Coordinator, o = {}) => c.mutex('m').lock(o),
+    semaphore: (c: Coordinator, o = {}) => c.semaphore('m', 1).acquire(o),
+    'rw write lock': (c: Coordinator, o = {}) => c.rwMutex('m').writeLock(o),
+  };
+  for (const [kind, take] of Object.entries(kinds)) {
+    it(`${kind}: a release that failed while etcd was blackholed deletes the key once etcd is back, without close()`, async () => {
+      const ns = uniquePrefix('unlock-retry');
+      // A long TTL: the holder's session survives the fault, so only the release can free the lock.
+      const { proxy, holder, other, close } = await setup(ns, 10);
+      try {
+        const lock = await take(holder);
+        proxy.blackhole();
+        const unlockAt = performance.now();
+        await expect(lock.unlock()).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+        // The call settles within its deadline (requestTimeoutMs) + 1 s; the release goes on.
+        expect(performance.now() - unlockAt).toBeLessThan(REQUEST_TIMEOUT_MS + 1000);
+        expect(lock.signal.aborted).toBe(true);
+        proxy.pass();
+        const healedAt = performance.now();
+        // ~1 s back-off + one request timeout + gRPC's reconnect.
+        const next = await take(other, { timeoutMs: 3000 });
+        expect(performance.now() - healedAt).toBeLessThan(3000);
+        expect(holder.session.done).toBe(false); // freed by the retried release, not by the lease
+        await lock.unlock(); // can be called again: resolves, and never deletes the new holder's key
+        expect(next.held).toBe(true);
+        await next.unlock();
+      } finally {
+        await close();
+      }
+    }, 30_000);
+  }
 
   it('withLock rejects with the unlock failure after fn succeeded, and the unlock still completes', async () => {
     const ns = uniquePrefix('withlock-unlock');
@@ -73,6 +83,33 @@ describe('mutex unlock retried after a failure', () => {
       // The in-process turn was handed on once the release was confirmed: the holder can lock again.
       const again = await m.lock({ timeoutMs: 3000 });
       await again.unlock();
+    } finally {
+      await close();
+    }
+  }, 30_000);
+
+  it("withLock: fn threw and the unlock failed too → AggregateError of both; fn threw alone → fn's error", async () => {
+    const ns = uniquePrefix('withlock-both');
+    const { proxy, holder, other, close } = await setup(ns, 10);
+    try {
+      const m = holder.mutex('m');
+      const boom = new Error('boom');
+      const err: unknown = await m
+        .withLock(() => {
+          proxy.blackhole();
+          throw boom;
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AggregateError);
+      expect((err as AggregateError).errors[0]).toBe(boom);
+      expect((err as AggregateError).errors[1]).toMatchObject({ code: 'UNAVAILABLE' });
+      proxy.pass();
+      await (await other.mutex('m').lock({ timeoutMs: 3000 })).unlock();
+      await expect(
+        m.withLock(() => {
+          throw boom;
+        }),
+      ).rejects.toBe(boom);
     } finally {
       await close();
     }
