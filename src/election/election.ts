@@ -24,7 +24,9 @@ export interface ElectionOptions {
    * Lock-delay (Consul's session lock-delay): a candidate that becomes first because the previous leader's
    * lease expired or was revoked, or its key was deleted by someone else, waits this long before it is
    * elected, so whatever the old leader was still doing has time to stop. A clean `resign()` hands over at
-   * once. Default 0.
+   * once — if the resigning candidate set `lockDelayMs` too (only then does its resign write the marker),
+   * so every candidate of a name that wants lock-delay sets it. Default 0 (the resign txn is unchanged,
+   * and nothing is read at a handover).
    */
   lockDelayMs?: number | undefined;
 }
@@ -42,8 +44,9 @@ export interface ElectionOptions {
  * try { await runScheduler(term.signal); } finally { await term.resign(); }
  * ```
  *
- * How a waiter tells a clean resign from a lost leader: the resign's txn also puts the marker
- * `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it counts as a loss.
+ * How a waiter tells a clean resign from a lost leader: with `lockDelayMs` set, the resign's txn also puts
+ * the marker `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it (a
+ * candidate without `lockDelayMs`, `etcdctl elect`, an expiry) counts as a loss.
  * A newcomer that finds nobody in line is elected at once (there is no record of an earlier expiry).
  *
  * Failure modes: a candidate whose lease is revoked or whose key is deleted while it waits is never told
