@@ -131,7 +131,7 @@ export async function runCampaign(
             watch,
             readRevision: revision,
             releaseTurn: releaseTurn,
-            marker: spec.marker,
+            marker: spec.lockDelayMs > 0 ? spec.marker : undefined,
           });
           watch = undefined;
           created = undefined;

@@ -1,6 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { CompactedError, LockLostError } from '../core/errors.js';
+import { isOwnerKey } from '../core/keys.js';
 import { headerRevision, toKeyValue } from '../core/kv.js';
 import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
@@ -10,7 +11,10 @@ import { LeaderObserver } from './observe.js';
 import type { Term } from './term.js';
 import { CandidateKeys } from './candidate-keys.js';
 import { runCampaign, type CampaignSpec } from './campaign.js';
-import { firstOwner, ownerRange } from './owner-scan.js';
+import { firstOwner, ownerRange, ownerScan } from './owner-scan.js';
+
+/** Candidates per page of {@link Election.candidates}. */
+const CANDIDATES_PAGE = 64;
 
 /** Options of {@link Election}. */
 export interface ElectionOptions {
@@ -20,7 +24,9 @@ export interface ElectionOptions {
    * Lock-delay (Consul's session lock-delay): a candidate that becomes first because the previous leader's
    * lease expired or was revoked, or its key was deleted by someone else, waits this long before it is
    * elected, so whatever the old leader was still doing has time to stop. A clean `resign()` hands over at
-   * once. Default 0.
+   * once — if the resigning candidate set `lockDelayMs` too (only then does its resign write the marker),
+   * so every candidate of a name that wants lock-delay sets it. Default 0 (the resign txn is unchanged,
+   * and nothing is read at a handover).
    */
   lockDelayMs?: number | undefined;
 }
@@ -38,8 +44,9 @@ export interface ElectionOptions {
  * try { await runScheduler(term.signal); } finally { await term.resign(); }
  * ```
  *
- * How a waiter tells a clean resign from a lost leader: the resign's txn also puts the marker
- * `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it counts as a loss.
+ * How a waiter tells a clean resign from a lost leader: with `lockDelayMs` set, the resign's txn also puts
+ * the marker `<name>\0released` naming the deleted key (core/lock-delay.ts); a deletion without it (a
+ * candidate without `lockDelayMs`, `etcdctl elect`, an expiry) counts as a loss.
  * A newcomer that finds nobody in line is elected at once (there is no record of an earlier expiry).
  *
  * Failure modes: a candidate whose lease is revoked or whose key is deleted while it waits is never told
@@ -168,6 +175,45 @@ export class Election {
           kv = full;
         }
         return toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length));
+      } catch (err) {
+        if (!(err instanceof CompactedError) || attempt >= 3) throw err;
+      }
+    }
+  }
+
+  /**
+   * Every candidate, in line order (the first is the leader), read at one revision: only keys that are
+   * exactly `<name>/<lease hex>` (an `etcdctl elect` candidate is one), not a nested name's.
+   *
+   * @example
+   * ```ts
+   * for (const c of await election.candidates()) console.log(c.key, c.value.toString());
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached
+   *
+   * Failure modes: history compacted between the pages of a long list → read again (up to 3 times).
+   */
+  async candidates(opts: { signal?: AbortSignal | undefined } = {}): Promise<LeaderInfo[]> {
+    assertOptionalSignal(opts.signal);
+    const what = `election "${this.name}": candidates`;
+    const prefix = this.#ctx.keyspace.key(this.#prefix);
+    const order = { order: 'Ascend' as const };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const first = await this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range(ownerRange(prefix, order, CANDIDATES_PAGE, false), o),
+          { signal: opts.signal },
+        );
+        const revision = headerRevision(first.header);
+        const out: LeaderInfo[] = [];
+        const scan = ownerScan(this.#ctx, what, prefix, order, first, revision, false, opts.signal);
+        for await (const { kv } of scan) {
+          if (isOwnerKey(kv.key, prefix))
+            out.push(toLeaderInfo(toKeyValue(kv, this.#ctx.keyspace.prefix.length)));
+        }
+        return out;
       } catch (err) {
         if (!(err instanceof CompactedError) || attempt >= 3) throw err;
       }

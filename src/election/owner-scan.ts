@@ -55,14 +55,61 @@ export function ownerRange(
 }
 
 /**
- * @internal The first candidate key (exactly `<name>/<lease hex>`, issue 16 f3) in `order`, given the first
- * page already read at `revision`; further pages (keys only) are read at that same revision, so the answer
- * describes one moment. Keys created in one txn share a create revision: a page boundary inside such a group
- * is re-read from the group (its keys already seen are skipped), with a larger page when one page is all group.
+ * @internal Every key of the range in `order`, starting from a first page already read at `revision`;
+ * further pages are read at that same revision, so the keys describe one moment. Keys created in one txn
+ * share a create revision: a page boundary inside such a group is re-read from the group (its keys already
+ * seen are skipped), with a larger page when one page is all group.
  *
  * @example
  * ```ts
- * const kv = await firstOwner(ctx, what, prefix, { order: 'Ascend' }, firstPage, revision, signal);
+ * for await (const kv of ownerScan(ctx, what, prefix, order, first, revision, true, signal)) …
+ * ```
+ *
+ * @throws UnavailableError when etcd cannot be reached; CompactedError when `revision` was compacted meanwhile
+ */
+export async function* ownerScan(
+  ctx: CoordContext,
+  what: string,
+  prefix: Buffer,
+  order: OwnerOrder,
+  first: { kvs: IKeyValue[]; more: boolean },
+  revision: bigint,
+  keysOnly: boolean,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<{ kv: IKeyValue; onFirstPage: boolean }> {
+  let page = first;
+  let onFirstPage = true;
+  let limit = PAGE;
+  let bound: bigint | undefined;
+  const seen = new Set<string>();
+  for (;;) {
+    for (const kv of page.kvs) {
+      if (BigInt(kv.create_revision) === bound && seen.has(kv.key.toString('hex'))) continue;
+      yield { kv, onFirstPage };
+    }
+    const last = page.kvs.at(-1);
+    if (!page.more || !last) return;
+    const lastRev = BigInt(last.create_revision);
+    if (lastRev !== bound) {
+      seen.clear();
+      bound = lastRev;
+    }
+    for (const kv of page.kvs) if (BigInt(kv.create_revision) === bound) seen.add(kv.key.toString('hex'));
+    // A page that is all one create revision makes no progress with the same size: widen it.
+    limit = page.kvs.every((kv) => BigInt(kv.create_revision) === bound) ? limit * 2 : PAGE;
+    const req = ownerRange(prefix, order, limit, keysOnly, bound, revision);
+    page = await ctx.requester.run(what, (o) => ctx.client.kv.range(req, o), { signal });
+    onFirstPage = false;
+  }
+}
+
+/**
+ * @internal The first candidate key (exactly `<name>/<lease hex>`, issue 16 f3) in `order`, given the first
+ * page already read at `revision` (see {@link ownerScan}; later pages are keys only).
+ *
+ * @example
+ * ```ts
+ * const found = await firstOwner(ctx, what, prefix, { order: 'Ascend' }, firstPage, revision, signal);
  * ```
  *
  * @throws UnavailableError when etcd cannot be reached; CompactedError when `revision` was compacted meanwhile
@@ -78,28 +125,7 @@ export async function firstOwner(
   revision: bigint,
   signal: AbortSignal | undefined,
 ): Promise<{ kv: IKeyValue; onFirstPage: boolean } | undefined> {
-  let page = first;
-  let onFirstPage = true;
-  let limit = PAGE;
-  let bound: bigint | undefined;
-  const seen = new Set<string>();
-  for (;;) {
-    for (const kv of page.kvs) {
-      if (BigInt(kv.create_revision) === bound && seen.has(kv.key.toString('hex'))) continue;
-      if (isOwnerKey(kv.key, prefix)) return { kv, onFirstPage };
-    }
-    const last = page.kvs.at(-1);
-    if (!page.more || !last) return undefined;
-    const lastRev = BigInt(last.create_revision);
-    if (lastRev !== bound) {
-      seen.clear();
-      bound = lastRev;
-    }
-    for (const kv of page.kvs) if (BigInt(kv.create_revision) === bound) seen.add(kv.key.toString('hex'));
-    // A page that is all one create revision makes no progress with the same size: widen it.
-    limit = page.kvs.every((kv) => BigInt(kv.create_revision) === bound) ? limit * 2 : PAGE;
-    const req = ownerRange(prefix, order, limit, true, bound, revision);
-    page = await ctx.requester.run(what, (o) => ctx.client.kv.range(req, o), { signal });
-    onFirstPage = false;
-  }
+  for await (const found of ownerScan(ctx, what, prefix, order, first, revision, true, signal))
+    if (isOwnerKey(found.kv.key, prefix)) return found;
+  return undefined;
 }

@@ -24,8 +24,11 @@ export interface TermInit {
   readRevision: bigint;
   /** Ends this caller's in-process turn on the key: the next `campaign()` on the same session and name may go. */
   releaseTurn: () => void;
-  /** `<name>\0released`, put by the resign's txn so waiters can tell a clean resign from a loss (lock-delay). */
-  marker: Buffer;
+  /**
+   * `<name>\0released`, put by the resign's txn so waiters can tell a clean resign from a loss (lock-delay);
+   * only with `lockDelayMs` set, so an election without it needs no access outside `<name>/` (RBAC).
+   */
+  marker: Buffer | undefined;
 }
 
 /**
@@ -59,7 +62,7 @@ export class Term {
   readonly #untrack: () => void;
   readonly #session: Session;
   readonly #releaseTurn: () => void;
-  readonly #marker: Buffer;
+  readonly #marker: Buffer | undefined;
   #value: Buffer;
   /** Set by the first `resign()`/`close()`: the retrying delete of the leader key. */
   #release: Release | undefined;
@@ -264,7 +267,7 @@ export class Term {
               compare: [this.guardCompare()],
               success: [
                 { request_delete_range: { key: this.#fullKey } },
-                releaseMarkerOp(this.#marker, this.#fullKey, this.leaseId),
+                ...(this.#marker ? [releaseMarkerOp(this.#marker, this.#fullKey, this.leaseId)] : []),
               ],
               failure: [],
             },

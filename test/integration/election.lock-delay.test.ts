@@ -41,7 +41,7 @@ describe('election: lock-delay', () => {
 
   it('a clean resign hands over at once, whatever lockDelayMs', async () => {
     const [a, b] = [await coord(), await coord()];
-    const term = await a.election('d2').campaign('a');
+    const term = await a.election('d2', { lockDelayMs: 5000 }).campaign('a');
     let electedAt = 0;
     const next = b
       .election('d2', { lockDelayMs: 5000 })
@@ -53,6 +53,24 @@ describe('election: lock-delay', () => {
     const t = await next;
     expect(electedAt - resignedAt).toBeLessThan(5000);
     await t.resign();
+  });
+
+  it('without lockDelayMs the resign writes no marker (nothing outside <name>/), so a delaying waiter counts it as a loss', async () => {
+    const [a, b] = [await coord(), await coord()];
+    const term = await a.election('d5').campaign('a');
+    let electedAt = 0;
+    const next = b
+      .election('d5', { lockDelayMs: DELAY })
+      .campaign('b')
+      .then((t) => ((electedAt = performance.now()), t));
+    await waitFor(async () => (await count('d5/')) === 2);
+    const resignedAt = performance.now();
+    await term.resign();
+    expect(await count('d5\0')).toBe(0);
+    const t = await next;
+    expect(electedAt - resignedAt).toBeGreaterThanOrEqual(DELAY);
+    await t.resign(); // b has lockDelayMs: its resign does write the marker
+    expect(await count('d5\0released')).toBe(1);
   });
 
   it('a leader key deleted by someone else counts as a loss, not a clean resign: the delay applies', async () => {

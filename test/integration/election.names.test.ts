@@ -70,4 +70,21 @@ describe('election: nested names do not interfere', () => {
     await first.resign();
     await (await second).resign();
   });
+
+  it('candidates() lists only `<name>/<lease hex>` keys, in line order, across pages', async () => {
+    const a = await coord();
+    const hexes: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const hex = (0x1000 + i * 7).toString(16);
+      hexes.push(hex);
+      await etcd.admin.put(`${etcd.prefix}list/${hex}`).value(`v${i}`);
+      await etcd.admin.put(`${etcd.prefix}list/d${i}/${hex}`).value('nested');
+    }
+    await etcd.admin.put(`${etcd.prefix}list/ABC`).value('upper');
+    const list = await a.election('list').candidates();
+    expect(list.map((c) => c.key)).toEqual(hexes.map((h) => `list/${h}`));
+    expect(list[0]?.value.toString()).toBe('v0');
+    expect((await a.election('list').leader())?.key).toBe(list[0]?.key);
+    expect(await a.election('nobody').candidates()).toEqual([]);
+  });
 });
