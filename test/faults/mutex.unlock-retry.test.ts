@@ -129,7 +129,11 @@ describe('mutex unlock retried after a failure', () => {
           async (faults) => {
             const m = holder.mutex('p');
             const lock = await m.lock({ timeoutMs: 10_000 });
-            const unlocking = lock.unlock().catch(() => undefined);
+            let settled = 'no';
+            const unlocking = lock.unlock().then(
+              () => void (settled = 'ok'),
+              (err: unknown) => void (settled = String(err)),
+            );
             for (const { fault: f, ms } of faults) {
               if (f === 'drop-replies') proxy.dropReplies();
               else if (f === 'blackhole') proxy.blackhole();
@@ -137,12 +141,22 @@ describe('mutex unlock retried after a failure', () => {
               await sleep(ms);
             }
             proxy.pass();
-            const next = await other.mutex('p').lock({ timeoutMs: 3000 });
+            const healedAt = performance.now();
+            const next = await other
+              .mutex('p')
+              .lock({ timeoutMs: 3000 })
+              .catch((err: unknown) => {
+                // Say what the holder was doing, so a failure under load can be told from a bug.
+                const state = `holder session done=${holder.session.done}, unlock settled: ${settled}`;
+                throw new Error(
+                  `after ${Math.round(performance.now() - healedAt)} ms: ${String(err)}; ${state}`,
+                );
+              });
             await next.unlock();
             await unlocking;
           },
         ),
-        { numRuns: 10, endOnFailure: true },
+        { numRuns: Number(process.env.RUNS ?? 10), endOnFailure: true },
       );
     } finally {
       await close();
