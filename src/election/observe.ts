@@ -113,7 +113,8 @@ export class LeaderObserver implements AsyncIterableIterator<LeaderInfo | null> 
 
   #update(): void {
     if (this.#done) return;
-    const kv = pickLeader(this.#candidates.values());
+    // Only exact `<name>/<lease hex>` keys are candidates, not a nested name's (issue 16 f3).
+    const kv = pickLeader(this.#candidates.values(), Buffer.from(this.#prefix));
     const leader = kv ? toLeaderInfo(kv) : null;
     const last = this.#last?.leader;
     if (

@@ -29,6 +29,19 @@ describe('election: nested names do not interfere', () => {
     await Promise.all([db.resign(), svc.resign()]);
   });
 
+  it("observe('obs') reports its own leader, never a candidate of 'obs/db'", async () => {
+    const [a, b] = [await coord(), await coord()];
+    const db = await a.election('obs/db').campaign('db-leader');
+    const ac = new AbortController();
+    const seen = b.election('obs').observe({ signal: ac.signal })[Symbol.asyncIterator]();
+    expect((await seen.next()).value).toBeNull(); // the nested candidate is not this election's leader
+    const own = await a.election('obs').campaign('obs-leader', { timeoutMs: 3000 });
+    expect((await seen.next()).value?.value.toString()).toBe('obs-leader');
+    await seen.return?.();
+    ac.abort();
+    await Promise.all([db.resign(), own.resign()]);
+  });
+
   it('many older non-candidate keys under the prefix: leader() and the queue page past them', async () => {
     const [a, b] = [await coord(), await coord()];
     // Older than every candidate, and inside the hex-looking part of the prefix: nested names, an upper-case
