@@ -10,6 +10,7 @@ import {
 } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { CompactedError, ConflictError, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { GhostSweeper, type GhostHold } from '../core/ghost-sweeper.js';
 import { leaseHex } from '../core/keys.js';
 import { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
@@ -42,6 +43,8 @@ interface Entry {
   lease: bigint;
   /** The session's signal: the key lives with its lease, so its delete is retried only while it is live. */
   alive: AbortSignal;
+  /** The ghost sweeper's hold on the key: released once its delete is confirmed (or the lease is gone). */
+  hold: GhostHold;
   untrack: () => void;
   /** The delete of the key, once `leave()` (or a cleanup) asked for it: retried until confirmed. */
   leaving?: Release;
@@ -177,24 +180,46 @@ export class DoubleBarrier {
     try {
       const key = this.#ctx.keyspace.key(`${this.name}/waiters/${leaseHex(session.leaseId)}`);
       const token = Buffer.from(randomBytes(12).toString('hex'));
-      const created = await createWaiter(
-        this.#ctx,
-        this.#keys,
-        { key, lease: session.leaseId, token },
-        what,
-        deadline.signal,
-      ).catch(async (err: unknown) => {
-        // The create may have applied without an answer: do not leave an extra participant behind.
-        await deleteIfToken(this.#ctx, key, token, `double barrier "${this.name}": remove key`);
-        throw err;
-      });
-      if (!created) {
-        throw new ConflictError(
-          `${what}: session ${leaseHex(session.leaseId)} already has a participant in this barrier; use one session per participant`,
-        );
+      // Issue 15 f3: a create attempt of unknown outcome may be applied late, after this participant left;
+      // the sweeper deletes such a ghost once no hold on the key is open.
+      const sweeper = GhostSweeper.of(this.#ctx);
+      const hold = sweeper.hold(key);
+      let held = false;
+      let own: { key: Buffer; createRevision: bigint; lease: bigint };
+      let created: { createRevision: bigint; present: number } | undefined;
+      try {
+        await sweeper.settled(key, deadline.signal);
+        const arm = () => sweeper.arm(key, { leaseId: session.leaseId, alive: session.signal, what });
+        created = await createWaiter(
+          this.#ctx,
+          this.#keys,
+          { key, lease: session.leaseId, token },
+          what,
+          deadline.signal,
+          arm,
+        ).catch(async (err: unknown) => {
+          // The create may have applied without an answer: do not leave an extra participant behind.
+          await deleteIfToken(this.#ctx, key, token, `double barrier "${this.name}": remove key`);
+          throw err;
+        });
+        if (!created) {
+          throw new ConflictError(
+            `${what}: session ${leaseHex(session.leaseId)} already has a participant in this barrier; use one session per participant`,
+          );
+        }
+        own = { key, createRevision: created.createRevision, lease: session.leaseId };
+        // With the lease gone the key is gone too: nothing left to hold.
+        const release = () => {
+          session.signal.removeEventListener('abort', release);
+          hold();
+        };
+        session.signal.addEventListener('abort', release, { once: true });
+        const entry: Entry = { ...own, alive: session.signal, hold: release, untrack: this.#ctx.track(this) };
+        this.#entry = entry;
+        held = true;
+      } finally {
+        if (!held) hold();
       }
-      const own = { key, createRevision: created.createRevision, lease: session.leaseId };
-      this.#entry = { ...own, alive: session.signal, untrack: this.#ctx.track(this) };
       let present = created.present;
       for (;;) {
         if (present >= this.count) {
@@ -356,6 +381,7 @@ export class DoubleBarrier {
       alive: entry.alive,
       attempt: async (signal) => {
         entry.left = await deleteWaiter(this.#ctx, this.#keys, entry, what, signal, 0);
+        entry.hold();
       },
     });
     return entry.leaving;
