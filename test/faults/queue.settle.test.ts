@@ -127,6 +127,39 @@ describe('queue: settling a claim that may be lost', () => {
     await job.ack(); // confirmed by the background retry
   }, 60_000);
 
+  it('process(): an ack refused as lost is reported through onError, and the loop goes on', async () => {
+    const { proxy, cut, other } = await setup();
+    const cq = cut.queue<string>('jobs');
+    const oq = other.queue<string>('jobs');
+    await oq.push('first');
+    const errors: unknown[] = [];
+    const handled: string[] = [];
+    let release: () => void = () => undefined;
+    const firstDone = new Promise<void>((r) => (release = r));
+    const stop = new AbortController();
+    const processing = cq.process(
+      async (job) => {
+        handled.push(job.payload);
+        if (job.payload === 'first') await firstDone; // stalls while its claim is lost
+      },
+      { signal: stop.signal, onError: (err) => errors.push(err) },
+    );
+    await waitFor(() => handled.length === 1);
+    proxy.blackhole();
+    const again = await oq.pop({ timeoutMs: 30_000 });
+    await again.ack();
+    proxy.pass();
+    await waitFor(() => cq.size().then(() => true));
+    release();
+    await waitFor(() => errors.length === 1, { timeoutMs: 15_000 });
+    expect(errors[0]).toBeInstanceOf(JobLostError);
+    expect((errors[0] as JobLostError).job).toBe('completed');
+    await oq.push('second');
+    await waitFor(() => handled.includes('second'), { timeoutMs: 30_000 });
+    stop.abort();
+    await processing;
+  }, 90_000);
+
   it('job.release() gives the job back at once without counting the delivery', async () => {
     const { cut, other } = await setup();
     const cq = cut.queue<string>('jobs');
