@@ -104,6 +104,30 @@ describe('queue: settling a claim that may be lost', () => {
     expect(cq.stats.acked).toBe(1);
   }, 60_000);
 
+  it('an ack whose reply was dropped and whose lease then expired rejects JobLostError with mayHaveApplied', async () => {
+    const { namespace, proxy, cut, other } = await setup();
+    const cq = cut.queue<string>('jobs');
+    await other.queue<string>('jobs').push('only');
+    const job = await cq.pop({ timeoutMs: 10_000 });
+    proxy.dropReplies();
+    await expect(job.ack({ timeoutMs: 1500 })).rejects.toBeInstanceOf(UnavailableError);
+    expect(await keys(`${namespace}queue/jobs/items/`)).toEqual([]); // it did apply
+    // The session is declared lost, stops its keepalives, and the server expires the lease.
+    await waitFor(() => job.signal.aborted);
+    const admin = etcd.cluster.client();
+    await waitFor(
+      async () => (await admin.getAll().prefix(`${namespace}queue/jobs/consumers/`).keys()).length === 0,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    proxy.pass();
+    const err = await job.ack().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobLostError);
+    expect((err as JobLostError).job).toBe('completed');
+    expect((err as JobLostError).mayHaveApplied).toBe(true);
+  }, 60_000);
+
   it('an ack blackholed fails, is retried in the background, and the claim is gone soon after healing (without closing)', async () => {
     const { namespace, proxy, cut, other } = await setup();
     const cq = cut.queue<string>('jobs');
