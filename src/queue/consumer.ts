@@ -362,7 +362,7 @@ export class Consumer<T> implements JobOwner {
       settlement.run().then(
         () => void this.#settling.delete(settlement),
         (err: unknown) => {
-          // A transient failure: the settle keeps retrying in the background while the session lives.
+          // A transient failure: the settle keeps retrying in the background while the coordinator is open.
           if (isTransient(err) && !this.#ctx.closedSignal.aborted) return follow();
           this.#settling.delete(settlement);
         },
