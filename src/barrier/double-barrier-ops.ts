@@ -4,6 +4,7 @@
  */
 import type { ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
+import { UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 
@@ -24,12 +25,18 @@ function run(
   signal: AbortSignal | undefined,
   txn: Parameters<CoordContext['client']['kv']['txn']>[0],
   retries = RETRIES,
+  onUncertain?: () => void,
 ): Promise<ITxnResponse> {
-  return withRetry(() => ctx.requester.run(what, (o) => ctx.client.kv.txn(txn, o), { signal, write: true }), {
-    signal,
-    what,
-    retries,
-  });
+  return withRetry(
+    () =>
+      ctx.requester
+        .run(what, (o) => ctx.client.kv.txn(txn, o), { signal, write: true })
+        .catch((err: unknown) => {
+          if (err instanceof UnavailableError && err.mayHaveApplied) onUncertain?.();
+          throw err;
+        }),
+    { signal, what, retries },
+  );
 }
 
 function rangeOf(r: { key: Buffer; end: Buffer }, extra: { count_only?: boolean; keys_only?: boolean } = {}) {
@@ -39,7 +46,8 @@ function rangeOf(r: { key: Buffer; end: Buffer }, extra: { count_only?: boolean;
 /**
  * Creates `key` under `lease` with `token` as its value if it does not exist, and counts the participants,
  * in one revision. A repeat after an unanswered attempt recognises its own token; a key with another token
- * (another handle on the same session) is `undefined`.
+ * (another handle on the same session) is `undefined`. `onUncertain` is told of every attempt that got no
+ * answer (it may apply later: the caller arms the ghost sweeper).
  */
 export async function createWaiter(
   ctx: CoordContext,
@@ -47,14 +55,22 @@ export async function createWaiter(
   own: { key: Buffer; lease: bigint; token: Buffer },
   what: string,
   signal: AbortSignal,
+  onUncertain?: () => void,
 ): Promise<{ createRevision: bigint; present: number } | undefined> {
   const { key } = own;
   const count = rangeOf(keys.waiters, { count_only: true });
-  const res = await run(ctx, what, signal, {
-    compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-    success: [{ request_put: { key, value: own.token, lease: own.lease.toString() } }, count],
-    failure: [{ request_range: { key } }, count],
-  });
+  const res = await run(
+    ctx,
+    what,
+    signal,
+    {
+      compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+      success: [{ request_put: { key, value: own.token, lease: own.lease.toString() } }, count],
+      failure: [{ request_range: { key } }, count],
+    },
+    RETRIES,
+    onUncertain,
+  );
   const present = Number(res.responses[1]?.response_range.count ?? 0);
   if (res.succeeded) return { createRevision: headerRevision(res.header), present };
   const existing = res.responses[0]?.response_range.kvs[0];

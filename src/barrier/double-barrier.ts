@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import type { CoordContext } from '../core/context.js';
 import {
   abortError,
@@ -10,20 +9,12 @@ import {
 } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { CompactedError, ConflictError, SessionExpiredError, UnavailableError } from '../core/errors.js';
-import { leaseHex } from '../core/keys.js';
-import { Release } from '../core/release.js';
+import type { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
-import {
-  clearReady,
-  createWaiter,
-  deleteIfToken,
-  deleteWaiter,
-  putReady,
-  readState,
-  type BarrierKeys,
-} from './double-barrier-ops.js';
+import { clearReady, deleteWaiter, putReady, readState, type BarrierKeys } from './double-barrier-ops.js';
+import { join, leaving, type Participant } from './participant.js';
 
 /** Options of {@link DoubleBarrier}. */
 export interface DoubleBarrierOptions {
@@ -35,18 +26,9 @@ export interface DoubleBarrierOptions {
   session?: Session;
 }
 
-/** This participant's key while it is inside the barrier. */
-interface Entry {
-  key: Buffer;
-  createRevision: bigint;
-  lease: bigint;
-  /** The session's signal: the key lives with its lease, so its delete is retried only while it is live. */
-  alive: AbortSignal;
+/** This participant's key while it is inside the barrier, and its registration with the coordinator. */
+interface Entry extends Participant {
   untrack: () => void;
-  /** The delete of the key, once `leave()` (or a cleanup) asked for it: retried until confirmed. */
-  leaving?: Release;
-  /** What the confirmed delete saw: the revision and the keys of the participants still inside. */
-  left?: { revision: bigint; others: Buffer[] };
 }
 
 /** A watch that broke (compacted history, cancelled by etcd) may have missed events: read and wait again. */
@@ -175,27 +157,11 @@ export class DoubleBarrier {
     // Watch first, then write: the ready put of whoever completes the count is seen whenever it comes.
     let watch = await open();
     try {
-      const key = this.#ctx.keyspace.key(`${this.name}/waiters/${leaseHex(session.leaseId)}`);
-      const token = Buffer.from(randomBytes(12).toString('hex'));
-      const created = await createWaiter(
-        this.#ctx,
-        this.#keys,
-        { key, lease: session.leaseId, token },
-        what,
-        deadline.signal,
-      ).catch(async (err: unknown) => {
-        // The create may have applied without an answer: do not leave an extra participant behind.
-        await deleteIfToken(this.#ctx, key, token, `double barrier "${this.name}": remove key`);
-        throw err;
-      });
-      if (!created) {
-        throw new ConflictError(
-          `${what}: session ${leaseHex(session.leaseId)} already has a participant in this barrier; use one session per participant`,
-        );
-      }
-      const own = { key, createRevision: created.createRevision, lease: session.leaseId };
-      this.#entry = { ...own, alive: session.signal, untrack: this.#ctx.track(this) };
-      let present = created.present;
+      const joined = await join(this.#ctx, this.#keys, this.name, session, what, deadline.signal);
+      const { key } = joined.participant;
+      const own = joined.participant;
+      this.#entry = { ...joined.participant, untrack: this.#ctx.track(this) };
+      let present = joined.present;
       for (;;) {
         if (present >= this.count) {
           if (await putReady(this.#ctx, this.#keys, own, what, deadline.signal)) return;
@@ -354,17 +320,8 @@ export class DoubleBarrier {
       .catch(() => undefined);
   }
 
-  /** The one retried delete of this participant's key (a repeat finds it gone and only lists). */
   #leaving(entry: Entry): Release {
-    const what = `double barrier "${this.name}": leave`;
-    entry.leaving ??= new Release({
-      what,
-      alive: entry.alive,
-      attempt: async (signal) => {
-        entry.left = await deleteWaiter(this.#ctx, this.#keys, entry, what, signal, 0);
-      },
-    });
-    return entry.leaving;
+    return leaving(this.#ctx, this.#keys, this.name, entry);
   }
 
   #forget(entry: Entry): void {

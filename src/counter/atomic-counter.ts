@@ -245,7 +245,12 @@ export class AtomicCounter {
   }
 
   /** The compare-and-set: no signal on purpose, so an in-flight write is always answered or times out as "may have applied". */
-  #cas(what: string, modRevision: bigint, next: bigint, timeoutMs: number | undefined): Promise<ITxnResponse> {
+  #cas(
+    what: string,
+    modRevision: bigint,
+    next: bigint,
+    timeoutMs: number | undefined,
+  ): Promise<ITxnResponse> {
     return this.#ctx.requester.run(
       what,
       (o) =>

@@ -3,12 +3,12 @@ import { setMaxListeners } from 'node:events';
 import { Backoff } from '../core/backoff.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { AbortedError, isTransient, UnavailableError } from '../core/errors.js';
+import { AbortedError, UnavailableError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
 import { headerRevision } from '../core/kv.js';
 import { decodePayload, encodeItem, newToken, type ItemHeader, type QueueCodec } from './item.js';
 import { Job, type JobClaim, type JobOwner } from './job.js';
-import { Settlement, type SettleKind, type SettleOutcome } from './settle.js';
+import { Settlements, type Settlement, type SettleKind } from './settle.js';
 import { QueueView, type Entry } from './view.js';
 import { QueueTxns, cmpCreate, queuePrefix } from './claims.js';
 
@@ -54,8 +54,7 @@ export class Consumer<T> implements JobOwner {
   readonly #waiters: Waiter<T>[] = [];
   /** Jobs handed out and not settled, by rel. */
   readonly #active = new Map<string, JobClaim>();
-  /** Settles started and not yet confirmed or known lost (`close()` waits a little for them). */
-  readonly #settling = new Set<Settlement>();
+  readonly #settlements: Settlements;
   /** Claim txns whose outcome is unknown (no answer): rel → the nonce written in the claim. */
   readonly #uncertain = new Map<string, string>();
   readonly #backoff = new Backoff(50, 2000);
@@ -80,6 +79,7 @@ export class Consumer<T> implements JobOwner {
     // Every waiting pop() listens on it.
     setMaxListeners(0, this.#closed.signal);
     this.#txns = new QueueTxns(ctx, settings.name, settings.deadLetter, (rev) => this.noteWrite(rev));
+    this.#settlements = new Settlements(this.#txns, settings, ctx.closedSignal, this.stats);
     this.#view = new QueueView(
       ctx,
       queuePrefix(settings.name),
@@ -143,7 +143,7 @@ export class Consumer<T> implements JobOwner {
     const timeoutMs = this.#ctx.requester.requestTimeoutMs;
     await Promise.allSettled([
       ...[...this.#active.values()].map((claim) => this.settle(claim, 'release', 0).run({ timeoutMs })),
-      ...[...this.#settling].map((settle) => settle.run({ timeoutMs })),
+      ...this.#settlements.waitAll(timeoutMs),
       this.#me === ''
         ? undefined
         : this.#ctx.requester
@@ -343,40 +343,11 @@ export class Consumer<T> implements JobOwner {
 
   /**
    * @internal {@link Job.ack} / `nack` / `release`: the one settle of a claim. It leaves the active set at
-   * once, so `close()` never gives back a job whose ack is being retried; it is tracked until confirmed or
-   * known lost.
-   *
-   * It is retried for as long as the coordinator is open, not only while the session lives: the session
-   * is declared lost on the client's clock before the server expires the lease, so an ack may still apply
-   * then; and once the lease is gone the first answer from etcd ends the retries with `JobLostError`.
+   * once, so `close()` never gives back a job whose ack is being retried.
    */
   settle(claim: JobClaim, kind: SettleKind, delayMs: number): Settlement {
     this.#active.delete(claim.rel);
-    const settlement = new Settlement(
-      this.#txns,
-      claim,
-      kind,
-      { queue: this.#s.name, delayMs, maxAttempts: this.#s.maxAttempts, alive: this.#ctx.closedSignal },
-      (outcome) => this.#count(outcome),
-    );
-    this.#settling.add(settlement);
-    const follow = (): Promise<void> =>
-      settlement.run().then(
-        () => void this.#settling.delete(settlement),
-        (err: unknown) => {
-          // A transient failure: the settle keeps retrying in the background while the session lives.
-          if (isTransient(err) && !this.#ctx.closedSignal.aborted) return follow();
-          this.#settling.delete(settlement);
-        },
-      );
-    void follow();
-    return settlement;
-  }
-
-  #count(outcome: SettleOutcome): void {
-    if (outcome === 'acked') this.stats.acked++;
-    else if (outcome === 'nacked') this.stats.nacked++;
-    else if (outcome === 'dead') this.stats.deadLettered++;
+    return this.#settlements.start(claim, kind, delayMs);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { ITxnResponse } from 'etcd3';
 import type { WaitOptions } from '../core/deadline.js';
-import { UnavailableError } from '../core/errors.js';
+import { isTransient, UnavailableError } from '../core/errors.js';
 import { Release } from '../core/release.js';
 import type { QueueTxns } from './claims.js';
 import { JobLostError } from './errors.js';
@@ -102,5 +102,74 @@ export class Settlement {
       job: queued ? 'queued' : 'completed',
       mayHaveApplied,
     });
+  }
+}
+
+/** What {@link Settlements} counts confirmed settles into. */
+interface SettleCounters {
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+}
+
+/**
+ * @internal The settles of one consumer: each started at once and followed until confirmed or known lost.
+ *
+ * A settle is retried for as long as the coordinator is open, not only while the session lives: the
+ * session is declared lost on the client's clock before the server expires the lease, so an ack may still
+ * apply then; and once the lease is gone the first answer from etcd ends the retries with `JobLostError`.
+ */
+export class Settlements {
+  readonly #txns: QueueTxns;
+  readonly #settings: { name: string; maxAttempts: number };
+  readonly #open: AbortSignal;
+  readonly #counters: SettleCounters;
+  /** Started and not yet confirmed or known lost. */
+  readonly #pending = new Set<Settlement>();
+
+  constructor(
+    txns: QueueTxns,
+    settings: { name: string; maxAttempts: number },
+    open: AbortSignal,
+    counters: SettleCounters,
+  ) {
+    this.#txns = txns;
+    this.#settings = settings;
+    this.#open = open;
+    this.#counters = counters;
+  }
+
+  start(claim: JobClaim, kind: SettleKind, delayMs: number): Settlement {
+    const { name, maxAttempts } = this.#settings;
+    const settlement = new Settlement(
+      this.#txns,
+      claim,
+      kind,
+      { queue: name, delayMs, maxAttempts, alive: this.#open },
+      (outcome) => this.#count(outcome),
+    );
+    this.#pending.add(settlement);
+    const follow = (): Promise<void> =>
+      settlement.run().then(
+        () => void this.#pending.delete(settlement),
+        (err: unknown) => {
+          // A transient failure: the settle keeps retrying in the background while the coordinator is open.
+          if (isTransient(err) && !this.#open.aborted) return follow();
+          this.#pending.delete(settlement);
+        },
+      );
+    void follow();
+    return settlement;
+  }
+
+  /** One promise per pending settle, each settling within `timeoutMs` (for `close()`). */
+  waitAll(timeoutMs: number): Promise<void>[] {
+    return [...this.#pending].map((settlement) => settlement.run({ timeoutMs }));
+  }
+
+  #count(outcome: SettleOutcome): void {
+    if (outcome === 'acked') this.#counters.acked++;
+    else if (outcome === 'nacked') this.#counters.nacked++;
+    else if (outcome === 'dead') this.#counters.deadLettered++;
   }
 }

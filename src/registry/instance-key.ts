@@ -21,7 +21,8 @@ export class InstanceKey {
   /**
    * Puts `value` under `leaseId`: creates the key if absent; replaces it only if it is attached to one of
    * `ownLeases` (this registration's current or earlier leases). Safe to repeat. `timeoutMs` bounds every
-   * request of this call together.
+   * request of this call together; `onUncertain` is told of every write that got no answer (it may apply
+   * later: the caller arms the ghost sweeper).
    *
    * @throws ConflictError when the key is attached to another lease (another live instance with this id)
    * @throws UnavailableError when etcd does not answer (the write may have been applied: repeat it)
@@ -31,6 +32,7 @@ export class InstanceKey {
     leaseId: bigint,
     ownLeases: ReadonlySet<bigint>,
     timeoutMs?: number,
+    onUncertain?: () => void,
   ): Promise<void> {
     const { client, requester } = this.#ctx;
     const lease = leaseId.toString();
@@ -38,18 +40,24 @@ export class InstanceKey {
     const expiresAt = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
     const remaining = () =>
       expiresAt === undefined ? undefined : Math.max(1, expiresAt - performance.now());
+    const noteUncertain = (err: unknown): never => {
+      if (err instanceof UnavailableError && err.mayHaveApplied) onUncertain?.();
+      throw err;
+    };
     for (let attempt = 0; attempt < 5; attempt++) {
-      const created = await requester.run(
-        what,
-        (o) =>
-          client
-            .if(this.#key, 'Create', '==', 0)
-            .then(client.put(this.#key).value(value()).lease(lease))
-            .else(client.get(this.#key))
-            .options(o)
-            .commit(),
-        { write: true, timeoutMs: remaining() },
-      );
+      const created = await requester
+        .run(
+          what,
+          (o) =>
+            client
+              .if(this.#key, 'Create', '==', 0)
+              .then(client.put(this.#key).value(value()).lease(lease))
+              .else(client.get(this.#key))
+              .options(o)
+              .commit(),
+          { write: true, timeoutMs: remaining() },
+        )
+        .catch(noteUncertain);
       if (created.succeeded) return;
       const kv: IKeyValue | undefined = created.responses[0]?.response_range?.kvs[0];
       if (!kv) continue; // deleted in between: try to create it again
@@ -59,17 +67,19 @@ export class InstanceKey {
           `${what}: the id is already registered by another live instance (lease ${holder.toString(16)})`,
         );
       }
-      const replaced = await requester.run(
-        what,
-        (o) =>
-          client
-            .if(this.#key, 'Lease', '==', kv.lease)
-            .and(this.#key, 'Mod', '==', kv.mod_revision)
-            .then(client.put(this.#key).value(value()).lease(lease))
-            .options(o)
-            .commit(),
-        { write: true, timeoutMs: remaining() },
-      );
+      const replaced = await requester
+        .run(
+          what,
+          (o) =>
+            client
+              .if(this.#key, 'Lease', '==', kv.lease)
+              .and(this.#key, 'Mod', '==', kv.mod_revision)
+              .then(client.put(this.#key).value(value()).lease(lease))
+              .options(o)
+              .commit(),
+          { write: true, timeoutMs: remaining() },
+        )
+        .catch(noteUncertain);
       if (replaced.succeeded) return;
     }
     throw new UnavailableError(`${what}: the key kept changing under us`);

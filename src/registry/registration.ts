@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { AbortedError, isTransient, SessionExpiredError, UnavailableError } from '../core/errors.js';
+import { GhostSweeper, type GhostHold } from '../core/ghost-sweeper.js';
 import { Release } from '../core/release.js';
 import { withRetry } from '../core/retry.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
@@ -73,6 +74,12 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   #closing: Promise<Release | undefined> | undefined;
   #untrack: () => void = () => undefined;
   readonly #onLost = (err: SessionExpiredError): void => this.#lose(err);
+  /**
+   * The key is this registration's from `start()` until its delete is confirmed: a register write of
+   * unknown outcome applied late after that would advertise a deregistered instance, so the ghost sweeper
+   * deletes such a key once this hold is released (issue 15 f3).
+   */
+  readonly #hold: GhostHold;
 
   /** @internal use `coord.registry(service).register(…)` */
   constructor(init: RegistrationInit) {
@@ -87,6 +94,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#metadata = init.metadata;
     this.#fullKey = init.ctx.keyspace.key(this.key);
     this.#instance = new InstanceKey(init.ctx, this.#fullKey, this.key);
+    this.#hold = GhostSweeper.of(init.ctx).hold(this.#fullKey);
   }
 
   /** The metadata last given (to `register` or `update`). */
@@ -111,6 +119,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
 
   /** @internal First registration: retried on transient errors while `signal` and `timeoutMs` allow. */
   async start(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<void> {
+    await GhostSweeper.of(this.#ctx).settled(this.#fullKey, signal);
     await withRetry((_, attempt) => this.#registerOnce(attempt), {
       signal,
       timeoutMs,
@@ -209,7 +218,19 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     try {
       this.#ownLeases.add(session.leaseId);
       // The request deadline, not the caller's signal: an abort mid-write would hide whether it applied.
-      await this.#instance.register(() => this.#value(), session.leaseId, this.#ownLeases, call.remainingMs);
+      const arm = () =>
+        GhostSweeper.of(this.#ctx).arm(this.#fullKey, {
+          leaseId: session.leaseId,
+          alive: session.signal,
+          what: `registry: "${this.key}"`,
+        });
+      await this.#instance.register(
+        () => this.#value(),
+        session.leaseId,
+        this.#ownLeases,
+        call.remainingMs,
+        arm,
+      );
     } catch (err) {
       this.#pool.release(session);
       throw err;
@@ -282,12 +303,16 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     await this.#recovering;
     const session = this.#session;
     this.#session = undefined;
-    if (!session) return undefined;
+    if (!session) {
+      this.#hold();
+      return undefined;
+    }
     session.off('lost', this.#onLost);
     // On coord.close() the default session's revoke removes every key at once; skip a delete per instance.
     // A lost lease took the key with it.
     if ((this.#ctx.closedSignal.aborted && this.ttlSeconds === this.#ctx.ttlSeconds) || session.done) {
       this.#pool.release(session);
+      this.#hold();
       return undefined;
     }
     const release = new Release({
@@ -298,14 +323,15 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     // The lease is given back (a separate one is revoked by its last user) once the key is gone, or once
     // the lease is (the key went with it). Revoking earlier would also remove the key, but a revoke is no
     // more certain to arrive than the delete.
+    const done = () => {
+      this.#pool.release(session);
+      this.#hold();
+    };
     const follow = (): Promise<void> =>
-      release.run().then(
-        () => this.#pool.release(session),
-        (err: unknown) => {
-          if (isTransient(err) && !session.signal.aborted) return follow();
-          this.#pool.release(session);
-        },
-      );
+      release.run().then(done, (err: unknown) => {
+        if (isTransient(err) && !session.signal.aborted) return follow();
+        done();
+      });
     void follow();
     return release;
   }

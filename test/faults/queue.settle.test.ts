@@ -104,6 +104,30 @@ describe('queue: settling a claim that may be lost', () => {
     expect(cq.stats.acked).toBe(1);
   }, 60_000);
 
+  it('an ack whose reply was dropped and whose lease then expired rejects JobLostError with mayHaveApplied', async () => {
+    const { namespace, proxy, cut, other } = await setup();
+    const cq = cut.queue<string>('jobs');
+    await other.queue<string>('jobs').push('only');
+    const job = await cq.pop({ timeoutMs: 10_000 });
+    proxy.dropReplies();
+    await expect(job.ack({ timeoutMs: 1500 })).rejects.toBeInstanceOf(UnavailableError);
+    expect(await keys(`${namespace}queue/jobs/items/`)).toEqual([]); // it did apply
+    // The session is declared lost, stops its keepalives, and the server expires the lease.
+    await waitFor(() => job.signal.aborted);
+    const admin = etcd.cluster.client();
+    await waitFor(
+      async () => (await admin.getAll().prefix(`${namespace}queue/jobs/consumers/`).keys()).length === 0,
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    proxy.pass();
+    const err = await job.ack().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(JobLostError);
+    expect((err as JobLostError).job).toBe('completed');
+    expect((err as JobLostError).mayHaveApplied).toBe(true);
+  }, 60_000);
+
   it('an ack blackholed fails, is retried in the background, and the claim is gone soon after healing (without closing)', async () => {
     const { namespace, proxy, cut, other } = await setup();
     const cq = cut.queue<string>('jobs');
@@ -126,6 +150,39 @@ describe('queue: settling a claim that may be lost', () => {
     expect(performance.now() - healed).toBeLessThan(1000 + REQUEST_TIMEOUT_MS + 1000);
     await job.ack(); // confirmed by the background retry
   }, 60_000);
+
+  it('process(): an ack refused as lost is reported through onError, and the loop goes on', async () => {
+    const { proxy, cut, other } = await setup();
+    const cq = cut.queue<string>('jobs');
+    const oq = other.queue<string>('jobs');
+    await oq.push('first');
+    const errors: unknown[] = [];
+    const handled: string[] = [];
+    let release: () => void = () => undefined;
+    const firstDone = new Promise<void>((r) => (release = r));
+    const stop = new AbortController();
+    const processing = cq.process(
+      async (job) => {
+        handled.push(job.payload);
+        if (job.payload === 'first') await firstDone; // stalls while its claim is lost
+      },
+      { signal: stop.signal, onError: (err) => errors.push(err) },
+    );
+    await waitFor(() => handled.length === 1);
+    proxy.blackhole();
+    const again = await oq.pop({ timeoutMs: 30_000 });
+    await again.ack();
+    proxy.pass();
+    await waitFor(() => cq.size().then(() => true));
+    release();
+    await waitFor(() => errors.length === 1, { timeoutMs: 15_000 });
+    expect(errors[0]).toBeInstanceOf(JobLostError);
+    expect((errors[0] as JobLostError).job).toBe('completed');
+    await oq.push('second');
+    await waitFor(() => handled.includes('second'), { timeoutMs: 30_000 });
+    stop.abort();
+    await processing;
+  }, 90_000);
 
   it('job.release() gives the job back at once without counting the delivery', async () => {
     const { cut, other } = await setup();

@@ -77,6 +77,28 @@ describe('registry: deregister after a failure, deadlines with etcd paused', () 
     await reg.deregister();
   }, 60_000);
 
+  it('a register write whose reply was dropped, applied again late after deregister, is swept (no ghost instance)', async () => {
+    const { namespace, proxy, coord } = await cutOff();
+    proxy.dropReplies();
+    const registering = coord.registry('api').register({ id: 'g1', address: 'g1:80' });
+    const key = `${namespace}services/api/g1`;
+    await waitFor(() => exists(key));
+    // Long enough for that write to time out unanswered (requestTimeoutMs 1000), then heal.
+    await new Promise((r) => setTimeout(r, 1300));
+    proxy.pass();
+    const reg = await registering;
+    await reg.deregister({ timeoutMs: 5000 });
+    expect(await exists(key)).toBe(false);
+    // The stalled first write lands now: the same key, under the same lease, guarded by "absent".
+    const admin = etcd.cluster.client();
+    const late = await admin
+      .if(key, 'Create', '==', 0)
+      .then(admin.put(key).value('{"Addr":"g1:80"}').lease(coord.session.leaseId.toString()))
+      .commit();
+    expect(late.succeeded).toBe(true);
+    await waitFor(async () => !(await exists(key)), { timeoutMs: 3000 });
+  }, 60_000);
+
   it('register, update and deregister settle within timeoutMs + 1 s with etcd paused', async () => {
     const coord = await connect({
       endpoints: etcd.cluster.endpoints,
