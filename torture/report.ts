@@ -30,13 +30,14 @@ export function formatReport(r: CampaignReport): string {
         .join(', ') +
       ')',
   );
-  lines.push(`operations: ${r.operations}   violations: ${r.violations}`);
+  lines.push(`operations: ${r.operations}   violations: ${r.violations}   gated: ${r.gated.length}`);
   for (const res of r.results) {
     for (const v of res.violations) {
       lines.push(`  VIOLATION ${v.recipe}/${v.invariant}: ${v.message}`);
       for (const e of v.evidence) lines.push(`    ${JSON.stringify(e)}`);
     }
   }
+  for (const v of r.gated) lines.push(`  GATED (${v.reason}) ${v.recipe}/${v.invariant}: ${v.message}`);
   for (const res of r.results)
     for (const n of (res.notes ?? []).slice(0, 5)) lines.push(`  NOTE ${res.recipe}: ${n}`);
   for (const [w, err] of Object.entries(r.workerErrors))

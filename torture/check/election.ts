@@ -1,7 +1,8 @@
 /**
  * Election checker. Leaders append to one log key with txns guarded by their term.
  *
- * - `one-leader-per-term`: every acknowledged write and every election of a token comes from one worker.
+ * - `one-leader-per-term`: every acknowledged write and every election of a token comes from one worker
+ *   and caller (two concurrent `campaign()` calls on one session that both get the term are two leaders).
  * - `terms-increase`: acknowledged writes in commit-revision order have non-decreasing tokens (no
  *   write of an older term lands after a newer term's write).
  * - `stale-leader`: no acknowledged write with token a is sent after another worker won token b > a.
@@ -9,7 +10,7 @@
  * @module
  */
 import type { CheckResult, HistoryEntry, Violation } from '../history.js';
-import { byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, str, violation } from './util.js';
+import { actor, byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, str, violation } from './util.js';
 
 const R = 'election';
 
@@ -24,9 +25,9 @@ export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
     const token = str(e, 'token');
     const first = owner.get(token);
     if (first === undefined) owner.set(token, e);
-    else if (first.worker !== e.worker) {
+    else if (actor(first) !== actor(e)) {
       vs.push(
-        violation(R, 'one-leader-per-term', `term ${token} used by ${first.worker} and ${e.worker}`, [
+        violation(R, 'one-leader-per-term', `term ${token} used by ${actor(first)} and ${actor(e)}`, [
           first,
           e,
         ]),
@@ -55,14 +56,14 @@ export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
   for (const w of okWrites) {
     const token = BigInt(str(w, 'token'));
     const newer = wins.find(
-      (g) => g.worker !== w.worker && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
+      (g) => actor(g) !== actor(w) && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
     );
     if (newer !== undefined) {
       vs.push(
         violation(
           R,
           'stale-leader',
-          `${w.worker} wrote as term ${token} after ${newer.worker} won term ${str(newer, 'token')}`,
+          `${actor(w)} wrote as term ${token} after ${actor(newer)} won term ${str(newer, 'token')}`,
           [newer, w],
         ),
       );
