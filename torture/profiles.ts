@@ -33,6 +33,8 @@ export interface Profile {
    * (as `gated` in the report), never hidden.
    */
   gated?: Record<string, string>;
+  /** Fault kinds not injected in this profile yet → why (the issue whose fix they wait for). */
+  gatedKinds?: Partial<Record<FaultKind, string>>;
   /** Kinds this profile expects to have injected at least once (the CI test asserts it). */
   expectKinds?: readonly FaultKind[];
 }
@@ -54,11 +56,31 @@ const ALL_RECIPES: Profile['workers'] = [
 ];
 
 /**
- * Checkers that fire on the recipes as they are before the fixes of issues 14, 15, 16 and 22 (found by
- * this campaign; see each reason). The CI profile gates them until those fixes are merged; remove an
- * entry when its fix lands.
+ * Checkers that fire on the recipes as they are before the fixes of issues 14, 15 and 22 (found by this
+ * campaign with the CI seed; see each reason). The CI profile reports their violations as `gated`
+ * instead of failing, until those fixes are merged: remove an entry when its fix lands.
  */
-export const CI_GATED: Record<string, string> = {};
+export const CI_GATED: Record<string, string> = {
+  'election/one-leader-per-term':
+    'issue 14: two campaign() calls on one session share the key, both are told they lead',
+  'leader/one-body': 'issue 14: two runAsLeader() on one coordinator run their bodies at once',
+  'leader/one-leader-per-term': 'issue 14: two runAsLeader() on one coordinator share one term',
+  'once/concurrent-run': 'issue 14: two once() on one coordinator both run the slot',
+  'once/ran-again': 'issue 14: a blip after a successful once() job lets another host re-run it',
+  'ghosts/ghost-key': 'issues 14, 15: once() leaves its slot key under the live session (resign tried once)',
+  'ghosts/lock-takeable': 'issue 15: a key left by a release or enqueue of unknown outcome blocks the name',
+  'member-down/failed-op':
+    'issue 22: a request refused by the dead member is reported UNAVAILABLE, not failed over',
+};
+
+/**
+ * Fault kinds the CI profile does not inject yet: with them today's recipes fail checkers that cannot be
+ * gated without hiding unrelated regressions (every follower's final value).
+ */
+export const CI_GATED_KINDS: Partial<Record<FaultKind, string>> = {
+  'wipe-cluster':
+    'issue 16: config readers, discovery and queue consumers stay on the old history after an empty-data restart',
+};
 
 export const PROFILES = {
   full: {
@@ -86,8 +108,9 @@ export const PROFILES = {
     // Every kind once per bag, the wipes included (a CI run is too short for rare kinds).
     nemesis: { gapMs: [3_000, 4_000], durationMs: [500, 3_000], weights: {} },
     convergeMs: 60_000,
-    memberDownMs: 15_000,
+    memberDownMs: 10_000,
     gated: CI_GATED,
+    gatedKinds: CI_GATED_KINDS,
   },
   /** The negative control's fast form: mutex workers only, long pauses of lock holders. */
   control: {

@@ -32,7 +32,18 @@ await runWorker(async (w) => {
 
 async function call(w: WorkerEnv, slot: string, caller: number): Promise<void> {
   if (w.control('unguarded-once')) {
-    await handler(w, slot, caller, w.quiesce).catch(() => undefined);
+    // The negative control: a "once" that always runs, callers staggered so that some runs of a slot
+    // overlap (across workers) and some come after a success (within a worker).
+    await w.record(
+      'once',
+      { slot, caller, write: true },
+      async () => {
+        await pause(caller * 450, w.quiesce);
+        await handler(w, slot, caller, w.quiesce);
+        return { status: 'ran' };
+      },
+      (r) => r,
+    );
     return;
   }
   await w.record(
