@@ -7,7 +7,8 @@
  * reset-control`, see `profiles.ts`; the `*control` profiles are negative controls and must report
  * violations); `--unguarded` runs the mutex workers without `guard()` (the mutex's negative control).
  * `--member-down-seconds` overrides the profile's "member down for a minute" phase (0: skip it); the
- * phase's time comes out of the nemesis's.
+ * phase's time comes out of the nemesis's. `--converge-seconds` bounds the wait for eventual properties
+ * after healing (for short validation runs).
  *
  * @module
  */
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     unguarded: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
     'member-down-seconds': { type: 'string' },
+    'converge-seconds': { type: 'string' },
   },
 });
 const minutes = Number(values.minutes);
@@ -38,7 +40,12 @@ if (!Number.isSafeInteger(seed))
 const profileName = values.profile ?? (values.ci ? 'ci' : 'full');
 if (!(profileName in PROFILES))
   throw new RangeError(`Expected \`--profile\` to be one of ${Object.keys(PROFILES).join(', ')}`);
-const profile: Profile = PROFILES[profileName as keyof typeof PROFILES];
+const base: Profile = PROFILES[profileName as keyof typeof PROFILES];
+const convergeArg = values['converge-seconds'];
+const profile: Profile =
+  convergeArg === undefined ? base : { ...base, convergeMs: Number(convergeArg) * 1000 };
+if (!Number.isFinite(profile.convergeMs) || profile.convergeMs < 0)
+  throw new RangeError(`Expected \`--converge-seconds\` ≥ 0, got ${convergeArg}`);
 const t0 = Date.now();
 const log = values.quiet
   ? () => undefined
