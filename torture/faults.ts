@@ -15,6 +15,7 @@
  */
 import type { EtcdCluster, EtcdMember } from '../test/support/etcd.js';
 import type { FaultProxy } from '../test/support/proxy.js';
+import { stallApply } from '../test/support/stall.js';
 
 /** A worker process as the nemesis sees it; `proxies[i]` leads to `cluster.members[i]`. */
 export interface NemesisWorker {
@@ -83,16 +84,12 @@ export async function stallMember(
   ms: number,
 ): Promise<void> {
   const index = cluster.members.indexOf(member);
-  member.pause();
-  // Let requests already on their way land in the stopped process's buffers before cutting the path.
-  await sleep(Math.min(300, ms));
-  const cut = workers.filter((w) => !busy.has(w.name)).map((w) => w.proxies[index]);
-  for (const p of cut) p?.blackhole();
+  // Proxies of workers under a fault of their own are left to it (its end passes them again).
+  const paths = workers.filter((w) => !busy.has(w.name)).map((w) => w.proxies[index]);
+  const ownerOf = new Map(workers.map((w) => [w.proxies[index], w.name]));
+  const stall = await stallApply(member, paths, Math.min(300, ms));
   await sleep(Math.max(0, ms - 300));
-  member.resume();
-  // The stale requests apply now; their answers go nowhere. Then the clients may redial.
-  await sleep(500);
-  for (const w of workers) if (!busy.has(w.name)) w.proxies[index]?.pass();
+  await stall.release(500, (p) => !busy.has(ownerOf.get(p) ?? ''));
 }
 
 /** Kills `member` for `ms` and restarts it with its data (also the "member down for a minute" phase). */

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { FaultProxy } from '../support/proxy.js';
+import { stallApply } from '../support/stall.js';
 import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 
 /**
@@ -114,7 +115,7 @@ describe('3-member cluster harness', () => {
     expect(await waitFor(() => direct.get(`${prefix}paused9`).string(), { timeoutMs: 15_000 })).toBe('9');
   });
 
-  it('stalled apply: a put sent to a paused follower whose reply and cancel are blackholed applies after a newer write, once the follower resumes', async () => {
+  it('stallApply(): a put sent to a paused follower whose reply and cancel are blackholed applies after a newer write, once the follower resumes', async () => {
     const { cluster } = etcd;
     await cluster.waitHealthy();
     const leader = await cluster.leader();
@@ -125,24 +126,30 @@ describe('3-member cluster harness', () => {
     try {
       const viaProxy = cluster.client({ endpoints: [proxy.endpoint] });
       await putWithRetry(viaProxy, `${prefix}warm`, 'x'); // the connection exists before the stall
-      follower.pause();
+      const stall = await stallApply(follower, [proxy], 0);
+      // etcd times a request from when it reads it: 5 s leave the resumed follower time to rejoin.
       const stale = viaProxy
         .put(key)
         .value('old')
-        .options({ deadline: Date.now() + 1_000 })
+        .options({ deadline: Date.now() + 5_000 })
         .exec();
+      const settled = stale.then(
+        () => 'answered',
+        () => 'no answer',
+      );
       await sleep(200); // the request is in the stopped process's socket buffer
-      proxy.blackhole(); // the client's cancel never reaches it, its reply never comes back
-      await expect(stale).rejects.toThrow();
+      stall.cut(); // the client's cancel never reaches it, its reply never comes back
       const healthy = cluster.client({
         endpoints: cluster.members.filter((m) => m !== follower).map((m) => m.endpoint),
       });
       await putWithRetry(healthy, key, 'new');
-      follower.resume();
-      // The stopped member reads the old request, forwards it to the leader: applied last.
+      expect(await healthy.get(key).string()).toBe('new');
+      await stall.release(5_000);
+      // The stopped member read the old request and forwarded it to the leader: applied last.
       expect(
         await waitFor(async () => (await healthy.get(key).string()) === 'old', { timeoutMs: 10_000 }),
       ).toBe(true);
+      expect(await settled).toBe('no answer');
     } finally {
       if (follower.paused) follower.resume();
       await proxy.close();
