@@ -74,6 +74,7 @@ const CONVERGENCE_INVARIANTS = new Set([
   'final-value',
   'acked',
   'drained',
+  'observe-converged',
   // A key left by an attempt of unknown outcome must be gone within a bounded time (issue 15).
   'ghost-key',
   'follower-ahead',

@@ -55,6 +55,7 @@ export async function readFinal(admin: Coordinator): Promise<FinalState> {
     config,
     queueSize: await admin.queue(QUEUE, QUEUE_OPTIONS).size(),
     deadLetterSize: await admin.queue(DEAD_LETTER).size(),
+    electionLeader: (await admin.election(ELECTION_NAME).leader())?.key ?? null,
     revision: (await currentRevision(admin)).toString(),
     holders,
   };

@@ -44,6 +44,7 @@ const ALL_RECIPES: Profile['workers'] = [
   { recipe: 'mutex', role: 'callers', count: 1, callers: 2 },
   { recipe: 'election', role: 'candidate', count: 2 },
   { recipe: 'election', role: 'callers', count: 1, callers: 2 },
+  { recipe: 'election', role: 'observer', count: 1 },
   { recipe: 'leader', role: 'callers', count: 2, callers: 2 },
   { recipe: 'once', role: 'callers', count: 2, callers: 2 },
   { recipe: 'registry', role: 'registrar', count: 2 },
@@ -95,6 +96,7 @@ export const PROFILES = {
     workers: [
       { recipe: 'mutex', role: 'callers', count: 2, callers: 2 },
       { recipe: 'election', role: 'callers', count: 2, callers: 2 },
+      { recipe: 'election', role: 'observer', count: 1 },
       { recipe: 'leader', role: 'callers', count: 1, callers: 2 },
       { recipe: 'once', role: 'callers', count: 2, callers: 2 },
       { recipe: 'registry', role: 'registrar', count: 1 },

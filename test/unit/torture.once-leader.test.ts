@@ -86,4 +86,10 @@ describe('torture election checker with several callers per coordinator', () => 
     ];
     expect(invariants(checkElection(h))).toEqual(['one-leader-per-term']);
   });
+
+  it('reports an observer whose last leader differs from a direct read (observe-converged)', () => {
+    const h = [entry('O', 'final', 9_000, 9_000, { leader: 'election/leader/abc' })];
+    expect(invariants(checkElection(h, { electionLeader: null }, ['O']))).toEqual(['observe-converged']);
+    expect(checkElection(h, { electionLeader: 'election/leader/abc' }, ['O']).violations).toEqual([]);
+  });
 });

@@ -5,17 +5,39 @@
  *   and caller (two concurrent `campaign()` calls on one session that both get the term are two leaders).
  * - `terms-increase`: acknowledged writes in commit-revision order have non-decreasing tokens (no
  *   write of an older term lands after a newer term's write).
+ * - `observe-converged`: after healing, every observer's last leader equals a direct read (issue 16: an
+ *   observer must not stay on a history the store lost).
  * - `stale-leader`: no acknowledged write with token a is sent after another worker won token b > a.
  *
  * @module
  */
-import type { CheckResult, HistoryEntry, Violation } from '../history.js';
+import type { CheckResult, FinalState, HistoryEntry, Violation } from '../history.js';
+import { lastFinals } from '../history.js';
 import { actor, byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, str, violation } from './util.js';
 
 const R = 'election';
 
-export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
+export function checkElection(
+  entries: readonly HistoryEntry[],
+  final?: Pick<FinalState, 'electionLeader'>,
+  observers: readonly string[] = [],
+): CheckResult {
   const vs: Violation[] = [];
+  const finals = lastFinals(entries);
+  for (const o of observers) {
+    const report = finals.get(o);
+    const seen = report?.details['leader'] ?? null;
+    if (final !== undefined && seen !== final.electionLeader) {
+      vs.push(
+        violation(
+          R,
+          'observe-converged',
+          `${o} observes leader ${String(seen)}, a direct read says ${String(final.electionLeader)}`,
+          report ? [report] : [],
+        ),
+      );
+    }
+  }
   const wins = byOp(entries, 'elected').filter((e) => e.outcome === 'ok');
   const writes = byOp(entries, 'write');
   const okWrites = writes.filter((e) => e.outcome === 'ok');

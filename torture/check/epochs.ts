@@ -18,6 +18,7 @@ export const FINAL_STATE_INVARIANTS = new Set([
   'atomic-bound',
   'gap-free',
   'final-value',
+  'observe-converged',
   'cache-converged',
   'registration-restored',
   'acked',

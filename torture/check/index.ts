@@ -63,7 +63,10 @@ export function checkAll(
   const present = new Set(workers.map((w) => w.recipe));
   const out: CheckResult[] = [];
   if (present.has('mutex')) out.push(epochs('mutex', (e) => checkMutex(e, final)));
-  if (present.has('election')) out.push(epochs('election', (e) => checkElection(e)));
+  if (present.has('election')) {
+    const observers = names('election', 'observer');
+    out.push(epochs('election', (e) => checkElection(e, final, observers)));
+  }
   if (present.has('leader')) out.push(epochs('leader', (e) => checkLeader(e)));
   if (present.has('once')) out.push(epochs('once', (e) => checkOnce(e)));
   if (present.has('registry')) {

@@ -6,8 +6,10 @@
  * (issue 14: two `campaign()` calls on one session must never both believe they are sole leader);
  * entries carry `caller`. On SIGUSR2 the worker reports the leader keys it believes it holds (`held`).
  *
+ * Role `observer`: follows `observe()` and reports the leader key it last saw (`final` {leader}).
+ *
  * History: `elected` {caller, token}, `write` {caller, token, n, revision, write: true}, `resign`
- * {caller, token}, `final` {held}.
+ * {caller, token}, `observed` {leader}, `final` {held} or {leader}.
  *
  * @module
  */
@@ -19,6 +21,25 @@ await runWorker(async (w) => {
   const { coord, rng } = w;
   const election = coord.election(ELECTION_NAME);
   const logKey = coord.keyspace.key(ELECTION_LOG_KEY);
+  if (w.role === 'observer') {
+    // A follower of the leader (issue 16): after healing its view must equal a direct read.
+    let current: string | null = null;
+    w.onReport(() => ({ leader: current }));
+    void (async () => {
+      while (!w.stopping.aborted) {
+        try {
+          for await (const leader of election.observe({ signal: w.stopping })) {
+            current = leader?.key ?? null;
+            w.append('observed', 'ok', { leader: current });
+          }
+        } catch (err) {
+          if (!w.stopping.aborted) w.append('observe', 'failed', { error: String(err).slice(0, 200) });
+        }
+        await pause(200, w.stopping);
+      }
+    })();
+    return;
+  }
   const held = new Map<string, number>(); // key → callers holding it
   w.onReport(() => ({ held: [...held.keys()].sort() }));
   await Promise.all(Array.from({ length: w.callers }, (_, caller) => loop(caller)));
