@@ -69,7 +69,8 @@ export const CI_GATED: Record<string, string> = {
   'once/concurrent-run': 'issue 14: two once() on one coordinator both run the slot',
   'once/ran-again': 'issue 14: a blip after a successful once() job lets another host re-run it',
   'ghosts/ghost-key': 'issues 14, 15: once() leaves its slot key under the live session (resign tried once)',
-  'ghosts/lock-takeable': 'issue 15: a key left by a release or enqueue of unknown outcome blocks the name',
+  'ghosts/lock-takeable':
+    'issues 14, 15: a key left by a shared term, or a release/enqueue of unknown outcome, blocks the name',
   'member-down/failed-op':
     'issue 22: a request refused by the dead member is reported UNAVAILABLE, not failed over',
 };
@@ -113,6 +114,25 @@ export const PROFILES = {
     memberDownMs: 10_000,
     gated: CI_GATED,
     gatedKinds: CI_GATED_KINDS,
+  },
+  /**
+   * Store resets only (issue 16): every follower kind (config readers, discovery, an `observe()`
+   * follower, queue consumers) across empty-data restarts of the whole cluster, every 10–12 s.
+   */
+  reset: {
+    name: 'reset',
+    workers: [
+      { recipe: 'election', role: 'candidate', count: 2 },
+      { recipe: 'election', role: 'observer', count: 1 },
+      { recipe: 'registry', role: 'registrar', count: 1 },
+      { recipe: 'registry', role: 'discovery', count: 1 },
+      { recipe: 'config', role: 'writer', count: 1 },
+      { recipe: 'config', role: 'reader', count: 2 },
+      { recipe: 'queue', role: 'producer', count: 1 },
+      { recipe: 'queue', role: 'consumer', count: 1 },
+    ],
+    nemesis: { kinds: ['wipe-cluster'], weights: {}, gapMs: [10_000, 12_000], durationMs: [0, 0] },
+    convergeMs: 30_000,
   },
   /** The negative control's fast form: mutex workers only, long pauses of lock holders. */
   control: {
