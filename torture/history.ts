@@ -60,6 +60,14 @@ export interface FinalState {
   /** Jobs left in the queue (visible, delayed or claimed) and in its dead-letter queue. */
   queueSize: number;
   deadLetterSize: number;
+  /** The election's leader key (app-relative), or null: what every observer must end up showing. */
+  electionLeader: string | null;
+  /** The store's revision when this was read (followers must not report a later one). */
+  revision: string;
+  /** Keys under the lock/election/once holder prefixes (`HOLDER_PREFIXES`), with their lease in hex. */
+  holders: Array<{ key: string; leaseId: string }>;
+  /** After convergence: whether each lock/election name could be taken within one TTL (+1 s). */
+  probes?: Array<{ name: string; ok: boolean; ms: number; error?: string }>;
 }
 
 /** The result of one checker. */

@@ -30,13 +30,22 @@ export function formatReport(r: CampaignReport): string {
         .join(', ') +
       ')',
   );
-  lines.push(`operations: ${r.operations}   violations: ${r.violations}`);
+  lines.push(`operations: ${r.operations}   violations: ${r.violations}   gated: ${r.gated.length}`);
   for (const res of r.results) {
     for (const v of res.violations) {
       lines.push(`  VIOLATION ${v.recipe}/${v.invariant}: ${v.message}`);
       for (const e of v.evidence) lines.push(`    ${JSON.stringify(e)}`);
     }
   }
+  const shown = new Map<string, number>();
+  for (const v of r.gated) {
+    const id = `${v.recipe}/${v.invariant}`;
+    const n = (shown.get(id) ?? 0) + 1;
+    shown.set(id, n);
+    if (n <= 3) lines.push(`  GATED (${v.reason}) ${id}: ${v.message}`);
+  }
+  for (const [id, n] of shown) if (n > 3) lines.push(`  GATED ${id}: ${n - 3} more`);
+  for (const [kind, why] of Object.entries(r.gatedKinds)) lines.push(`  GATED kind ${kind}: ${why}`);
   for (const res of r.results)
     for (const n of (res.notes ?? []).slice(0, 5)) lines.push(`  NOTE ${res.recipe}: ${n}`);
   for (const [w, err] of Object.entries(r.workerErrors))

@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Etcd3 } from 'etcd3';
 import { describe, expect, it } from 'vitest';
+import { FaultProxy } from '../support/proxy.js';
+import { stallApply } from '../support/stall.js';
 import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 
 /**
@@ -111,6 +113,87 @@ describe('3-member cluster harness', () => {
     await cluster.waitHealthy();
     const direct = cluster.client({ endpoints: [follower.endpoint] }); // fresh: no open breaker
     expect(await waitFor(() => direct.get(`${prefix}paused9`).string(), { timeoutMs: 15_000 })).toBe('9');
+  });
+
+  it('stallApply(): a put sent to a paused follower whose reply and cancel are blackholed applies after a newer write, once the follower resumes', async () => {
+    const { cluster } = etcd;
+    await cluster.waitHealthy();
+    const leader = await cluster.leader();
+    const follower = cluster.members.find((m) => m !== leader && m.running);
+    if (follower === undefined) throw new Error('expected a running follower');
+    const proxy = await FaultProxy.start(follower.endpoint);
+    const key = `${prefix}stalled`;
+    try {
+      const viaProxy = cluster.client({ endpoints: [proxy.endpoint] });
+      await putWithRetry(viaProxy, `${prefix}warm`, 'x'); // the connection exists before the stall
+      const stall = await stallApply(follower, [proxy], 0);
+      // etcd times a request from when it reads it: 5 s leave the resumed follower time to rejoin.
+      const stale = viaProxy
+        .put(key)
+        .value('old')
+        .options({ deadline: Date.now() + 5_000 })
+        .exec();
+      const settled = stale.then(
+        () => 'answered',
+        () => 'no answer',
+      );
+      await sleep(200); // the request is in the stopped process's socket buffer
+      stall.cut(); // the client's cancel never reaches it, its reply never comes back
+      const healthy = cluster.client({
+        endpoints: cluster.members.filter((m) => m !== follower).map((m) => m.endpoint),
+      });
+      await putWithRetry(healthy, key, 'new');
+      expect(await healthy.get(key).string()).toBe('new');
+      await stall.release(5_000);
+      // The stopped member read the old request and forwarded it to the leader: applied last.
+      expect(
+        await waitFor(async () => (await healthy.get(key).string()) === 'old', { timeoutMs: 10_000 }),
+      ).toBe(true);
+      expect(await settled).toBe('no answer');
+    } finally {
+      if (follower.paused) follower.resume();
+      await proxy.close();
+    }
+  });
+
+  it('replaceMember(): a member restarted empty on its ports rejoins under a new id and copies the data', async () => {
+    const { cluster } = etcd;
+    await cluster.waitHealthy();
+    const client = cluster.client();
+    await putWithRetry(client, `${prefix}before-replace`, 'kept');
+    const victim = cluster.members[2];
+    if (victim === undefined) throw new Error('expected 3 members');
+    const idsBefore = (await client.cluster.memberList({})).members.map((m) => m.ID);
+    await cluster.replaceMember(victim);
+    await cluster.waitHealthy();
+    expect(victim.running).toBe(true);
+    const members = (await client.cluster.memberList({})).members;
+    expect(members).toHaveLength(3);
+    const replaced = members.find((m) => m.peerURLs.includes(victim.peerUrl));
+    expect(idsBefore).not.toContain(replaced?.ID);
+    const direct = cluster.client({ endpoints: [victim.endpoint] });
+    expect(await waitFor(() => direct.get(`${prefix}before-replace`).string(), { timeoutMs: 15_000 })).toBe(
+      'kept',
+    );
+  });
+
+  it('restartEmpty(): the whole cluster comes back on the same ports with no keys and revisions starting over', async () => {
+    const { cluster } = etcd;
+    await cluster.waitHealthy();
+    const client = cluster.client();
+    for (let i = 0; i < 20; i++) await putWithRetry(client, `${prefix}old${i}`, String(i));
+    const before = await cluster.currentRevision();
+    const endpoints = [...cluster.endpoints];
+    await cluster.restartEmpty();
+    await cluster.waitHealthy();
+    expect(cluster.endpoints).toEqual(endpoints);
+    expect(cluster.members.every((m) => m.running)).toBe(true);
+    const after = await cluster.currentRevision();
+    expect(after).toBeLessThan(before);
+    const fresh = cluster.client();
+    expect(await fresh.getAll().prefix(prefix).count()).toBe(0);
+    await putWithRetry(fresh, `${prefix}new`, 'v');
+    expect(await fresh.get(`${prefix}new`).string()).toBe('v');
   });
 
   it('stop() kills every member (paused ones too) and removes the data dirs', async () => {

@@ -129,6 +129,53 @@ export class Cluster implements EtcdCluster {
     await this.#adminClient().delete().prefix(prefix).exec();
   }
 
+  async restartEmpty(): Promise<void> {
+    this.#needMembers('restartEmpty');
+    // Clients keep their channels to the dead processes: the admin client is rebuilt on first use.
+    this.#resetAdmin();
+    await Promise.all(this.members.map((m) => m.killAndWipe({ wipeData: true, clusterState: 'new' })));
+    for (const m of this.members) m.spawn();
+    // A member of a 3-member cluster serves only once a quorum is up: spawn all, then wait.
+    await Promise.all(this.members.map((m) => m.waitServing()));
+  }
+
+  async replaceMember(member: EtcdMember): Promise<void> {
+    this.#needMembers('replaceMember');
+    const target = this.members.find((m) => m === member);
+    if (target === undefined) throw new RangeError(`Expected \`member\` to be one of this cluster's members`);
+    const others = this.members.filter((m) => m !== target && m.running && !m.paused);
+    if (others.length === 0) throw new Error(`replaceMember(${target.name}): no other running member`);
+    await target.killAndWipe({ wipeData: true, clusterState: 'existing' });
+    const client = this.client({ endpoints: others.map((m) => m.endpoint) });
+    try {
+      const deadline = Date.now() + HEALTH_TIMEOUT_MS;
+      // Membership changes need a leader and are refused for a while after a leader change:
+      // retried (each step is idempotent by its check) until the health deadline.
+      for (;;) {
+        try {
+          const { members } = await client.cluster.memberList({}, { deadline: Date.now() + 2_000 });
+          const old = members.find((m) => m.peerURLs.includes(target.peerUrl));
+          if (old !== undefined && old.name !== '') {
+            await client.cluster.memberRemove({ ID: old.ID }, { deadline: Date.now() + 2_000 });
+            continue;
+          }
+          if (old === undefined) {
+            await client.cluster.memberAdd({ peerURLs: [target.peerUrl] }, { deadline: Date.now() + 2_000 });
+          }
+          break;
+        } catch (err) {
+          if (Date.now() > deadline) throw new Error(`replaceMember(${target.name}) failed`, { cause: err });
+          await sleep(200);
+        }
+      }
+    } finally {
+      client.close();
+      this.#clients.delete(client);
+    }
+    target.spawn();
+    await target.waitServing();
+  }
+
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       for (const client of this.#clients) client.close();
@@ -136,6 +183,19 @@ export class Cluster implements EtcdCluster {
       await this.#teardown();
     })();
     return this.#stopping;
+  }
+
+  #needMembers(what: string): void {
+    if (this.members.length === 0) {
+      throw new Error(`${what}() needs members the harness started; this cluster is '${this.kind}'`);
+    }
+  }
+
+  #resetAdmin(): void {
+    if (this.#admin === undefined) return;
+    this.#admin.close();
+    this.#clients.delete(this.#admin);
+    this.#admin = undefined;
   }
 
   #adminClient(): Etcd3 {

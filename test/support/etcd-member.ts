@@ -40,6 +40,17 @@ export interface MemberSpec {
   readonly args: readonly string[];
 }
 
+/** Options of {@link BinaryMember.restart}. */
+export interface RestartOptions {
+  /** Remove the data dir first: the member starts with no keys, revisions and raft log. */
+  wipeData?: boolean;
+  /**
+   * How an empty member joins: `'new'` bootstraps a cluster (every member must start empty), `'existing'`
+   * joins a running cluster after `memberAdd` (see `Cluster.replaceMember`).
+   */
+  clusterState?: 'new' | 'existing';
+}
+
 /** A spawned etcd member; see {@link EtcdMember} for the contract of each method. */
 export class BinaryMember implements EtcdMember {
   readonly name: string;
@@ -48,6 +59,8 @@ export class BinaryMember implements EtcdMember {
   readonly dataDir: string;
   readonly logFile: string;
   readonly #spec: MemberSpec;
+  /** The command line; `restart({ clusterState })` rewrites its `--initial-cluster-state`. */
+  #args: string[];
   #child: ChildProcess | undefined;
   #exit: Promise<unknown> = Promise.resolve();
   #paused = false;
@@ -55,6 +68,7 @@ export class BinaryMember implements EtcdMember {
 
   constructor(spec: MemberSpec) {
     this.#spec = spec;
+    this.#args = [...spec.args];
     this.name = spec.name;
     this.endpoint = spec.endpoint;
     this.peerUrl = spec.peerUrl;
@@ -81,11 +95,8 @@ export class BinaryMember implements EtcdMember {
     // stdout and stderr go to a file, not a pipe: a pipe nobody drains would block etcd.
     const log = openSync(this.logFile, 'a');
     try {
-      writeSync(
-        log,
-        `--- ${new Date().toISOString()} starting ${this.#spec.bin} ${this.#spec.args.join(' ')}\n`,
-      );
-      const child = spawn(this.#spec.bin, this.#spec.args, { detached: false, stdio: ['ignore', log, log] });
+      writeSync(log, `--- ${new Date().toISOString()} starting ${this.#spec.bin} ${this.#args.join(' ')}\n`);
+      const child = spawn(this.#spec.bin, this.#args, { detached: false, stdio: ['ignore', log, log] });
       track(child);
       child.once('error', (err) => {
         this.#spawnError = err; // e.g. ENOENT/EACCES: reported by waitServing
@@ -158,11 +169,25 @@ export class BinaryMember implements EtcdMember {
     }
   }
 
-  async restart(opts: { wipeData?: boolean } = {}): Promise<void> {
-    if (this.running) await this.kill();
-    if (opts.wipeData === true) await rm(this.dataDir, { recursive: true, force: true });
+  async restart(opts: RestartOptions = {}): Promise<void> {
+    await this.killAndWipe(opts);
     this.spawn();
     await this.waitServing();
+  }
+
+  /**
+   * The first half of {@link restart}: kill, optionally wipe the data dir, and set how the next
+   * {@link spawn} joins. A whole cluster restarted empty needs every member spawned before any serves.
+   */
+  async killAndWipe(opts: RestartOptions = {}): Promise<void> {
+    if (this.running) await this.kill();
+    if (opts.wipeData === true) await rm(this.dataDir, { recursive: true, force: true });
+    if (opts.clusterState !== undefined) {
+      // Only read by etcd when the data dir is empty: a member with data rejoins what it knows.
+      this.#args = this.#args.map((a) =>
+        a.startsWith('--initial-cluster-state=') ? `--initial-cluster-state=${opts.clusterState}` : a,
+      );
+    }
   }
 
   pause(): void {

@@ -47,7 +47,8 @@ export interface EtcdMember {
    * Starts again with the same ports and data dir (killing it first if running) and resolves
    * once it answers a linearizable read. `wipeData` removes the data dir first: only meaningful
    * on a single node ("etcd restarted without its data"); a wiped member of a 3-member cluster
-   * cannot rejoin under the old cluster id.
+   * cannot rejoin under the old cluster id: use {@link EtcdCluster.replaceMember} or
+   * {@link EtcdCluster.restartEmpty} there.
    */
   restart(opts?: { wipeData?: boolean }): Promise<void>;
   /** SIGSTOP: the process keeps its sockets but answers nothing. */
@@ -77,6 +78,18 @@ export interface EtcdCluster {
   currentRevision(): Promise<bigint>;
   /** Deletes every key under a non-empty prefix. */
   deletePrefix(prefix: string): Promise<void>;
+  /**
+   * Kills every member, wipes every data dir and starts them again on the same ports: no keys, revisions
+   * and raft terms start over — "etcd lost its data". The cluster and member ids stay the same (etcd
+   * derives them from the peer URLs and the cluster token), so a client cannot tell the stores apart by id.
+   */
+  restartEmpty(): Promise<void>;
+  /**
+   * Replaces one member by an empty one on the same ports: kill, `memberRemove`, wipe, `memberAdd`,
+   * start with `--initial-cluster-state=existing`. The cluster keeps its data (the new member copies
+   * it from the leader); the member's id changes.
+   */
+  replaceMember(member: EtcdMember): Promise<void>;
   /** Kills every process it started (by PID), removes temp dirs, closes clients; idempotent. */
   stop(): Promise<void>;
 }

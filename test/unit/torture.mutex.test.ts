@@ -62,4 +62,14 @@ describe('torture mutex checker', () => {
     ];
     expect(checkMutex(h, { mutexCount: 2 }).violations).toEqual([]);
   });
+
+  it('tells callers of one process apart: one lock key handed to two concurrent lock() calls is reported', () => {
+    const h = [
+      entry('A', 'lock', 0, 10, { caller: 0, token: '30' }),
+      entry('A', 'lock', 0, 12, { caller: 1, token: '30' }),
+    ];
+    expect(checkMutex(h, { mutexCount: 0 }).violations.map((v) => v.invariant)).toEqual([
+      'one-holder-per-token',
+    ]);
+  });
 });

@@ -1,20 +1,43 @@
 /**
  * Election checker. Leaders append to one log key with txns guarded by their term.
  *
- * - `one-leader-per-term`: every acknowledged write and every election of a token comes from one worker.
+ * - `one-leader-per-term`: every acknowledged write and every election of a token comes from one worker
+ *   and caller (two concurrent `campaign()` calls on one session that both get the term are two leaders).
  * - `terms-increase`: acknowledged writes in commit-revision order have non-decreasing tokens (no
  *   write of an older term lands after a newer term's write).
+ * - `observe-converged`: after healing, every observer's last leader equals a direct read (issue 16: an
+ *   observer must not stay on a history the store lost).
  * - `stale-leader`: no acknowledged write with token a is sent after another worker won token b > a.
  *
  * @module
  */
-import type { CheckResult, HistoryEntry, Violation } from '../history.js';
-import { byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, str, violation } from './util.js';
+import type { CheckResult, FinalState, HistoryEntry, Violation } from '../history.js';
+import { lastFinals } from '../history.js';
+import { actor, byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, str, violation } from './util.js';
 
 const R = 'election';
 
-export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
+export function checkElection(
+  entries: readonly HistoryEntry[],
+  final?: Pick<FinalState, 'electionLeader'>,
+  observers: readonly string[] = [],
+): CheckResult {
   const vs: Violation[] = [];
+  const finals = lastFinals(entries);
+  for (const o of observers) {
+    const report = finals.get(o);
+    const seen = report?.details['leader'] ?? null;
+    if (final !== undefined && seen !== final.electionLeader) {
+      vs.push(
+        violation(
+          R,
+          'observe-converged',
+          `${o} observes leader ${String(seen)}, a direct read says ${String(final.electionLeader)}`,
+          report ? [report] : [],
+        ),
+      );
+    }
+  }
   const wins = byOp(entries, 'elected').filter((e) => e.outcome === 'ok');
   const writes = byOp(entries, 'write');
   const okWrites = writes.filter((e) => e.outcome === 'ok');
@@ -24,9 +47,9 @@ export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
     const token = str(e, 'token');
     const first = owner.get(token);
     if (first === undefined) owner.set(token, e);
-    else if (first.worker !== e.worker) {
+    else if (actor(first) !== actor(e)) {
       vs.push(
-        violation(R, 'one-leader-per-term', `term ${token} used by ${first.worker} and ${e.worker}`, [
+        violation(R, 'one-leader-per-term', `term ${token} used by ${actor(first)} and ${actor(e)}`, [
           first,
           e,
         ]),
@@ -55,14 +78,14 @@ export function checkElection(entries: readonly HistoryEntry[]): CheckResult {
   for (const w of okWrites) {
     const token = BigInt(str(w, 'token'));
     const newer = wins.find(
-      (g) => g.worker !== w.worker && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
+      (g) => actor(g) !== actor(w) && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
     );
     if (newer !== undefined) {
       vs.push(
         violation(
           R,
           'stale-leader',
-          `${w.worker} wrote as term ${token} after ${newer.worker} won term ${str(newer, 'token')}`,
+          `${actor(w)} wrote as term ${token} after ${actor(newer)} won term ${str(newer, 'token')}`,
           [newer, w],
         ),
       );

@@ -3,15 +3,17 @@
  *
  * - `distinct-values`: two acknowledged writes of the same value mean two holders both read the same
  *   counter and both wrote: a lost update, i.e. overlapping ownership.
- * - `stale-owner`: an acknowledged write with token a sent after another worker had been granted the
+ * - `stale-owner`: an acknowledged write with token a sent after another worker (or caller) had been granted the
  *   lock with a newer token b > a: the old owner wrote while the new one held the lock.
+ * - `one-holder-per-token`: a lock key (token) is granted to one worker and caller only (two concurrent
+ *   `lock()` calls of one session must not both be handed the same key).
  * - `fencing-order`: acknowledged writes ordered by value have non-decreasing tokens.
  * - `count`: final count ≥ max acknowledged value, and acks ≤ final ≤ acks + unknown writes.
  *
  * @module
  */
 import type { CheckResult, FinalState, HistoryEntry, Violation } from '../history.js';
-import { byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, num, str, violation } from './util.js';
+import { actor, byOp, capPerInvariant, CLOCK_SLACK_MS, countOutcomes, num, str, violation } from './util.js';
 
 const R = 'mutex';
 
@@ -41,15 +43,31 @@ export function checkMutex(
   for (const w of okWrites) {
     const token = BigInt(str(w, 'token'));
     const newer = grants.find(
-      (g) => g.worker !== w.worker && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
+      (g) => actor(g) !== actor(w) && BigInt(str(g, 'token')) > token && g.end + CLOCK_SLACK_MS < w.start,
     );
     if (newer !== undefined) {
       vs.push(
         violation(
           R,
           'stale-owner',
-          `${w.worker} wrote ${num(w, 'value')} with token ${token} after ${newer.worker} was granted token ${str(newer, 'token')}`,
+          `${actor(w)} wrote ${num(w, 'value')} with token ${token} after ${actor(newer)} was granted token ${str(newer, 'token')}`,
           [newer, w],
+        ),
+      );
+    }
+  }
+
+  const holderOf = new Map<string, HistoryEntry>();
+  for (const g of grants) {
+    const first = holderOf.get(str(g, 'token'));
+    if (first === undefined) holderOf.set(str(g, 'token'), g);
+    else if (actor(first) !== actor(g)) {
+      vs.push(
+        violation(
+          R,
+          'one-holder-per-token',
+          `token ${str(g, 'token')} granted to ${actor(first)} and ${actor(g)}`,
+          [first, g],
         ),
       );
     }

@@ -11,6 +11,15 @@ import type { HistoryEntry, Violation } from '../history.js';
  */
 export const CLOCK_SLACK_MS = 50;
 
+/**
+ * Who did it: the worker, plus its caller when several callers share one coordinator (issue 14). Two
+ * callers of one process are two holders as far as exclusion goes.
+ */
+export function actor(e: HistoryEntry): string {
+  const caller = e.details['caller'];
+  return caller === undefined ? e.worker : `${e.worker}/${String(caller)}`;
+}
+
 export function byOp(entries: readonly HistoryEntry[], op: string): HistoryEntry[] {
   return entries.filter((e) => e.op === op);
 }

@@ -7,7 +7,9 @@
  * - SIGTERM: close everything and exit 0.
  *
  * env: TORTURE_ENDPOINTS (comma-separated proxy endpoints), TORTURE_NAMESPACE, TORTURE_HISTORY,
- * TORTURE_WORKER (name), TORTURE_ROLE, TORTURE_SEED, TORTURE_UNGUARDED=1 (negative control).
+ * TORTURE_WORKER (name), TORTURE_ROLE, TORTURE_SEED, TORTURE_UNGUARDED=1 (negative control),
+ * TORTURE_CALLERS (concurrent callers on the one coordinator, default 1), TORTURE_CONTROLS (comma-
+ * separated negative controls, see `controls.ts`).
  *
  * @module
  */
@@ -22,6 +24,10 @@ export interface WorkerEnv {
   readonly role: string;
   readonly rng: Prng;
   readonly unguarded: boolean;
+  /** How many concurrent callers share this worker's coordinator (issue 14: many callers, one process). */
+  readonly callers: number;
+  /** Whether the named negative control is on for this run. */
+  control(name: string): boolean;
   /** Aborted by SIGUSR1 (quiesce) or SIGTERM. */
   readonly quiesce: AbortSignal;
   /** Aborted by SIGTERM. */
@@ -91,6 +97,8 @@ export async function runWorker(main: (w: WorkerEnv) => Promise<void>): Promise<
     role: process.env['TORTURE_ROLE'] ?? '',
     rng: new Prng(Number(process.env['TORTURE_SEED'] ?? 1) ^ hash(name)),
     unguarded: process.env['TORTURE_UNGUARDED'] === '1',
+    callers: Math.max(1, Number(process.env['TORTURE_CALLERS'] ?? 1) || 1),
+    control: (c) => (process.env['TORTURE_CONTROLS'] ?? '').split(',').includes(c),
     quiesce: quiesce.signal,
     stopping: stopping.signal,
     async record(op, details, fn, more) {
@@ -150,6 +158,8 @@ export async function runWorker(main: (w: WorkerEnv) => Promise<void>): Promise<
   process.on('SIGUSR2', () => {
     const now = monoNow();
     const details: Record<string, unknown> = {
+      // The ghost-key checker attributes a leftover key to its owner by lease.
+      leaseId: coord.session.leaseId.toString(16),
       inflight: [...inflight.values()].map((o) => ({
         op: o.op,
         ageMs: Math.round(now - o.start),

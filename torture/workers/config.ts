@@ -15,15 +15,25 @@ await runWorker(async (w) => {
   const cfg = await coord.config(CONFIG_PREFIX);
   w.onStop(() => cfg.close());
   if (w.role === 'reader') {
-    w.append('initial', 'ok', { revision: cfg.revision.toString(), value: cfg.value });
+    // The `stale-follower` control models a follower that trusts revision order alone: it ignores any
+    // change at or below the highest revision it has shown (the store-reset checker's negative control).
+    const stale = w.control('stale-follower');
+    let view = { revision: cfg.revision, value: cfg.value as unknown };
+    w.append('initial', 'ok', { revision: view.revision.toString(), value: view.value });
     cfg.on('change', (next, _prev, info) => {
+      if (stale && info.revision <= view.revision) return;
+      view = { revision: info.revision, value: next };
       w.append('change', 'ok', {
         revision: info.revision.toString(),
         value: next,
         changedKeys: info.changedKeys,
       });
     });
-    w.onReport(() => ({ revision: cfg.revision.toString(), value: cfg.value }));
+    w.onReport(() =>
+      stale
+        ? { revision: view.revision.toString(), value: view.value }
+        : { revision: cfg.revision.toString(), value: cfg.value },
+    );
     return;
   }
   // Sequence numbers start above anything a previous writer process could have used.
