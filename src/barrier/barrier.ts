@@ -154,7 +154,8 @@ export class Barrier {
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `barrier "${this.name}": release`;
     throwIfAborted(opts.signal, what);
-    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    // Without `timeoutMs` the call still settles within the coordinator's request timeout (issue 16 f1).
+    const deadline = withDeadline(opts.signal, opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs);
     try {
       let releasing = this.#releasing;
       if (!releasing || (releasing.release.done && releasing.reported)) {

@@ -29,6 +29,11 @@ export interface ReleaseSpec {
   failuresPerCall?: number;
   /** Largest back-off between background attempts, ms. Default 1000 (so a healed etcd is noticed quickly). */
   maxBackoffMs?: number;
+  /**
+   * How long a caller that gives no `timeoutMs` waits (the coordinator's `requestTimeoutMs`, so every
+   * public release settles within its deadline). Default: no bound beyond `failuresPerCall`.
+   */
+  defaultTimeoutMs?: number | undefined;
 }
 
 interface Waiter {
@@ -86,7 +91,8 @@ export class Release {
    */
   run(opts: ReleaseRunOptions = {}): Promise<void> {
     if (this.#done) return Promise.resolve();
-    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    const timeoutMs = opts.timeoutMs ?? this.#spec.defaultTimeoutMs;
+    const deadline = withDeadline(opts.signal, timeoutMs);
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
         failures: 0,
@@ -110,7 +116,7 @@ export class Release {
           waiter.reject(
             last instanceof Error
               ? last
-              : new UnavailableError(`${this.#spec.what}: not confirmed within ${opts.timeoutMs} ms`),
+              : new UnavailableError(`${this.#spec.what}: not confirmed within ${timeoutMs} ms`),
           );
         } else waiter.reject(abortError(deadline.signal, this.#spec.what));
       };

@@ -27,6 +27,11 @@ export class QueueTxns {
   readonly #deadLetter: string;
   readonly #onWrite: (revision: bigint) => void;
 
+  /** The coordinator's per-request deadline: what a settle without `timeoutMs` waits at most. */
+  get requestTimeoutMs(): number {
+    return this.#ctx.requester.requestTimeoutMs;
+  }
+
   /** `onWrite` is told the revision of every settle txn that applied. */
   constructor(ctx: CoordContext, name: string, deadLetter: string, onWrite: (revision: bigint) => void) {
     this.#ctx = ctx;

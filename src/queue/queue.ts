@@ -181,7 +181,12 @@ export class Queue<T = unknown> {
           inFlight = false;
         }
       },
-      { signal: opts.signal, timeoutMs: opts.timeoutMs, shouldRetry: isTransient, what },
+      {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+        shouldRetry: isTransient,
+        what,
+      },
     ).catch((err: unknown) => {
       // The deadline may pass with an attempt in flight, or after one that got no answer: the job may be
       // enqueued, and the error must say so.
@@ -321,7 +326,12 @@ export class Queue<T = unknown> {
           (o) => this.#ctx.client.kv.range({ key: range.key, range_end: range.end, count_only: true }, o),
           { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, timeoutMs: opts.timeoutMs, what, retries: 3 },
+      {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+        what,
+        retries: 3,
+      },
     );
     return Number(res.count);
   }

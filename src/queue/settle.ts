@@ -52,6 +52,8 @@ export class Settlement {
       // A caller without `timeoutMs` waits through a reconnect (grpc redials after ~1 s), as the single
       // retried settle did before: about 4 s of attempts.
       failuresPerCall: FAILURES_PER_CALL,
+      // …but never longer than the request timeout, so ack()/nack() settle within their deadline (issue 16 f1).
+      defaultTimeoutMs: txns.requestTimeoutMs,
       attempt: async () => {
         let res: ITxnResponse;
         try {

@@ -180,12 +180,14 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     assertOptionalSignal(opts.signal);
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     const what = `registry: deregister "${this.key}"`;
-    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    // Without `timeoutMs` the call still settles within the coordinator's request timeout (issue 16 f1).
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    const deadline = withDeadline(opts.signal, timeoutMs);
     try {
       this.#closing ??= this.#shutdown();
       const release = await raceAbort(this.#closing, deadline.signal, what).catch((err: unknown) => {
         if (deadline.timedOut && !opts.signal?.aborted)
-          throw new UnavailableError(`${what}: not confirmed within ${opts.timeoutMs} ms`, { cause: err });
+          throw new UnavailableError(`${what}: not confirmed within ${timeoutMs} ms`, { cause: err });
         throw err;
       });
       await release?.run({ signal: opts.signal, timeoutMs: deadline.remaining() });

@@ -43,29 +43,7 @@ const SLACK_MS = 1000;
  * Rows whose bound another change is fixing, with the issue. Not asserted (their time is printed). The lead
  * removes an entry once its fix is merged; a row that is fast on this branch is printed as such.
  */
-const KNOWN_UNBOUNDED = new Map<string, string>([
-  ['Queue.push', 'issue 22: push has no timeoutMs and retries past requestTimeoutMs (52 s paused)'],
-  ['Counter.get', 'issue 22: 8.5 s with timeoutMs 1000 against a paused etcd'],
-  ['AtomicCounter.get', 'issue 22: 8.4 s with timeoutMs 1000 against a paused etcd'],
-  ['Mutex.lock (session lost)', 'issue 22: lock after session loss waits for the lease grant (5 s)'],
-  // Seen by this table, in areas other changes own:
-  ['Mutex.tryLock (ttl 10)', 'issue 16 f1: tryLock stays pending about the session TTL while etcd is down'],
-  ['RWMutex.tryWriteLock (ttl 10)', 'issue 16 f1: as Mutex.tryLock'],
-  ['Semaphore.tryAcquire (ttl 10)', 'issue 16 f1: as Mutex.tryLock'],
-  ['Mutex.lock', 'issue 22: lock({ timeoutMs }) still pending after timeoutMs + 3 s, blackholed/paused'],
-  ['Mutex.withLock', 'issue 22: as Mutex.lock'],
-  ['Lock.unlock', 'issue 15/22: the release stays pending while etcd is blackholed/paused'],
-  ['Lock.release', 'issue 15/22: as Lock.unlock'],
-  ['Lock.close', 'issue 15/22: as Lock.unlock'],
-  ['Lock[asyncDispose]', 'issue 15/22: as Lock.unlock'],
-  ['Job.ack', 'issue 22: ack stays pending while etcd is down (killed, blackholed, paused)'],
-  ['Job.nack', 'issue 22: as Job.ack'],
-  ['DoubleBarrier.close', 'issue 15/22: the key removal retries past requestTimeoutMs'],
-  ['DoubleBarrier[asyncDispose]', 'issue 15/22: as DoubleBarrier.close'],
-  ['Registration.deregister', 'issue 15/22: the release stays pending while etcd is blackholed/paused'],
-  ['Registration.close', 'issue 15/22: as Registration.deregister'],
-  ['Registration[asyncDispose]', 'issue 15/22: as Registration.deregister'],
-]);
+const KNOWN_UNBOUNDED = new Map<string, string>([]);
 
 /** Methods that return no promise (factories, accessors, sync iterators' makers), and @internal ones. */
 const NOT_ASYNC = new Set([
@@ -167,6 +145,8 @@ const ROWS: Row[] = [
   // Election and Term
   { name: 'Election.campaign', deadlineMs: T, call: (f) => f.coord.election('el').campaign('v', t) },
   { name: 'Election.leader', deadlineMs: R, call: (f) => f.coord.election('el').leader() },
+  { name: 'Election.candidates', deadlineMs: R, call: (f) => f.coord.election('el').candidates() },
+  { name: 'Election.tryCampaign', deadlineMs: R, call: (f) => f.coord.election('el-try').tryCampaign('v') },
   {
     name: 'Election.observe().next',
     deadlineMs: R,
@@ -301,6 +281,7 @@ const ROWS: Row[] = [
   { name: 'Queue[asyncDispose]', deadlineMs: R, call: (f) => f.coord.queue('q-d')[Symbol.asyncDispose]() },
   { name: 'Job.ack', deadlineMs: R, call: (f) => f.jobs[0]!.ack() },
   { name: 'Job.nack', deadlineMs: R, call: (f) => f.jobs[1]!.nack() },
+  { name: 'Job.release', deadlineMs: R, call: (f) => f.jobs[2]!.release() },
   // Counters
   { name: 'Counter.increment', deadlineMs: T, call: (f) => f.coord.counter('c').increment(t) },
   { name: 'Counter.get', deadlineMs: T, call: (f) => f.coord.counter('c').get(t) },
@@ -419,7 +400,12 @@ describe('every public async call settles within its deadline while etcd is down
     const q = coord.queue<string>('q');
     await q.push('a');
     await q.push('b');
-    const jobs = [await q.pop({ timeoutMs: 5000 }), await q.pop({ timeoutMs: 5000 })];
+    await q.push('c');
+    const jobs = [
+      await q.pop({ timeoutMs: 5000 }),
+      await q.pop({ timeoutMs: 5000 }),
+      await q.pop({ timeoutMs: 5000 }),
+    ];
     const sessions = await Promise.all([coord.newSession(), coord.newSession()]);
     const entered = [0, 1, 2].map((i) => coord.doubleBarrier(`dbe${i}`, 1));
     await Promise.all(entered.map((d) => d.enter({ timeoutMs: 5000 })));
