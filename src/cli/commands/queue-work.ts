@@ -94,7 +94,8 @@ export async function work(
       try {
         if (outcome === 'ack') await job.ack();
         else if (outcome === 'nack') await job.nack({ delayMs: retryDelayMs });
-        // 'release': left unsettled; q.close() gives it back without counting the delivery.
+        // Killed by our own shutdown: given back at once, the delivery not counted toward dead-lettering.
+        else await job.release();
       } catch (err) {
         note(io, `job ${job.id}: ${outcome} failed: ${err instanceof Error ? err.message : String(err)}`);
         return;
