@@ -73,6 +73,8 @@ export class Release {
   #done = false;
   #looping = false;
   #last: unknown;
+  /** Some attempt got no answer: it may have applied (now or later), whatever the later attempts say. */
+  #uncertain = false;
 
   constructor(spec: ReleaseSpec) {
     this.#spec = spec;
@@ -127,6 +129,23 @@ export class Release {
     });
   }
 
+  /**
+   * The error a caller sees: once an attempt went unanswered, a later refusal ("not applied") must not
+   * make the release look certainly unapplied — the unanswered one may have applied.
+   */
+  #surfaced(err: unknown): unknown {
+    if (!(err instanceof UnavailableError)) return err;
+    if (err.mayHaveApplied) {
+      this.#uncertain = true;
+      return err;
+    }
+    if (!this.#uncertain) return err;
+    return new UnavailableError(
+      `${this.#spec.what}: not confirmed; an earlier attempt got no answer and may have applied (last: ${err.message})`,
+      { cause: err, mayHaveApplied: true },
+    );
+  }
+
   async #loop(): Promise<void> {
     this.#looping = true;
     const backoff = new Backoff(50, this.#spec.maxBackoffMs ?? 1000);
@@ -143,7 +162,8 @@ export class Release {
           this.#done = true;
           for (const w of [...this.#waiters]) w.resolve();
           return;
-        } catch (err) {
+        } catch (caught) {
+          const err = this.#surfaced(caught);
           this.#last = err;
           if (!isTransient(err)) {
             for (const w of [...this.#waiters]) w.reject(err);
