@@ -149,6 +149,11 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   readonly #authBackoff = new Backoff(100, 5000);
   #reauthTimer: NodeJS.Timeout | undefined;
   readonly #epoch: EpochMarker | undefined;
+  /**
+   * The marker said "reset" on a stream that broke before it was used. The marker now remembers the new
+   * store's value, so the next check says "same": the reset is kept here and declared on the next stream.
+   */
+  #resetPending = false;
   #resets = 0;
 
   constructor(client: Etcd3, opts: { livenessMs?: number; epoch?: EpochMarker } = {}) {
@@ -318,6 +323,7 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
       check = undefined;
     }
     this.#connecting = false;
+    if (check === 'reset') this.#resetPending = true;
     if (this.#closed || broken || check === undefined) {
       stream.removeAllListeners();
       stream.on('error', () => undefined);
@@ -337,7 +343,10 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     this.#lastHeard = performance.now();
     this.#startLiveness();
     this.#creating = [];
-    if (check === 'reset') this.#declareReset(0n, 'its generation marker is gone or changed');
+    if (this.#resetPending) {
+      this.#resetPending = false;
+      this.#declareReset(0n, 'its generation marker is gone or changed');
+    }
     // Everything still open resumes after the last revision it delivered (or starts from now).
     for (const w of this.#all) this.#sendCreate(stream, w);
   }
