@@ -1,6 +1,7 @@
 import { EtcdAuthenticationFailedError, type Etcd3, type IWatchResponse } from 'etcd3';
 import { EventEmitter } from 'eventemitter3';
 import { describeKeyRange, refreshAuthToken, watchCancelKind } from './auth.js';
+import { detached } from './call-scope.js';
 import { Backoff } from './backoff.js';
 import {
   AbortedError,
@@ -288,6 +289,13 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   #ensureStream(): WatchStream | undefined {
     if (this.#stream || this.#connecting || this.#closed || this.#reconnectTimer) return this.#stream;
     this.#connecting = true;
+    // The stream is shared: what runs on it (the marker check, subscribers' handlers and the re-reads they
+    // start, reconnect timers) must not carry the deadline of whichever call happened to open it.
+    detached(() => this.#open());
+    return undefined;
+  }
+
+  #open(): void {
     this.#client.watchClient.watch().then(
       (raw) => {
         const stream = raw as unknown as WatchStream;
@@ -306,7 +314,6 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
         this.#scheduleReconnect();
       },
     );
-    return undefined;
   }
 
   /**
@@ -336,9 +343,9 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     }
     stream.removeAllListeners();
     stream
-      .on('data', (res) => this.#onResponse(stream, res))
-      .on('error', () => this.#onBroken(stream))
-      .on('end', () => this.#onBroken(stream));
+      .on('data', (res) => detached(() => this.#onResponse(stream, res)))
+      .on('error', () => detached(() => this.#onBroken(stream)))
+      .on('end', () => detached(() => this.#onBroken(stream)));
     this.#stream = stream;
     this.#lastHeard = performance.now();
     this.#startLiveness();
