@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { detached } from './call-scope.js';
 import { Backoff } from './backoff.js';
 import { abortError, sleep, withDeadline } from './deadline.js';
 import { isTransient, UnavailableError } from './errors.js';
@@ -125,7 +126,8 @@ export class Release {
       if (deadline.signal.aborted) return onAbort();
       deadline.signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
-      if (!this.#looping) void this.#loop();
+      // The loop is shared by every caller and outlives this one: it must not carry this call's deadline.
+      if (!this.#looping) void detached(() => this.#loop());
     });
   }
 

@@ -1,6 +1,7 @@
 import { EtcdAuthenticationFailedError, type Etcd3, type IWatchResponse } from 'etcd3';
 import { EventEmitter } from 'eventemitter3';
 import { describeKeyRange, refreshAuthToken, watchCancelKind } from './auth.js';
+import { detached } from './call-scope.js';
 import { Backoff } from './backoff.js';
 import {
   AbortedError,
@@ -149,6 +150,11 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   readonly #authBackoff = new Backoff(100, 5000);
   #reauthTimer: NodeJS.Timeout | undefined;
   readonly #epoch: EpochMarker | undefined;
+  /**
+   * The marker said "reset" on a stream that broke before it was used. The marker now remembers the new
+   * store's value, so the next check says "same": the reset is kept here and declared on the next stream.
+   */
+  #resetPending = false;
   #resets = 0;
 
   constructor(client: Etcd3, opts: { livenessMs?: number; epoch?: EpochMarker } = {}) {
@@ -283,6 +289,13 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   #ensureStream(): WatchStream | undefined {
     if (this.#stream || this.#connecting || this.#closed || this.#reconnectTimer) return this.#stream;
     this.#connecting = true;
+    // The stream is shared: what runs on it (the marker check, subscribers' handlers and the re-reads they
+    // start, reconnect timers) must not carry the deadline of whichever call happened to open it.
+    detached(() => this.#open());
+    return undefined;
+  }
+
+  #open(): void {
     this.#client.watchClient.watch().then(
       (raw) => {
         const stream = raw as unknown as WatchStream;
@@ -301,7 +314,6 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
         this.#scheduleReconnect();
       },
     );
-    return undefined;
   }
 
   /**
@@ -318,6 +330,7 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
       check = undefined;
     }
     this.#connecting = false;
+    if (check === 'reset') this.#resetPending = true;
     if (this.#closed || broken || check === undefined) {
       stream.removeAllListeners();
       stream.on('error', () => undefined);
@@ -330,14 +343,17 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     }
     stream.removeAllListeners();
     stream
-      .on('data', (res) => this.#onResponse(stream, res))
-      .on('error', () => this.#onBroken(stream))
-      .on('end', () => this.#onBroken(stream));
+      .on('data', (res) => detached(() => this.#onResponse(stream, res)))
+      .on('error', () => detached(() => this.#onBroken(stream)))
+      .on('end', () => detached(() => this.#onBroken(stream)));
     this.#stream = stream;
     this.#lastHeard = performance.now();
     this.#startLiveness();
     this.#creating = [];
-    if (check === 'reset') this.#declareReset(0n, 'its generation marker is gone or changed');
+    if (this.#resetPending) {
+      this.#resetPending = false;
+      this.#declareReset(0n, 'its generation marker is gone or changed');
+    }
     // Everything still open resumes after the last revision it delivered (or starts from now).
     for (const w of this.#all) this.#sendCreate(stream, w);
   }
