@@ -121,6 +121,11 @@ export async function runCampaign(
             continue;
         }
         if (!predecessor) {
+          // The lease may have been revoked (or the key deleted) between the read and now: the lock-delay
+          // and owner-scan awaits leave room for it. Never report elected on what is already known lost.
+          session.throwIfDone();
+          if (watch.deletedAbove(key, revision))
+            throw new LockLostError(`${what}: the candidate key was deleted while waiting`);
           const term = new Term({
             ctx,
             name,
@@ -136,6 +141,8 @@ export async function runCampaign(
           watch = undefined;
           created = undefined;
           releaseTurn = undefined;
+          // Lost already (the session's signal had aborted): the term released its key and turn itself.
+          if (term.signal.aborted) throw term.signal.reason as Error;
           return term;
         }
         if (!wait) {
