@@ -2,7 +2,12 @@ import type { ICompare } from 'etcd3';
 import { hostname } from 'node:os';
 import type { CoordContext } from '../core/context.js';
 import { withDeadline, type WaitOptions } from '../core/deadline.js';
-import { InvalidArgumentError, LockLostError, SessionExpiredError } from '../core/errors.js';
+import {
+  InvalidArgumentError,
+  LockLostError,
+  LockTimeoutError,
+  SessionExpiredError,
+} from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
 import {
@@ -107,38 +112,48 @@ export async function once<T>(
 
   const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
-  const early = await store.read(opts.signal);
-  if (early && early.record.state !== 'running') return finished(early.record);
-
+  // `timeoutMs` bounds everything before the job starts: the first record read, the sessions, the wait in
+  // line (issue F3: a read before the deadline existed waited a whole request timeout on its own).
+  const deadline = withDeadline(opts.signal, opts.timeoutMs);
+  const wait = deadline.signal;
+  const timedOut = (err: unknown): never => {
+    if (deadline.timedOut && !(err instanceof LockTimeoutError))
+      throw new LockTimeoutError(
+        `once "${job}" slot "${opts.slot}": slot not taken within ${String(opts.timeoutMs)} ms`,
+        {
+          cause: err,
+        },
+      );
+    throw err;
+  };
   let own: Session | undefined;
   let runner: Session | undefined;
   let term: Term | undefined;
-  const deadline = withDeadline(undefined, opts.timeoutMs);
   try {
+    const early = await store.read(wait).catch(timedOut);
+    if (early && early.record.state !== 'running') return finished(early.record);
     // Stand in line for the slot. Losing the lease while queued (a long wait, a pause, a slow host) is
     // not the end: look at the record again, and if the slot is still open, stand again.
     for (;;) {
       if (opts.ttlSeconds !== undefined && (!own || own.done)) {
         await own?.close();
-        own = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: opts.signal });
+        own = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: wait }).catch(timedOut);
       }
       // The session is named here, not left to the election, so the record writes can last exactly as
       // long as the lease the slot key is attached to.
-      runner = own ?? (await ctx.currentSession({ signal: opts.signal }));
+      runner =
+        own ?? (await ctx.currentSession({ signal: wait, timeoutMs: deadline.remaining() }).catch(timedOut));
       const election = new Election(ctx, `${base}lock`, {
         session: runner,
         lockDelayMs: opts.lockDelayMs,
       });
       try {
-        term = await election.campaign(`${host}:${process.pid}`, {
-          signal: opts.signal,
-          timeoutMs: deadline.remaining(),
-        });
+        term = await election.campaign(`${host}:${process.pid}`, { signal: wait });
         break;
       } catch (err) {
-        if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || opts.signal?.aborted)
-          throw err;
-        const again = await store.read(opts.signal);
+        if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || wait.aborted)
+          return timedOut(err);
+        const again = await store.read(wait).catch(timedOut);
         if (again && again.record.state !== 'running') return finished(again.record);
       }
     }
