@@ -41,7 +41,7 @@ export interface OnceSlot {
 
 /** Options of {@link once}. */
 export interface OnceOptions extends WaitOptions {
-  /** The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. */
+  /** The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. Must not contain `/` (`InvalidArgumentError`): the job name may nest, the slot may not, so two pairs never share a record. */
   slot: string;
   /** A holder crashed mid-run (no outcome, lease expired): `'rerun'` (default) lets the next host run it; `'fail'` marks the slot failed. */
   onCrash?: 'rerun' | 'fail' | undefined;
@@ -71,6 +71,7 @@ export interface OnceOptions extends WaitOptions {
  * ```
  *
  * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`)
+ * @throws InvalidArgumentError when `job` or `slot` is not a valid name, or `slot` contains `/` (before any request)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
  * @throws ConflictError when the record key holds something that is not a once record of this job and slot
  * @throws LockTimeoutError / AbortedError while waiting for another host's run
@@ -98,6 +99,10 @@ export async function once<T>(
   if (opts === null || typeof opts !== 'object')
     throw new TypeError('Expected `opts` to be an object with a `slot`');
   assertName(opts.slot, 'slot');
+  // The record key is `once/<job>/<slot>/`: a `/` in the slot would let ("a/b", "c") and ("a", "b/c")
+  // share one record (breaker F5). Jobs may nest (`reports/daily`); slots may not.
+  if (opts.slot.includes('/'))
+    throw new InvalidArgumentError(`Expected \`slot\` not to contain "/", got "${opts.slot}"`);
   if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
   const onCrash = opts.onCrash ?? 'rerun';
   if (onCrash !== 'rerun' && onCrash !== 'fail') {
