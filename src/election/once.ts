@@ -151,6 +151,8 @@ export async function once<T>(
       const election = new Election(ctx, `${base}lock`, {
         session: runner,
         lockDelayMs: opts.lockDelayMs,
+        // A lost slot keeps the in-process turn until the job has returned (term.close() in the finally).
+        turnUntilClose: true,
       });
       try {
         term = await election.campaign(`${host}:${process.pid}`, { signal: wait });

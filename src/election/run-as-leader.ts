@@ -68,7 +68,13 @@ export async function runAsLeader<T>(
     throw new InvalidArgumentError('Expected `repeat` to be a boolean');
   const value = opts.value ?? `${hostname()}:${process.pid}`;
   encodeValue(value, 'value', 0);
-  const election = new Election(ctx, name, { session: opts.session, lockDelayMs: opts.lockDelayMs });
+  // The turn stays with a lost term until its body has returned (term.close() below): two bodies of one
+  // name never run at once in one process, even when the key is deleted mid-body (breaker F1).
+  const election = new Election(ctx, name, {
+    session: opts.session,
+    lockDelayMs: opts.lockDelayMs,
+    turnUntilClose: true,
+  });
   const backoff = new Backoff(100, 2000);
   let result: T | undefined;
   for (;;) {
