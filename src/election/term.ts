@@ -219,7 +219,9 @@ export class Term {
    * try { await term.resign(); } catch (err) { log.warn(err); await term.resign(); } // retry is safe
    * ```
    *
-   * @throws NotLeaderError when the term had already ended (key gone, session lost) before the first call
+   * @throws NotLeaderError when the term had already ended (key gone, session lost) before the first call:
+   *   deliberate, so a caller learns its term was lost rather than cleanly ended; where a loss is not an
+   *   error (cleanup in a `finally`), call `close()`, which resolves then
    * @throws UnavailableError when etcd has not confirmed the delete yet (it goes on in the background)
    * @throws AbortedError when `opts.signal` aborts first (the delete goes on in the background)
    */
