@@ -10,6 +10,7 @@ import {
 } from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
+import { waitForRunner } from './once-runner-wait.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -83,8 +84,15 @@ export interface OnceOptions extends WaitOptions {
  * Failure modes: a holder killed mid-run leaves a `running` record; once its lease expires the next host
  * either runs the job again (`onCrash: 'rerun'`, the record lists both attempts) or marks the slot
  * `failed`. A holder cut off from etcd sees `signal` abort before its lease can expire: `fn` must stop.
- * When `fn` returns, the `done` record is written (guarded by the slot key, retried for as long as the
- * holder's lease lives) before the slot is released, so a blip then changes nothing. The one at-least-once
+ * When `fn` returns, the `done` record is written (guarded by "the record is still this attempt's
+ * `running` record", retried for as long as the holder's lease lives) before the slot is released, so a
+ * blip then changes nothing. The slot key deleted under a live session (`etcdctl del`) ends the term
+ * (`signal` aborts) but is not a crash: each attempt records its runner's lease, and a host that then
+ * takes the slot and finds a `running` attempt whose lease still lives waits (a watch on the record and
+ * one timer at that lease's TTL) until the record says done (it skips) or the lease is gone (crashed).
+ * A process resumed after SIGSTOP past its TTL may run one more timer step of `fn` before `signal`
+ * aborts (timer order after SIGCONT is not ours to choose): guard shared writes with `slot.guard` or the
+ * fencing token, never with a flag. The one at-least-once
  * window: the holder's lease is lost after `fn` returned and before the record was written — `once()` then
  * rejects with `LockLostError` and the next host runs the job again. A record that is not one (written by
  * another tool, or truncated) is a `ConflictError` naming its key; the job is not run.
@@ -166,7 +174,10 @@ export async function once<T>(
     }
     const alive = runner.signal;
     const guard = { key: ctx.keyspace.key(term.key), rev: term.fencingToken };
-    const current = await store.read(term.signal);
+    let current = await store.read(term.signal);
+    // A `running` attempt whose runner's lease lives is not crashed (its slot key was deleted under it):
+    // wait for its outcome or for its lease to go (breaker F4).
+    if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
     const previous = current?.record;
     if (previous && previous.state !== 'running') return finished(previous);
 
@@ -179,6 +190,7 @@ export async function once<T>(
       pid: process.pid,
       start: now,
       fencingToken: term.fencingToken.toString(),
+      lease: runner.leaseId.toString(16),
     };
     if (previous && onCrash === 'fail') {
       const failed: OnceRecord = { ...previous, state: 'failed', outcome: 'crashed', attempts };
@@ -196,7 +208,10 @@ export async function once<T>(
       attempts,
     };
     // Before the job starts: give up as soon as the term is over (nothing has run yet).
-    await store.write(running, guard, term.signal);
+    const written = await store.write(running, guard, term.signal);
+    // The outcome is written while this attempt is the record's latest, not only while the slot key is
+    // ours: a slot key deleted under a live session does not make the run count as crashed (breaker F4).
+    const outcomeGuard = { ...guard, after: written };
 
     const scope = withDeadline(opts.signal, undefined, term.signal);
     let value: T;
@@ -210,7 +225,7 @@ export async function once<T>(
     } catch (err) {
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
       // record stays `running` and the slot is treated as crashed by the next host.
-      await store.write(finish(running, 'error', err), guard, alive).catch(() => undefined);
+      await store.write(finish(running, 'error', err), outcomeGuard, alive).catch(() => undefined);
       throw err;
     } finally {
       scope.dispose();
@@ -218,7 +233,7 @@ export async function once<T>(
     // The outcome is recorded before the slot is released, retrying while the lease lives (issue 14 f3):
     // only a lease lost first lets another host run the job again.
     const done = finish(running, 'ok');
-    await store.write(done, guard, alive);
+    await store.write(done, outcomeGuard, alive);
     return { status: 'ran', value, record: done };
   } finally {
     deadline.dispose();
