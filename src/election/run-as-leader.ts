@@ -50,7 +50,11 @@ export interface RunAsLeaderOptions extends WaitOptions {
  *
  * Failure modes: etcd unreachable → `signal` aborts with `SessionExpiredError` before the lease can expire
  * on the server, so before another candidate can be elected; `fn` must stop touching shared state then
- * (or pass the term's fencing token with its writes).
+ * (or pass the term's fencing token with its writes). The leader key deleted mid-body (`etcdctl del`):
+ * `signal` aborts, and the next call of this name in this process starts its body only after this body
+ * has returned (with `lockDelayMs`, also not before lockDelayMs after the loss). A process resumed after
+ * SIGSTOP past its TTL may run one more timer step of `fn` before `signal` aborts (timer order after
+ * SIGCONT): guard shared writes with the term's guard or fencing token, never with a flag.
  */
 export async function runAsLeader<T>(
   ctx: CoordContext,

@@ -55,6 +55,8 @@ export interface TermInit {
  * client (e.g. `etcdctl del`) → `signal` aborts with `LockLostError` within one watch notification; a
  * resign whose delete got no answer → `resign()` rejects, can be called again, and is retried in the
  * background while the session lives (the key goes within ~1 s plus one request timeout of etcd answering).
+ * A process resumed after SIGSTOP past its TTL may run one more timer callback before `signal` aborts
+ * (timer order after SIGCONT): writes that must only happen while leader use `guard()`, never `isLeader`.
  */
 export class Term {
   /** The leader key, app-relative: `<name>/<leaseId hex>`. */
