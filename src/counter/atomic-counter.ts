@@ -159,7 +159,8 @@ export class AtomicCounter {
     // One deadline for every attempt together: `timeoutMs` bounds the call, not each request (issue 22).
     const res = await withRetry((_, attempt) => this.#read(what, attempt.signal, attempt.remainingMs), {
       signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
+      // Without `timeoutMs` the retries stop at the request timeout: every public call settles within it.
+      timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
       what,
       retries: 5,
     });
@@ -178,7 +179,9 @@ export class AtomicCounter {
   ): Promise<{ value: bigint; written: boolean }> {
     const what = `atomic counter "${this.name}": ${op}`;
     throwIfAborted(opts.signal, what);
-    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    // Without `timeoutMs` the call is bound by the request timeout, as every public call is.
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    const deadline = withDeadline(opts.signal, timeoutMs);
     let lost = 0;
     let casInFlight = false;
     const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
@@ -232,7 +235,7 @@ export class AtomicCounter {
       if (casInFlight && deadline.timedOut && !opts.signal?.aborted) {
         // The deadline passed with the write in flight: its outcome is unknown, and must be reported so.
         throw new UnavailableError(
-          `${what}: no answer within ${opts.timeoutMs} ms (the write may have been applied)`,
+          `${what}: no answer within ${timeoutMs} ms (the write may have been applied)`,
           { cause: err, mayHaveApplied: true },
         );
       }

@@ -218,6 +218,11 @@ const ROWS: Row[] = [
     call: (f) => f.coord.registry('svc').register({ id: 'new', address: '10.0.0.9:1', timeoutMs: T }),
   },
   { name: 'Registration.update', deadlineMs: T, call: (f) => f.regs[0]!.update({ v: 2 }, t) },
+  {
+    name: 'ServiceRegistry.register (no timeoutMs)',
+    deadlineMs: R,
+    call: (f) => f.coord.registry('svc').register({ id: 'new2', address: '10.0.0.9:2' }),
+  },
   { name: 'Registration.deregister', deadlineMs: R, call: (f) => f.regs[1]!.deregister() },
   { name: 'Registration.close', deadlineMs: R, call: (f) => f.regs[2]!.close() },
   { name: 'Registration[asyncDispose]', deadlineMs: R, call: (f) => f.regs[3]![Symbol.asyncDispose]() },
@@ -295,6 +300,16 @@ const ROWS: Row[] = [
     call: (f) => f.coord.atomicCounter('a').compareAndSet(0n, 1n, t),
   },
   { name: 'AtomicCounter.get', deadlineMs: T, call: (f) => f.coord.atomicCounter('a').get(t) },
+  // Without `timeoutMs` each is bound by requestTimeoutMs (break-core core.deadlines: get() ran 8 s).
+  { name: 'Counter.get (no timeoutMs)', deadlineMs: R, call: (f) => f.coord.counter('c').get() },
+  { name: 'Counter.increment (no timeoutMs)', deadlineMs: R, call: (f) => f.coord.counter('c').increment() },
+  { name: 'AtomicCounter.get (no timeoutMs)', deadlineMs: R, call: (f) => f.coord.atomicCounter('a').get() },
+  { name: 'AtomicCounter.add (no timeoutMs)', deadlineMs: R, call: (f) => f.coord.atomicCounter('a').add(1) },
+  {
+    name: 'AtomicCounter.compareAndSet (no timeoutMs)',
+    deadlineMs: R,
+    call: (f) => f.coord.atomicCounter('a').compareAndSet(0n, 1n),
+  },
   // Barriers
   { name: 'Barrier.hold', deadlineMs: R, call: (f) => f.coord.barrier('b-new').hold() },
   { name: 'Barrier.release', deadlineMs: R, call: (f) => f.coord.barrier('b').release() },
