@@ -449,6 +449,7 @@ describe('every public async call settles within its deadline while etcd is down
     const proxy = await FaultProxy.start(etcd.cluster.endpoints[0]!);
     const f = await fixture(uniquePrefix(`deadlines-${mode}`), proxy.endpoint);
     const results: { name: string; ms: number; outcome: string; deadlineMs: number }[] = [];
+    const contradictions: string[] = [];
     try {
       if (mode === 'killed') await member.kill();
       else if (mode === 'blackholed') proxy.blackhole();
@@ -466,8 +467,16 @@ describe('every public async call settles within its deadline while etcd is down
                 void closable.close().catch(() => undefined);
               return 'resolved';
             },
-            (err: unknown) =>
-              `rejected ${(err as { code?: string }).code ?? (err as Error).name} (${String((err as Error).message).slice(0, 90)})`,
+            (err: unknown) => {
+              // The message must say what `mayHaveApplied` says (a push said both "it was not applied" and
+              // "may have been applied").
+              const { message, mayHaveApplied } = err as { message: string; mayHaveApplied?: boolean };
+              if (
+                mayHaveApplied === true ? /not applied/.test(message) : /may have been applied/.test(message)
+              )
+                contradictions.push(`${row.name}: mayHaveApplied ${String(mayHaveApplied)}: ${message}`);
+              return `rejected ${(err as { code?: string }).code ?? (err as Error).name} (${String(message).slice(0, 90)})`;
+            },
           ),
           sleep(cap).then(() => 'PENDING'),
         ]);
@@ -496,6 +505,7 @@ describe('every public async call settles within its deadline while etcd is down
     expect(
       over.map((r) => `${r.name}: ${r.ms.toFixed(0)} ms > ${r.deadlineMs} + ${SLACK_MS} (${r.outcome})`),
     ).toEqual([]);
+    expect(contradictions).toEqual([]);
     expect(results).toHaveLength(ROWS.length);
   }
 
