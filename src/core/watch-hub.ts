@@ -10,6 +10,7 @@ import {
   UnavailableError,
   toCoordError,
 } from './errors.js';
+import { EndpointHealth } from './endpoints.js';
 import { StoreResetError, type EpochMarker } from './epoch.js';
 import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
 
@@ -400,7 +401,10 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     this.#livenessTimer = setInterval(() => {
       const stream = this.#stream;
       if (!stream || this.#all.size === 0) return;
-      if (performance.now() - this.#lastHeard > 2 * this.#livenessMs) return this.#onBroken(stream);
+      if (performance.now() - this.#lastHeard > 2 * this.#livenessMs) {
+        EndpointHealth.suspect(stream); // its member may be paused: reconnect to another one
+        return this.#onBroken(stream);
+      }
       stream.write({ progress_request: {} });
     }, this.#livenessMs);
     this.#livenessTimer.unref();
