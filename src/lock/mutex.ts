@@ -1,6 +1,7 @@
 import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
+import { withDeadline } from '../core/deadline.js';
 import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
 import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
@@ -98,7 +99,8 @@ export class Mutex {
    * Waits for the lock, in FIFO order.
    *
    * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
-   *   the session is lost while waiting; LockLostError if the waiter key is deleted by someone else. The
+   *   the session is lost while waiting (also while waiting behind another caller of this process on the
+   *   same session and name); LockLostError if the waiter key is deleted by someone else. The
    *   waiter key is removed in every case.
    */
   async lock(opts: WaitOptions = {}): Promise<Lock> {
@@ -107,7 +109,15 @@ export class Mutex {
     return withCallDeadline(opts, this.#spec.what, async (signal) => {
       const session = await this.#sessionFor(signal);
       const key = this.#keyFor(session);
-      const release = await takeLocalTurn(key.toString('hex'), signal, this.#spec.what);
+      // The turn also ends with the session: a holder on a lost session may never unlock, and a caller
+      // behind it must see the loss, not wait out its deadline (or for ever).
+      const turnSignal = withDeadline(signal, undefined, session.signal);
+      let release: () => void;
+      try {
+        release = await takeLocalTurn(key.toString('hex'), turnSignal.signal, this.#spec.what);
+      } finally {
+        turnSignal.dispose();
+      }
       const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
       return new Lock(this.#ctx, this.#spec, granted);
     });
