@@ -1,11 +1,12 @@
 import type { WaitOptions } from '../core/deadline.js';
 import { withDeadline } from '../core/deadline.js';
-import { AbortedError, LockTimeoutError } from '../core/errors.js';
+import { AbortedError, LockTimeoutError, UnavailableError } from '../core/errors.js';
 
 /**
  * Runs a whole blocking lock call — session acquisition, the in-process turn, enqueue and wait — under
  * one deadline, so `timeoutMs` counts from the call, not from when the call's in-process turn came
- * (issue 25). `fn` gets the combined signal; a timeout anywhere becomes `LockTimeoutError`.
+ * (issue 25). `fn` gets the combined signal; a timeout anywhere becomes `LockTimeoutError`, also one the
+ * session's grant reports as `UnavailableError` (etcd unreachable while the session is renewed).
  *
  * @example
  * ```ts
@@ -29,8 +30,10 @@ export async function withCallDeadline<T>(
   try {
     return await fn(deadline.signal);
   } catch (err) {
-    // A step that is not the queue (the session's grant, the local turn) reports the timeout as an abort.
-    if (deadline.timedOut && !opts.signal?.aborted && err instanceof AbortedError) {
+    // A step that is not the queue reports the timeout its own way: the local turn as an abort, the
+    // session's grant as UNAVAILABLE ("did not grant a lease within …"). Either is this call's timeout.
+    const stepTimeout = err instanceof AbortedError || err instanceof UnavailableError;
+    if (deadline.timedOut && !opts.signal?.aborted && stepTimeout) {
       throw new LockTimeoutError(`timed out after ${opts.timeoutMs} ms waiting for ${what}`, { cause: err });
     }
     throw err;
