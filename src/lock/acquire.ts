@@ -133,10 +133,11 @@ export async function tryAcquire(
   spec: QueueSpec,
   key: Buffer,
   session: Session,
-  opts: Pick<AcquireOptions, 'onGone'> = {},
+  opts: Pick<AcquireOptions, 'onGone'> & { signal?: AbortSignal } = {},
 ): Promise<Granted | undefined> {
   const ms = ctx.requester.requestTimeoutMs;
-  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
+  // `opts.signal`: the whole try call's deadline, begun before the session was acquired.
+  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal, opts.signal);
   const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
   const hold = GhostSweeper.of(ctx).hold(key);
   const gone = () => {

@@ -1,3 +1,4 @@
+import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { withDeadline } from '../core/deadline.js';
 import { AbortedError, LockTimeoutError, UnavailableError } from '../core/errors.js';
@@ -37,6 +38,38 @@ export async function withCallDeadline<T>(
       throw new LockTimeoutError(`timed out after ${opts.timeoutMs} ms waiting for ${what}`, { cause: err });
     }
     throw err;
+  } finally {
+    deadline.dispose();
+  }
+}
+
+/**
+ * Runs a whole try call — session acquisition, the in-process check, enqueue — under one deadline of the
+ * coordinator's `requestTimeoutMs`, counted from the call: a lost session's renewal and the try do not each
+ * get a full request deadline. `fn` gets the deadline's signal; hand it to `currentSession` and to
+ * `tryAcquire`.
+ *
+ * @example
+ * ```ts
+ * return withTryDeadline(ctx, async (signal) => {
+ *   const session = await ctx.currentSession({ signal });
+ *   return tryAcquire(ctx, spec, key, session, { signal });
+ * });
+ * ```
+ *
+ * @throws whatever `fn` throws: UnavailableError when the deadline passes (the session's grant and
+ *   `tryAcquire` report it so)
+ *
+ * Failure modes: the removal of a refused key may run up to a second past the deadline (it is bounded on
+ * its own), as `tryAcquire` documents.
+ */
+export async function withTryDeadline<T>(
+  ctx: CoordContext,
+  fn: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = withDeadline(undefined, ctx.requester.requestTimeoutMs, ctx.closedSignal);
+  try {
+    return await fn(deadline.signal);
   } finally {
     deadline.dispose();
   }

@@ -8,7 +8,7 @@ import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
 
@@ -125,19 +125,22 @@ export class Mutex {
 
   /**
    * Takes the lock if nobody holds or waits for it; never waits. Settles within the coordinator's
-   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable.
+   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable,
+   * counted from the call: renewing a lost default session is part of it.
    *
    * @returns the lock, or `null` when it is taken (also by another caller in this process on this session)
    * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const key = this.#keyFor(session);
-    const id = key.toString('hex');
-    if (isLocallyBusy(id)) return null;
-    const release = await takeLocalTurn(id, undefined, this.#spec.what);
-    const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release });
-    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const key = this.#keyFor(session);
+      const id = key.toString('hex');
+      if (isLocallyBusy(id)) return null;
+      const release = await takeLocalTurn(id, undefined, this.#spec.what);
+      const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release, signal });
+      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    });
   }
 
   /**

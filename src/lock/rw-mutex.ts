@@ -2,7 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey } from '../core/keys.js';
@@ -100,9 +100,11 @@ export class RWMutex {
   }
 
   async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session);
-    return granted ? new Lock(this.#ctx, spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+      return granted ? new Lock(this.#ctx, spec, granted) : null;
+    });
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

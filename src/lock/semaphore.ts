@@ -3,7 +3,7 @@ import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
@@ -68,9 +68,11 @@ export class Semaphore {
 
   /** A permit if one is free and nobody older waits, else `null`. */
   async tryAcquire(): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session);
-    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    });
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
