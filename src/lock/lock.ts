@@ -35,7 +35,12 @@ export class Lock {
   readonly key: string;
   /** The full etcd key (namespace included), as used in comparisons. */
   readonly etcdKey: Buffer;
-  /** The create revision of the lock key: strictly greater for every later holder of the same lock. */
+  /**
+   * The create revision of the lock key: strictly greater for every later holder of the same lock, within
+   * one etcd store history. Revisions start over when etcd is restarted with empty data or restored from
+   * an older snapshot, so a later holder's token can then be smaller: a resource that keeps a high-water
+   * mark must reset it on the watch hub's `reset` event (or a `StoreResetError`).
+   */
   readonly fencingToken: bigint;
   /** The session lease the key is attached to. */
   readonly leaseId: bigint;

@@ -16,6 +16,12 @@ import type { Session } from '../core/session.js';
  * Keys: `<name>/read/<leaseHex>_<random>` and `<name>/write/<leaseHex>_<random>` (one per acquisition, so
  * one session can hold several read locks at once).
  *
+ * Names: as {@link Mutex}, with one rule more. A semaphore (or another RW lock's reader/writer keys) named
+ * `<name>/read` or `<name>/write` uses the same keys as this lock's readers or writers
+ * (`<name>/read/<leaseHex>_<random>`), so the two block each other: never give a lock the name of an RW
+ * lock plus `/read` or `/write`. The keys cannot tell them apart, and neither constructor knows the other
+ * name, so this is not checked.
+ *
  * @example
  * ```ts
  * const rw = coord.rwMutex('catalog');

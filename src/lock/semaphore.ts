@@ -15,6 +15,11 @@ import type { QueueSpec } from './queue.js';
  * Each permit is a key `<name>/<leaseHex>_<random>` under the holder's session lease, so the permits of a
  * dead session are freed when its lease expires. Every user of one name must agree on `permits`.
  *
+ * Names: as {@link Mutex}, except that a semaphore named like an RW lock plus `/read` or `/write`
+ * (`semaphore('db/read')` next to `rwMutex('db')`) shares that lock's reader or writer keys
+ * (`db/read/<leaseHex>_<random>`) and the two block each other. Do not name a lock so; it is not checked
+ * (neither constructor knows the other name).
+ *
  * @example
  * ```ts
  * const sem = coord.semaphore('pool/db', 4);
