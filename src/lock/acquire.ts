@@ -6,6 +6,7 @@ import { LockTimeoutError, UnavailableError } from '../core/errors.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { applyLockDelay } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
+import { newcomerDelay, recordHolder } from './held-marker.js';
 import { keyRelease } from './lock-key.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { enqueue, waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';
@@ -88,13 +89,19 @@ export async function acquire(
     enqueued = true;
     const q = await enqueue(ctx, spec, key, session, signal);
     rev = q.createRevision;
-    if (!q.granted) {
-      const current = pw as { current: PrefixWatch };
+    const current = pw as { current: PrefixWatch };
+    if (q.granted && spec.heldMarker && (spec.lockDelayMs ?? 0) > 0) {
+      // Granted at once: was the previous holder lost rather than released? Then wait, and re-check.
+      if (await newcomerDelay(ctx, spec.heldMarker, key, rev, spec.lockDelayMs ?? 0, signal)) {
+        await waitTurn(ctx, spec, key, rev, session, current, signal, q.older);
+      }
+    } else if (!q.granted) {
       const last = await waitTurn(ctx, spec, key, rev, session, current, signal, q.older);
       if (await lockDelay(ctx, spec, current.current.watch, last, signal)) {
         // Still first, and my key still mine, after the delay? (Nobody older can appear; my key can go.)
         await waitTurn(ctx, spec, key, rev, session, current, signal, last);
       }
+      if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, signal);
     }
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
     return { key, createRevision: rev, session, watch: pw.current, gone };

@@ -7,6 +7,7 @@ import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
+import { clearHolderOp } from './held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 
@@ -155,9 +156,13 @@ export class Lock {
           this.#gone();
         },
         // Tells a lock-delay waiter this was a clean unlock, not an expiry (core/lock-delay.ts).
-        this.#spec.releaseMarker
-          ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
-          : [],
+        [
+          ...(this.#spec.releaseMarker
+            ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
+            : []),
+          // A newcomer then knows this holder is gone cleanly (held-marker.ts).
+          ...(this.#spec.heldMarker ? [clearHolderOp(this.#spec.heldMarker)] : []),
+        ],
       );
     }
     return this.#release.run({

@@ -8,6 +8,7 @@ import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
+import { heldMarkerKey } from './held-marker.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
@@ -23,7 +24,10 @@ export interface LockOptions {
    *
    * Every user of the name should set it: with it, `unlock()` also writes the release marker
    * `<name>\0released` that tells a waiter the unlock was clean (so an RBAC role needs that key too); an
-   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry.
+   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry. A `lock()`
+   * granted at once, with nobody queued, after a holder that was lost waits too: each grant records its
+   * key in `<name>\0held` (no lease; a clean unlock deletes it), so the RBAC role needs that key as well.
+   * `tryLock()` does not wait for it.
    */
   lockDelayMs?: number | undefined;
 }
@@ -91,6 +95,7 @@ export class Mutex {
       // Only with a lock-delay: the marker lies outside `<name>/`, so the unlock txn of a mutex without
       // one stays exactly etcd's (and needs no RBAC grant beyond the prefix).
       releaseMarker: opts.lockDelayMs ? releaseMarkerKey(ctx.keyspace.key(name)) : undefined,
+      heldMarker: opts.lockDelayMs ? heldMarkerKey(ctx.keyspace.key(name)) : undefined,
       lockDelayMs: opts.lockDelayMs,
     };
   }
