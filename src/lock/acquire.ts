@@ -158,7 +158,11 @@ export async function tryAcquire(
     pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
     const q = await enqueue(ctx, spec, key, session, deadline.signal);
     rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
+    if (q.granted) {
+      // Never waits for a lost predecessor, but records itself so a later newcomer sees this holder's loss.
+      if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, deadline.signal);
+      return { key, createRevision: rev, session, watch: pw, gone };
+    }
     pw.release();
     pw = undefined;
     await cleanUp(ctx, spec, key, rev, session, gone);

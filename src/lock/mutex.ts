@@ -27,7 +27,7 @@ export interface LockOptions {
    * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry. A `lock()`
    * granted at once, with nobody queued, after a holder that was lost waits too: each grant records its
    * key in `<name>\0held` (no lease; a clean unlock deletes it), so the RBAC role needs that key as well.
-   * `tryLock()` does not wait for it.
+   * `tryLock()` records itself but does not wait for it.
    */
   lockDelayMs?: number | undefined;
 }

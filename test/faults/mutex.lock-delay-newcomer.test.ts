@@ -32,6 +32,16 @@ describe('mutex lock-delay: a newcomer after the holder was lost', () => {
     await held.unlock().catch(() => undefined);
   });
 
+  it('a tryLock() holder is recorded too: a newcomer after its lease was revoked waits lockDelayMs', async () => {
+    const held = await holder.mutex('tried', { lockDelayMs: DELAY_MS }).tryLock();
+    expect(held).not.toBeNull();
+    await etcd.admin.leaseClient.leaseRevoke({ ID: held!.leaseId.toString() });
+    const t0 = performance.now();
+    const lock = await newcomer.mutex('tried', { lockDelayMs: DELAY_MS }).lock({ timeoutMs: 10_000 });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(DELAY_MS);
+    await lock.unlock();
+  });
+
   it('clean unlock → the newcomer is granted at once, and so is the next one', async () => {
     const m = newcomer.mutex('clean', { lockDelayMs: DELAY_MS });
     const first = await holder.mutex('clean', { lockDelayMs: DELAY_MS }).lock();
