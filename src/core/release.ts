@@ -143,7 +143,7 @@ export class Release {
     }
     if (!this.#uncertain) return err;
     return new UnavailableError(
-      `${this.#spec.what}: not confirmed; an earlier attempt got no answer and may have applied (last: ${err.message})`,
+      `${this.#spec.what}: not confirmed; an earlier attempt got no answer and may have applied (the last attempt's error is the cause)`,
       { cause: err, mayHaveApplied: true },
     );
   }
