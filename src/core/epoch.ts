@@ -51,6 +51,8 @@ export class EpochMarker {
   readonly #requester: Requester;
   readonly #key: Buffer;
   #value: string | undefined;
+  /** Found by the last check, not yet adopted. */
+  #found: string | undefined;
   #unsupported = false;
 
   constructor(client: Etcd3, requester: Requester, key: Buffer) {
@@ -65,7 +67,15 @@ export class EpochMarker {
   }
 
   /**
-   * Reads the marker (creating it when absent) and compares it with the value seen last; remembers the new one.
+   * Reads the marker (creating it when absent) and compares it with the value last {@link adopt | adopted}.
+   * The value found is only remembered by `adopt()`: a check whose result could not be acted on (the stream
+   * broke meanwhile) leaves the known value alone, so the next check reports the same reset again.
+   *
+   * @example
+   * ```ts
+   * if ((await marker.check()) === 'reset') declareReset();
+   * marker.adopt();
+   * ```
    *
    * @throws UnavailableError when etcd does not answer in time (the caller retries)
    */
@@ -73,8 +83,8 @@ export class EpochMarker {
     if (this.#unsupported) return 'unsupported';
     try {
       const found = await this.#readOrCreate(signal);
+      this.#found = found;
       const before = this.#value;
-      this.#value = found;
       return before === undefined || before === found ? 'same' : 'reset';
     } catch (err) {
       if (err instanceof PermissionDeniedError) {
@@ -83,6 +93,21 @@ export class EpochMarker {
       }
       throw err;
     }
+  }
+
+  /**
+   * Makes the value found by the last {@link check} the known one: call it once that check's result was acted
+   * on (a reset declared to every follower), never before.
+   *
+   * @example
+   * ```ts
+   * marker.adopt();
+   * ```
+   *
+   * Failure modes: none; without a check since the last adopt it changes nothing.
+   */
+  adopt(): void {
+    if (this.#found !== undefined) this.#value = this.#found;
   }
 
   async #readOrCreate(signal: AbortSignal | undefined): Promise<string> {

@@ -338,6 +338,8 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     this.#startLiveness();
     this.#creating = [];
     if (check === 'reset') this.#declareReset(0n, 'its generation marker is gone or changed');
+    // Only now: a check thrown away above (broken stream) must report the same reset on the next connect.
+    this.#epoch?.adopt();
     // Everything still open resumes after the last revision it delivered (or starts from now).
     for (const w of this.#all) this.#sendCreate(stream, w);
   }
