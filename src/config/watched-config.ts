@@ -50,7 +50,9 @@ import { guardedWrite } from './write.js';
  * when that history was compacted the prefix is re-read and one `change` is emitted if the value differs.
  * An update the schema rejects emits `invalid` and `value` keeps the last valid value. When etcd lost its
  * data (restarted empty, restored from an older snapshot) the prefix is re-read at the new store's revision
- * (lower than before), `reset` is emitted, then `change` if the value differs.
+ * (lower than before), `reset` is emitted, then `change` if the value differs. Until the follower has
+ * noticed such a reset (on its watch's reconnect), `set()`/`delete()` may resolve without `value` showing
+ * their write: their wait compares the write's revision, of the new store, with the old store's.
  */
 export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<WatchedConfigEvents<T>> {
   /** The prefix, always ending in `/` (without the coordinator's namespace). */
