@@ -107,4 +107,49 @@ describe('reset: range() across a store reset', () => {
     console.log('error:', String(error));
     expect(error).toBeInstanceOf(StoreResetError);
   });
+
+  it('a coordinator whose marker was lost in an earlier reset still catches a later one between pages (no watch opened)', async () => {
+    const cluster = etcd.cluster;
+    const ns = `rst-${Math.random().toString(16).slice(2, 8)}/`;
+    const fill = async (value: string) => {
+      const admin = cluster.client();
+      for (let i = 0; i < 20; i++) await admin.put(`${ns}r/k${String(i).padStart(2, '0')}`).value(value);
+    };
+    await fill('GEN0');
+    const coord = await connect({
+      endpoints: cluster.endpoints,
+      namespace: ns,
+      ttlSeconds: 2,
+      requestTimeoutMs: 3000,
+    });
+    closers.push(() => coord.close());
+    // The first range makes sure of the marker; then the store loses it (and everything else).
+    for await (const kv of coord.range('r/', { pageSize: 50 })) void kv;
+    await cluster.members[0]!.restart({ wipeData: true });
+    await fill('GEN1');
+    const q = coord.range('r/', { pageSize: 2, timeoutMs: 20_000 });
+    const it = q[Symbol.asyncIterator]();
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await it.next();
+      if (!r.done) seen.push(r.value.value.toString());
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    await cluster.members[0]!.restart({ wipeData: true });
+    await fill('GEN2');
+    const admin = cluster.client();
+    for (let i = 0; i < 30; i++) await admin.put(`pad/${i}`).value('x');
+    let error: unknown;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        seen.push(r.value.value.toString());
+      }
+    } catch (err) {
+      error = err;
+    }
+    if (error === undefined) expect([...new Set(seen)]).toEqual(['GEN1']);
+    else expect(error).toBeInstanceOf(StoreResetError);
+  });
 });
