@@ -11,7 +11,8 @@
  * - **host policy**: use a member only when its channel is READY and it is not backing off after a recent
  *   failure, as long as some other member is; otherwise fall back to READY members, then to any (so a
  *   single endpoint, or a cluster that is all down, is still tried). Failures (unreachable, deadline,
- *   refusal) back the member off exponentially, 250 ms to 4 s; one success clears it.
+ *   refusal, and a stream that stopped answering: {@link EndpointHealth.suspect}) back the member off
+ *   exponentially, 250 ms to 4 s; one success clears it.
  * - **global policy**: when no channel is READY yet, wait (event-driven, within the request's deadline) for
  *   one to be; re-send a request only when it {@link wasNeverSent}, to the next host in the walk, within
  *   the same deadline. A request that may have been delivered is never re-sent here.
@@ -50,6 +51,9 @@ interface Policy {
 
 /** Clients whose pool runs these policies: only their refusals are final (see {@link EndpointHealth.governs}). */
 const governed = new WeakSet<object>();
+
+/** The member each stream opened through these policies went to: a stalled stream is its member's failure. */
+const streamMembers = new WeakMap<object, { health: EndpointHealth; index: number }>();
 
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 4000;
@@ -104,6 +108,24 @@ export class EndpointHealth {
    */
   static governs(client: Etcd3 | undefined): boolean {
     return client !== undefined && governed.has(client);
+  }
+
+  /**
+   * Backs off the member `stream` was opened on, as a failed request does: for a stream that stopped
+   * answering (a paused member keeps its connection READY), so the stream opened in its place goes to
+   * another member. A stream not opened through these policies is ignored.
+   *
+   * @example
+   * ```ts
+   * if (unansweredFor > 2 * intervalMs) EndpointHealth.suspect(stream); // then drop it and open another
+   * ```
+   *
+   * Failure modes: none (never throws). A member that is merely slow is backed off too, 125 ms to 4 s, and
+   * still used when no other member is eligible.
+   */
+  static suspect(stream: object): void {
+    const member = streamMembers.get(stream);
+    if (member) member.health.#failed(member.index);
   }
 
   /** True when member `i` is connected and not backing off. */
@@ -196,6 +218,7 @@ export class EndpointHealth {
           const result = await fn({ signal: NEVER });
           // A stream handed back is not an answer from the server: only unary replies prove health.
           if (typeof (result as { on?: unknown } | null)?.on !== 'function') this.#succeeded(i);
+          else streamMembers.set(result as object, { health: this, index: i });
           return result;
         } catch (err) {
           if (isEndpointFailure(err)) this.#failed(i);

@@ -5,6 +5,7 @@ import { CoordError } from './errors.js';
 import { headerRevision } from './kv.js';
 import { withRetry } from './retry.js';
 import type { WatchSubscription } from './watch-hub.js';
+import { detached } from './call-scope.js';
 
 /** What {@link GhostSweeper.arm} needs to know about the attempt of unknown outcome. */
 export interface GhostSpec {
@@ -230,7 +231,8 @@ export class GhostSweeper {
       },
     );
     armed.sub = sub;
-    void (async () => {
+    // The check and the sweep outlive the call that armed the key: never under that call's deadline.
+    void detached(async () => {
       const backoff = new Backoff(100, 1000);
       await sub.ready;
       while (entry.armed === armed && armed.sub === sub) {
@@ -250,7 +252,7 @@ export class GhostSweeper {
           await sleep(backoff.next(), armed.spec.alive);
         }
       }
-    })().catch(() => undefined);
+    }).catch(() => undefined);
   }
 
   #maybeSweep(entry: Entry, armed: Armed): void {
@@ -259,30 +261,32 @@ export class GhostSweeper {
     if (armed.spec.alive.aborted) return;
     const { key } = entry;
     const createRevision = seen.createRevision;
-    armed.sweep = withRetry(
-      () =>
-        this.#ctx.requester.run(
-          `${armed.spec.what}: delete ghost key`,
-          (o) =>
-            this.#ctx.client.kv.txn(
-              {
-                compare: [
-                  { key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() },
-                ],
-                success: [{ request_delete_range: { key } }],
-              },
-              o,
-            ),
-          { write: true, signal: armed.spec.alive },
-        ),
-      // Guarded by the create revision: a repeat, or a delete landing late, never touches a newer key.
-      {
-        signal: armed.spec.alive,
-        retries: Infinity,
-        maxTimeoutMs: 1000,
-        what: armed.spec.what,
-        shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
-      },
+    armed.sweep = detached(() =>
+      withRetry(
+        () =>
+          this.#ctx.requester.run(
+            `${armed.spec.what}: delete ghost key`,
+            (o) =>
+              this.#ctx.client.kv.txn(
+                {
+                  compare: [
+                    { key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() },
+                  ],
+                  success: [{ request_delete_range: { key } }],
+                },
+                o,
+              ),
+            { write: true, signal: armed.spec.alive },
+          ),
+        // Guarded by the create revision: a repeat, or a delete landing late, never touches a newer key.
+        {
+          signal: armed.spec.alive,
+          retries: Infinity,
+          maxTimeoutMs: 1000,
+          what: armed.spec.what,
+          shouldRetry: (err) => err instanceof CoordError && err.code === 'UNAVAILABLE',
+        },
+      ),
     )
       .then(
         () => undefined,

@@ -32,8 +32,8 @@ import { withRetry } from './retry.js';
  * const delayed = await applyLockDelay(ctx, { marker, predecessor: K, deletedAt: R, lockDelayMs: 5000, signal });
  * ```
  *
- * Failure modes: a newcomer that arrives after the expiry, with nobody queued, is granted at once (no
- * record of the expiry exists to check). The delay runs on this process's clock from the moment the
+ * Failure modes: a newcomer that arrives after the expiry, with nobody queued, finds no release to read
+ * here; the Mutex covers it with its held marker (`src/lock/held-marker.ts`), an election does not. The delay runs on this process's clock from the moment the
  * waiter learned of the deletion, which is never before the deletion itself. Readers that need the
  * marker's revision must be able to read history at R: after a compaction past R the release counts as
  * an expiry.

@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { detached } from './call-scope.js';
 import { Backoff } from './backoff.js';
 import { abortError, sleep, withDeadline } from './deadline.js';
 import { isTransient, UnavailableError } from './errors.js';
@@ -73,6 +74,8 @@ export class Release {
   #done = false;
   #looping = false;
   #last: unknown;
+  /** Some attempt got no answer: it may have applied (now or later), whatever the later attempts say. */
+  #uncertain = false;
 
   constructor(spec: ReleaseSpec) {
     this.#spec = spec;
@@ -123,8 +126,26 @@ export class Release {
       if (deadline.signal.aborted) return onAbort();
       deadline.signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
-      if (!this.#looping) void this.#loop();
+      // The loop is shared by every caller and outlives this one: it must not carry this call's deadline.
+      if (!this.#looping) void detached(() => this.#loop());
     });
+  }
+
+  /**
+   * The error a caller sees: once an attempt went unanswered, a later refusal ("not applied") must not
+   * make the release look certainly unapplied — the unanswered one may have applied.
+   */
+  #surfaced(err: unknown): unknown {
+    if (!(err instanceof UnavailableError)) return err;
+    if (err.mayHaveApplied) {
+      this.#uncertain = true;
+      return err;
+    }
+    if (!this.#uncertain) return err;
+    return new UnavailableError(
+      `${this.#spec.what}: not confirmed; an earlier attempt got no answer and may have applied (last: ${err.message})`,
+      { cause: err, mayHaveApplied: true },
+    );
   }
 
   async #loop(): Promise<void> {
@@ -143,7 +164,8 @@ export class Release {
           this.#done = true;
           for (const w of [...this.#waiters]) w.resolve();
           return;
-        } catch (err) {
+        } catch (caught) {
+          const err = this.#surfaced(caught);
           this.#last = err;
           if (!isTransient(err)) {
             for (const w of [...this.#waiters]) w.reject(err);

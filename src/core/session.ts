@@ -3,6 +3,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { Etcd3, ILeaseKeepAliveResponse } from 'etcd3';
 import { isAuthTokenError, refreshAuthToken } from './auth.js';
 import { detached } from './call-scope.js';
+import { EndpointHealth } from './endpoints.js';
 import { AbortedError, SessionExpiredError } from './errors.js';
 import type { Requester } from './rpc.js';
 import { assertInteger, assertTtlSeconds } from './validate.js';
@@ -234,7 +235,11 @@ export class Session extends EventEmitter<SessionEvents> {
     const oldest = this.#pending[0];
     // A keepalive unanswered for two intervals means the stream is stuck (e.g. a blackholed connection):
     // start a new one rather than wait for gRPC to notice.
-    if (oldest !== undefined && performance.now() - oldest > 2 * this.#intervalMs) this.#dropStream();
+    if (oldest !== undefined && performance.now() - oldest > 2 * this.#intervalMs) {
+      // Its member may be paused with its connection READY: back it off, so the new stream goes elsewhere.
+      if (this.#stream) EndpointHealth.suspect(this.#stream);
+      this.#dropStream();
+    }
     try {
       const stream = await this.#openStream();
       if (stream && !this.done) {

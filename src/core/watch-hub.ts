@@ -1,6 +1,7 @@
 import { EtcdAuthenticationFailedError, type Etcd3, type IWatchResponse } from 'etcd3';
 import { EventEmitter } from 'eventemitter3';
 import { describeKeyRange, refreshAuthToken, watchCancelKind } from './auth.js';
+import { detached } from './call-scope.js';
 import { Backoff } from './backoff.js';
 import {
   AbortedError,
@@ -9,6 +10,7 @@ import {
   UnavailableError,
   toCoordError,
 } from './errors.js';
+import { EndpointHealth } from './endpoints.js';
 import { StoreResetError, type EpochMarker } from './epoch.js';
 import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
 
@@ -149,6 +151,11 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   readonly #authBackoff = new Backoff(100, 5000);
   #reauthTimer: NodeJS.Timeout | undefined;
   readonly #epoch: EpochMarker | undefined;
+  /**
+   * The marker said "reset" on a stream that broke before it was used. The marker now remembers the new
+   * store's value, so the next check says "same": the reset is kept here and declared on the next stream.
+   */
+  #resetPending = false;
   #resets = 0;
 
   constructor(client: Etcd3, opts: { livenessMs?: number; epoch?: EpochMarker } = {}) {
@@ -283,6 +290,13 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
   #ensureStream(): WatchStream | undefined {
     if (this.#stream || this.#connecting || this.#closed || this.#reconnectTimer) return this.#stream;
     this.#connecting = true;
+    // The stream is shared: what runs on it (the marker check, subscribers' handlers and the re-reads they
+    // start, reconnect timers) must not carry the deadline of whichever call happened to open it.
+    detached(() => this.#open());
+    return undefined;
+  }
+
+  #open(): void {
     this.#client.watchClient.watch().then(
       (raw) => {
         const stream = raw as unknown as WatchStream;
@@ -301,7 +315,6 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
         this.#scheduleReconnect();
       },
     );
-    return undefined;
   }
 
   /**
@@ -318,6 +331,7 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
       check = undefined;
     }
     this.#connecting = false;
+    if (check === 'reset') this.#resetPending = true;
     if (this.#closed || broken || check === undefined) {
       stream.removeAllListeners();
       stream.on('error', () => undefined);
@@ -330,9 +344,9 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     }
     stream.removeAllListeners();
     stream
-      .on('data', (res) => this.#onResponse(stream, res))
-      .on('error', () => this.#onBroken(stream))
-      .on('end', () => this.#onBroken(stream));
+      .on('data', (res) => detached(() => this.#onResponse(stream, res)))
+      .on('error', () => detached(() => this.#onBroken(stream)))
+      .on('end', () => detached(() => this.#onBroken(stream)));
     this.#stream = stream;
     this.#lastHeard = performance.now();
     this.#startLiveness();
@@ -340,7 +354,11 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     // Taken before the reset is declared: its handlers subscribe again, and those are sent on the live stream
     // already (sending them again here would leave a second etcd watcher nobody cancels).
     const resume = [...this.#all];
-    if (check === 'reset') this.#declareReset(0n, 'its generation marker is gone or changed');
+    // A reset seen by an earlier check whose stream broke is still pending: declare it before anything resumes.
+    if (this.#resetPending) {
+      this.#resetPending = false;
+      this.#declareReset(0n, 'its generation marker is gone or changed');
+    }
     // Only now: a check thrown away above (broken stream) must report the same reset on the next connect.
     this.#epoch?.adopt();
     // Everything still open resumes after the last revision it delivered (or starts from now).
@@ -389,7 +407,10 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     this.#livenessTimer = setInterval(() => {
       const stream = this.#stream;
       if (!stream || this.#all.size === 0) return;
-      if (performance.now() - this.#lastHeard > 2 * this.#livenessMs) return this.#onBroken(stream);
+      if (performance.now() - this.#lastHeard > 2 * this.#livenessMs) {
+        EndpointHealth.suspect(stream); // its member may be paused: reconnect to another one
+        return this.#onBroken(stream);
+      }
       stream.write({ progress_request: {} });
     }, this.#livenessMs);
     this.#livenessTimer.unref();

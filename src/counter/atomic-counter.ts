@@ -1,7 +1,7 @@
 import type { IRangeResponse, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
-import { ConflictError, UnavailableError } from '../core/errors.js';
+import { AbortedError, ConflictError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertName } from '../core/validate.js';
@@ -93,7 +93,9 @@ export class AtomicCounter {
    *   on the value etcd holds (the one the compare-and-set compares against), never on a stale cached one
    * @throws ConflictError after `maxRetries` lost races (nothing written)
    * @throws UnavailableError when etcd does not answer; `mayHaveApplied` tells whether a write was in flight
-   * @throws AbortedError when `signal` aborts or `timeoutMs` passes between attempts
+   * @throws UnavailableError / ConflictError (lost races) when `timeoutMs` (default: `requestTimeoutMs`)
+   *   passes between attempts, nothing in flight
+   * @throws AbortedError when `signal` aborts
    */
   async add(delta: bigint | number, opts: CounterCallOptions = {}): Promise<bigint> {
     const d = toInt64(delta, 'delta');
@@ -159,7 +161,8 @@ export class AtomicCounter {
     // One deadline for every attempt together: `timeoutMs` bounds the call, not each request (issue 22).
     const res = await withRetry((_, attempt) => this.#read(what, attempt.signal, attempt.remainingMs), {
       signal: opts.signal,
-      timeoutMs: opts.timeoutMs,
+      // Without `timeoutMs` the retries stop at the request timeout: every public call settles within it.
+      timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
       what,
       retries: 5,
     });
@@ -178,7 +181,9 @@ export class AtomicCounter {
   ): Promise<{ value: bigint; written: boolean }> {
     const what = `atomic counter "${this.name}": ${op}`;
     throwIfAborted(opts.signal, what);
-    const deadline = withDeadline(opts.signal, opts.timeoutMs);
+    // Without `timeoutMs` the call is bound by the request timeout, as every public call is.
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    const deadline = withDeadline(opts.signal, timeoutMs);
     let lost = 0;
     let casInFlight = false;
     const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
@@ -232,12 +237,27 @@ export class AtomicCounter {
       if (casInFlight && deadline.timedOut && !opts.signal?.aborted) {
         // The deadline passed with the write in flight: its outcome is unknown, and must be reported so.
         throw new UnavailableError(
-          `${what}: no answer within ${opts.timeoutMs} ms (the write may have been applied)`,
+          `${what}: no answer within ${timeoutMs} ms (the write may have been applied)`,
           { cause: err, mayHaveApplied: true },
         );
       }
       if (err instanceof CasLost)
         throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
+      if (deadline.timedOut && !opts.signal?.aborted && err instanceof AbortedError) {
+        // The deadline passed between attempts (nothing in flight): say why, as a deadline and not an abort
+        // the caller never asked for (the default deadline applies without `timeoutMs`).
+        if (lost > 0)
+          throw new ConflictError(
+            `${what}: lost the compare-and-set to concurrent writers ${lost} times within ${timeoutMs} ms`,
+            { cause: err },
+          );
+        throw new UnavailableError(
+          `${what}: etcd did not answer within ${timeoutMs} ms (nothing was written)`,
+          {
+            cause: err,
+          },
+        );
+      }
       throw err;
     } finally {
       deadline.dispose();

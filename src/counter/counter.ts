@@ -83,7 +83,13 @@ export class Counter {
           (o) => this.#ctx.client.kv.range({ key: this.#key, keys_only: true }, o),
           { signal: attempt.signal, timeoutMs: attempt.remainingMs },
         ),
-      { signal: opts.signal, timeoutMs: opts.timeoutMs, what, retries: 5 },
+      // Without `timeoutMs` the retries stop at the request timeout: every public call settles within it.
+      {
+        signal: opts.signal,
+        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+        what,
+        retries: 5,
+      },
     );
     const kv = res.kvs[0];
     return kv ? BigInt(kv.version || 0) : 0n;

@@ -27,7 +27,16 @@ export interface CampaignSpec {
   lockDelayMs: number;
   /** `<name>\0released`: the clean-resign marker (core/lock-delay.ts). */
   marker: Buffer;
+  /** runAsLeader: the term keeps the in-process turn after a loss until it is closed (see `Term`). */
+  turnUntilClose?: boolean | undefined;
 }
+
+/**
+ * When the last term on a key (`<name>/<lease hex>`) of this process ended by a loss, `performance.now()`
+ * then: the next in-process caller on that key waits lockDelayMs from it (breaker F2). It did not queue
+ * in etcd behind the lost key (same key name), so the etcd-side lock-delay never saw the loss.
+ */
+const lostAt = new Map<string, number>();
 
 /**
  * @internal The campaign behind `Election.campaign()` (`wait: true`) and `Election.tryCampaign()`
@@ -94,6 +103,12 @@ export async function runCampaign(
       // A sweep of a ghost of this key already in flight must land first, or the put would adopt the ghost
       // and the sweep then delete the adopted key.
       await GhostSweeper.of(ctx).settled(key, waitSignal.signal);
+      const lost = lostAt.get(id);
+      lostAt.delete(id);
+      if (lost !== undefined && spec.lockDelayMs > 0) {
+        const left = lost + spec.lockDelayMs - performance.now();
+        if (left > 0) await sleep(left, waitSignal.signal, what);
+      }
       const range = ownerKeyRange(ctx.keyspace.key(spec.prefix));
       watch = await DeletionWatch.open(ctx, range.key, range.end, waitSignal.signal);
       unsure = { key, leaseId: session.leaseId };
@@ -121,6 +136,11 @@ export async function runCampaign(
             continue;
         }
         if (!predecessor) {
+          // The lease may have been revoked (or the key deleted) between the read and now: the lock-delay
+          // and owner-scan awaits leave room for it. Never report elected on what is already known lost.
+          session.throwIfDone();
+          if (watch.deletedAbove(key, revision))
+            throw new LockLostError(`${what}: the candidate key was deleted while waiting`);
           const term = new Term({
             ctx,
             name,
@@ -132,10 +152,14 @@ export async function runCampaign(
             readRevision: revision,
             releaseTurn: releaseTurn,
             marker: spec.lockDelayMs > 0 ? spec.marker : undefined,
+            turnUntilClose: spec.turnUntilClose,
+            onLost: spec.lockDelayMs > 0 ? () => lostAt.set(id, performance.now()) : undefined,
           });
           watch = undefined;
           created = undefined;
           releaseTurn = undefined;
+          // Lost already (the session's signal had aborted): the term released its key and turn itself.
+          if (term.signal.aborted) throw term.signal.reason as Error;
           return term;
         }
         if (!wait) {

@@ -31,6 +31,12 @@ export interface ElectionOptions {
   lockDelayMs?: number | undefined;
 }
 
+/** @internal Options only the recipes built on an election use. */
+export interface InternalElectionOptions {
+  /** Terms keep the in-process turn after a loss until closed (runAsLeader, once: the body is still running). */
+  turnUntilClose?: boolean | undefined;
+}
+
 /**
  * Leader election on etcd, with the key layout of etcd's own recipe (`etcdctl elect`, Go's
  * `concurrency.Election`): each candidate puts `<name>/<leaseId hex>` under its session's lease; the key
@@ -61,7 +67,7 @@ export class Election {
   readonly #spec: CampaignSpec;
 
   /** @throws InvalidArgumentError / TypeError for an empty name or one with a NUL byte, before any request */
-  constructor(ctx: CoordContext, name: string, opts: ElectionOptions = {}) {
+  constructor(ctx: CoordContext, name: string, opts: ElectionOptions & InternalElectionOptions = {}) {
     assertName(name, 'name');
     assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
     this.#ctx = ctx;
@@ -75,6 +81,7 @@ export class Election {
       keys: new CandidateKeys(ctx, name, this.#prefix),
       lockDelayMs: opts.lockDelayMs ?? 0,
       marker: releaseMarkerKey(ctx.keyspace.key(name)),
+      turnUntilClose: opts.turnUntilClose,
     };
   }
 

@@ -14,6 +14,11 @@ export interface OnceAttempt {
   error?: string | undefined;
   /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
   fencingToken: string;
+  /**
+   * The runner's lease id (hex). While that lease lives the attempt is not crashed, even if its slot key
+   * was deleted: the next holder waits for it (absent in records of older versions).
+   */
+  lease?: string | undefined;
 }
 
 /** The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`. */
@@ -49,6 +54,8 @@ function recordProblem(value: unknown): string | undefined {
     const at = a as Record<string, unknown>;
     if (typeof at.fencingToken !== 'string' || !OUTCOMES.has(at.outcome as string | undefined))
       return 'an attempt without a `fencingToken` or with an unknown `outcome`';
+    if (at.lease !== undefined && (typeof at.lease !== 'string' || !/^[0-9a-f]+$/.test(at.lease)))
+      return 'an attempt with a `lease` that is not a hex lease id';
   }
   return undefined;
 }
@@ -72,6 +79,11 @@ export class RecordStore {
     this.#what = `once "${job}" slot "${slot}"`;
   }
 
+  /** The record's full etcd key. */
+  get key(): Buffer {
+    return this.#key;
+  }
+
   /**
    * The record, or `undefined` when there is none.
    *
@@ -79,7 +91,7 @@ export class RecordStore {
    *   (written by another tool, or truncated): once() never runs the job on a record it cannot read
    * @throws UnavailableError when etcd cannot be reached
    */
-  async read(signal?: AbortSignal): Promise<{ record: OnceRecord } | undefined> {
+  async read(signal?: AbortSignal): Promise<{ record: OnceRecord; raw: Buffer } | undefined> {
     const res = await this.#ctx.requester.run(
       `${this.#what}: read record`,
       (o) => this.#ctx.client.kv.range({ key: this.#key }, o),
@@ -107,18 +119,36 @@ export class RecordStore {
         `${this.#what}: the value at "${where}" is not a once record (${problem}); the job was not run`,
       );
     }
-    return { record: value as OnceRecord };
+    return { record: value as OnceRecord, raw: Buffer.from(kv.value) };
   }
 
   /**
    * Writes `record` while the slot key (`guard`) is ours, retrying while `alive` (the runner's session, or
    * its term) lives: a record that is not written makes the slot look crashed to the next host.
    *
+   * With `guard.after` (an outcome, breaker F4), the guard is instead "the record is still exactly what this
+   * attempt wrote": the runner records its outcome while its attempt is the latest, even if an operator
+   * deleted its slot key (the next holder waits for this attempt's lease). A retry that finds the record
+   * already equal to `record` (an earlier attempt applied) succeeds. Returns the bytes written.
+   *
    * @throws LockLostError when the slot key is no longer ours, or `alive` ended first: the record was not written
    */
-  async write(record: OnceRecord, guard: { key: Buffer; rev: bigint }, alive: AbortSignal): Promise<void> {
+  async write(
+    record: OnceRecord,
+    guard: { key: Buffer; rev: bigint; after?: Buffer | undefined },
+    alive: AbortSignal,
+  ): Promise<Buffer> {
     const what = `${this.#what}: write record (${record.state})`;
     const value = Buffer.from(JSON.stringify(record));
+    const compare =
+      guard.after === undefined
+        ? {
+            key: guard.key,
+            target: 'Create' as const,
+            result: 'Equal' as const,
+            create_revision: guard.rev.toString(),
+          }
+        : { key: this.#key, target: 'Value' as const, result: 'Equal' as const, value: guard.after };
     let succeeded: boolean;
     try {
       succeeded = await withRetry(
@@ -129,22 +159,18 @@ export class RecordStore {
             (o) =>
               this.#ctx.client.kv.txn(
                 {
-                  compare: [
-                    {
-                      key: guard.key,
-                      target: 'Create',
-                      result: 'Equal',
-                      create_revision: guard.rev.toString(),
-                    },
-                  ],
+                  compare: [compare],
                   success: [{ request_put: { key: this.#key, value } }],
-                  failure: [],
+                  failure: [{ request_range: { key: this.#key } }],
                 },
                 o,
               ),
             { write: true, signal: alive },
           );
-          return res.succeeded;
+          if (res.succeeded) return true;
+          // An earlier attempt of this very write applied (its answer lost): the record is ours already.
+          const now = res.responses[0]?.response_range.kvs[0];
+          return now !== undefined && Buffer.from(now.value).equals(value);
         },
         { signal: alive, retries: Number.MAX_SAFE_INTEGER, maxTimeoutMs: 1000, what },
       );
@@ -155,5 +181,6 @@ export class RecordStore {
       });
     }
     if (!succeeded) throw new LockLostError(`${what}: lost the slot before the record was written`);
+    return value;
   }
 }

@@ -2,9 +2,15 @@ import type { ICompare } from 'etcd3';
 import { hostname } from 'node:os';
 import type { CoordContext } from '../core/context.js';
 import { withDeadline, type WaitOptions } from '../core/deadline.js';
-import { InvalidArgumentError, LockLostError, SessionExpiredError } from '../core/errors.js';
+import {
+  InvalidArgumentError,
+  LockLostError,
+  LockTimeoutError,
+  SessionExpiredError,
+} from '../core/errors.js';
 import type { Session } from '../core/session.js';
 import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
+import { waitForRunner } from './once-runner-wait.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -36,7 +42,7 @@ export interface OnceSlot {
 
 /** Options of {@link once}. */
 export interface OnceOptions extends WaitOptions {
-  /** The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. */
+  /** The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. Must not contain `/` (`InvalidArgumentError`): the job name may nest, the slot may not, so two pairs never share a record. */
   slot: string;
   /** A holder crashed mid-run (no outcome, lease expired): `'rerun'` (default) lets the next host run it; `'fail'` marks the slot failed. */
   onCrash?: 'rerun' | 'fail' | undefined;
@@ -66,6 +72,7 @@ export interface OnceOptions extends WaitOptions {
  * ```
  *
  * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`)
+ * @throws InvalidArgumentError when `job` or `slot` is not a valid name, or `slot` contains `/` (before any request)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
  * @throws ConflictError when the record key holds something that is not a once record of this job and slot
  * @throws LockTimeoutError / AbortedError while waiting for another host's run
@@ -77,8 +84,15 @@ export interface OnceOptions extends WaitOptions {
  * Failure modes: a holder killed mid-run leaves a `running` record; once its lease expires the next host
  * either runs the job again (`onCrash: 'rerun'`, the record lists both attempts) or marks the slot
  * `failed`. A holder cut off from etcd sees `signal` abort before its lease can expire: `fn` must stop.
- * When `fn` returns, the `done` record is written (guarded by the slot key, retried for as long as the
- * holder's lease lives) before the slot is released, so a blip then changes nothing. The one at-least-once
+ * When `fn` returns, the `done` record is written (guarded by "the record is still this attempt's
+ * `running` record", retried for as long as the holder's lease lives) before the slot is released, so a
+ * blip then changes nothing. The slot key deleted under a live session (`etcdctl del`) ends the term
+ * (`signal` aborts) but is not a crash: each attempt records its runner's lease, and a host that then
+ * takes the slot and finds a `running` attempt whose lease still lives waits (a watch on the record and
+ * one timer at that lease's TTL) until the record says done (it skips) or the lease is gone (crashed).
+ * A process resumed after SIGSTOP past its TTL may run one more timer step of `fn` before `signal`
+ * aborts (timer order after SIGCONT is not ours to choose): guard shared writes with `slot.guard` or the
+ * fencing token, never with a flag. The one at-least-once
  * window: the holder's lease is lost after `fn` returned and before the record was written — `once()` then
  * rejects with `LockLostError` and the next host runs the job again. A record that is not one (written by
  * another tool, or truncated) is a `ConflictError` naming its key; the job is not run.
@@ -93,6 +107,10 @@ export async function once<T>(
   if (opts === null || typeof opts !== 'object')
     throw new TypeError('Expected `opts` to be an object with a `slot`');
   assertName(opts.slot, 'slot');
+  // The record key is `once/<job>/<slot>/`: a `/` in the slot would let ("a/b", "c") and ("a", "b/c")
+  // share one record (breaker F5). Jobs may nest (`reports/daily`); slots may not.
+  if (opts.slot.includes('/'))
+    throw new InvalidArgumentError(`Expected \`slot\` not to contain "/", got "${opts.slot}"`);
   if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
   const onCrash = opts.onCrash ?? 'rerun';
   if (onCrash !== 'rerun' && onCrash !== 'fail') {
@@ -107,44 +125,59 @@ export async function once<T>(
 
   const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
-  const early = await store.read(opts.signal);
-  if (early && early.record.state !== 'running') return finished(early.record);
-
+  // `timeoutMs` bounds everything before the job starts: the first record read, the sessions, the wait in
+  // line (issue F3: a read before the deadline existed waited a whole request timeout on its own).
+  const deadline = withDeadline(opts.signal, opts.timeoutMs);
+  const wait = deadline.signal;
+  const timedOut = (err: unknown): never => {
+    if (deadline.timedOut && !(err instanceof LockTimeoutError))
+      throw new LockTimeoutError(
+        `once "${job}" slot "${opts.slot}": slot not taken within ${String(opts.timeoutMs)} ms`,
+        {
+          cause: err,
+        },
+      );
+    throw err;
+  };
   let own: Session | undefined;
   let runner: Session | undefined;
   let term: Term | undefined;
-  const deadline = withDeadline(undefined, opts.timeoutMs);
   try {
+    const early = await store.read(wait).catch(timedOut);
+    if (early && early.record.state !== 'running') return finished(early.record);
     // Stand in line for the slot. Losing the lease while queued (a long wait, a pause, a slow host) is
     // not the end: look at the record again, and if the slot is still open, stand again.
     for (;;) {
       if (opts.ttlSeconds !== undefined && (!own || own.done)) {
         await own?.close();
-        own = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: opts.signal });
+        own = await ctx.newSession({ ttlSeconds: opts.ttlSeconds, signal: wait }).catch(timedOut);
       }
       // The session is named here, not left to the election, so the record writes can last exactly as
       // long as the lease the slot key is attached to.
-      runner = own ?? (await ctx.currentSession({ signal: opts.signal }));
+      runner =
+        own ?? (await ctx.currentSession({ signal: wait, timeoutMs: deadline.remaining() }).catch(timedOut));
       const election = new Election(ctx, `${base}lock`, {
         session: runner,
         lockDelayMs: opts.lockDelayMs,
+        // A lost slot keeps the in-process turn until the job has returned (term.close() in the finally).
+        turnUntilClose: true,
       });
       try {
-        term = await election.campaign(`${host}:${process.pid}`, {
-          signal: opts.signal,
-          timeoutMs: deadline.remaining(),
-        });
+        term = await election.campaign(`${host}:${process.pid}`, { signal: wait });
         break;
       } catch (err) {
-        if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || opts.signal?.aborted)
-          throw err;
-        const again = await store.read(opts.signal);
+        if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || wait.aborted)
+          return timedOut(err);
+        const again = await store.read(wait).catch(timedOut);
         if (again && again.record.state !== 'running') return finished(again.record);
       }
     }
     const alive = runner.signal;
     const guard = { key: ctx.keyspace.key(term.key), rev: term.fencingToken };
-    const current = await store.read(term.signal);
+    let current = await store.read(term.signal);
+    // A `running` attempt whose runner's lease lives is not crashed (its slot key was deleted under it):
+    // wait for its outcome or for its lease to go (breaker F4).
+    if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
     const previous = current?.record;
     if (previous && previous.state !== 'running') return finished(previous);
 
@@ -157,6 +190,7 @@ export async function once<T>(
       pid: process.pid,
       start: now,
       fencingToken: term.fencingToken.toString(),
+      lease: runner.leaseId.toString(16),
     };
     if (previous && onCrash === 'fail') {
       const failed: OnceRecord = { ...previous, state: 'failed', outcome: 'crashed', attempts };
@@ -174,7 +208,10 @@ export async function once<T>(
       attempts,
     };
     // Before the job starts: give up as soon as the term is over (nothing has run yet).
-    await store.write(running, guard, term.signal);
+    const written = await store.write(running, guard, term.signal);
+    // The outcome is written while this attempt is the record's latest, not only while the slot key is
+    // ours: a slot key deleted under a live session does not make the run count as crashed (breaker F4).
+    const outcomeGuard = { ...guard, after: written };
 
     const scope = withDeadline(opts.signal, undefined, term.signal);
     let value: T;
@@ -188,7 +225,7 @@ export async function once<T>(
     } catch (err) {
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
       // record stays `running` and the slot is treated as crashed by the next host.
-      await store.write(finish(running, 'error', err), guard, alive).catch(() => undefined);
+      await store.write(finish(running, 'error', err), outcomeGuard, alive).catch(() => undefined);
       throw err;
     } finally {
       scope.dispose();
@@ -196,7 +233,7 @@ export async function once<T>(
     // The outcome is recorded before the slot is released, retrying while the lease lives (issue 14 f3):
     // only a lease lost first lets another host run the job again.
     const done = finish(running, 'ok');
-    await store.write(done, guard, alive);
+    await store.write(done, outcomeGuard, alive);
     return { status: 'ran', value, record: done };
   } finally {
     deadline.dispose();

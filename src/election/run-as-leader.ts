@@ -50,7 +50,11 @@ export interface RunAsLeaderOptions extends WaitOptions {
  *
  * Failure modes: etcd unreachable → `signal` aborts with `SessionExpiredError` before the lease can expire
  * on the server, so before another candidate can be elected; `fn` must stop touching shared state then
- * (or pass the term's fencing token with its writes).
+ * (or pass the term's fencing token with its writes). The leader key deleted mid-body (`etcdctl del`):
+ * `signal` aborts, and the next call of this name in this process starts its body only after this body
+ * has returned (with `lockDelayMs`, also not before lockDelayMs after the loss). A process resumed after
+ * SIGSTOP past its TTL may run one more timer step of `fn` before `signal` aborts (timer order after
+ * SIGCONT): guard shared writes with the term's guard or fencing token, never with a flag.
  */
 export async function runAsLeader<T>(
   ctx: CoordContext,
@@ -68,7 +72,13 @@ export async function runAsLeader<T>(
     throw new InvalidArgumentError('Expected `repeat` to be a boolean');
   const value = opts.value ?? `${hostname()}:${process.pid}`;
   encodeValue(value, 'value', 0);
-  const election = new Election(ctx, name, { session: opts.session, lockDelayMs: opts.lockDelayMs });
+  // The turn stays with a lost term until its body has returned (term.close() below): two bodies of one
+  // name never run at once in one process, even when the key is deleted mid-body (breaker F1).
+  const election = new Election(ctx, name, {
+    session: opts.session,
+    lockDelayMs: opts.lockDelayMs,
+    turnUntilClose: true,
+  });
   const backoff = new Backoff(100, 2000);
   let result: T | undefined;
   for (;;) {

@@ -29,6 +29,13 @@ export interface TermInit {
    * only with `lockDelayMs` set, so an election without it needs no access outside `<name>/` (RBAC).
    */
   marker: Buffer | undefined;
+  /**
+   * Keep the in-process turn after a loss until `close()`/`resign()` (runAsLeader: the next caller's body
+   * must not start while this one's still runs, breaker F1). Otherwise the turn passes on at the loss.
+   */
+  turnUntilClose?: boolean | undefined;
+  /** Called once when the term ends by a loss (not a resign): the next in-process caller's lock-delay. */
+  onLost?: (() => void) | undefined;
 }
 
 /**
@@ -48,6 +55,8 @@ export interface TermInit {
  * client (e.g. `etcdctl del`) → `signal` aborts with `LockLostError` within one watch notification; a
  * resign whose delete got no answer → `resign()` rejects, can be called again, and is retried in the
  * background while the session lives (the key goes within ~1 s plus one request timeout of etcd answering).
+ * A process resumed after SIGSTOP past its TTL may run one more timer callback before `signal` aborts
+ * (timer order after SIGCONT): writes that must only happen while leader use `guard()`, never `isLeader`.
  */
 export class Term {
   /** The leader key, app-relative: `<name>/<leaseId hex>`. */
@@ -62,6 +71,7 @@ export class Term {
   readonly #untrack: () => void;
   readonly #session: Session;
   readonly #releaseTurn: () => void;
+  readonly #turnUntilClose: boolean;
   readonly #marker: Buffer | undefined;
   #value: Buffer;
   /** Set by the first `resign()`/`close()`: the retrying delete of the leader key. */
@@ -79,7 +89,13 @@ export class Term {
     this.leaseId = init.session.leaseId;
     this.#value = init.value;
     this.#session = init.session;
-    this.#releaseTurn = init.releaseTurn;
+    let turnReleased = false;
+    this.#releaseTurn = () => {
+      if (turnReleased) return;
+      turnReleased = true;
+      init.releaseTurn();
+    };
+    this.#turnUntilClose = init.turnUntilClose === true;
     this.#marker = init.marker;
     this.#untrack = init.ctx.track(this);
     const onLost = () => this.#end(init.session.signal.reason as Error);
@@ -89,8 +105,12 @@ export class Term {
         init.session.signal.removeEventListener('abort', onLost);
         this.#untrack();
         // Lost (key gone, lease gone or in doubt): nothing of ours is left to delete under this session,
-        // so the next caller may campaign. A resign hands the turn on once its delete is settled.
-        if (!this.#release) this.#releaseTurn();
+        // so the next caller may campaign — unless this term's user is still running (turnUntilClose: the
+        // turn passes at close()). A resign hands the turn on once its delete is settled.
+        if (!this.#release) {
+          init.onLost?.();
+          if (!this.#turnUntilClose) this.#releaseTurn();
+        }
       },
       { once: true },
     );
@@ -201,13 +221,17 @@ export class Term {
    * try { await term.resign(); } catch (err) { log.warn(err); await term.resign(); } // retry is safe
    * ```
    *
-   * @throws NotLeaderError when the term had already ended (key gone, session lost) before the first call
+   * @throws NotLeaderError when the term had already ended (key gone, session lost) before the first call:
+   *   deliberate, so a caller learns its term was lost rather than cleanly ended; where a loss is not an
+   *   error (cleanup in a `finally`), call `close()`, which resolves then
    * @throws UnavailableError when etcd has not confirmed the delete yet (it goes on in the background)
    * @throws AbortedError when `opts.signal` aborts first (the delete goes on in the background)
    */
   resign(opts: ReleaseRunOptions = {}): Promise<void> {
     if (!this.#release) {
       if (this.#controller.signal.aborted) {
+        // Ended by a loss: nothing is left to delete, so a turn kept until now passes on.
+        this.#releaseTurn();
         return Promise.reject(
           new NotLeaderError(`election "${this.#name}": resign after the term ended`, {
             cause: this.#controller.signal.reason,
@@ -242,7 +266,10 @@ export class Term {
    *   session lives; `coord.close()` revokes the lease, which deletes the key anyway)
    */
   async close(): Promise<void> {
-    if (!this.#release && this.#controller.signal.aborted) return;
+    if (!this.#release && this.#controller.signal.aborted) {
+      this.#releaseTurn();
+      return;
+    }
     try {
       await this.resign();
     } catch (err) {

@@ -6,6 +6,7 @@ import { LockTimeoutError, UnavailableError } from '../core/errors.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { applyLockDelay } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
+import { newcomerDelay, recordHolder } from './held-marker.js';
 import { keyRelease } from './lock-key.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { enqueue, waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';
@@ -88,13 +89,19 @@ export async function acquire(
     enqueued = true;
     const q = await enqueue(ctx, spec, key, session, signal);
     rev = q.createRevision;
-    if (!q.granted) {
-      const current = pw as { current: PrefixWatch };
+    const current = pw as { current: PrefixWatch };
+    if (q.granted && spec.heldMarker && (spec.lockDelayMs ?? 0) > 0) {
+      // Granted at once: was the previous holder lost rather than released? Then wait, and re-check.
+      if (await newcomerDelay(ctx, spec.heldMarker, key, rev, spec.lockDelayMs ?? 0, signal)) {
+        await waitTurn(ctx, spec, key, rev, session, current, signal, q.older);
+      }
+    } else if (!q.granted) {
       const last = await waitTurn(ctx, spec, key, rev, session, current, signal, q.older);
       if (await lockDelay(ctx, spec, current.current.watch, last, signal)) {
         // Still first, and my key still mine, after the delay? (Nobody older can appear; my key can go.)
         await waitTurn(ctx, spec, key, rev, session, current, signal, last);
       }
+      if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, signal);
     }
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
     return { key, createRevision: rev, session, watch: pw.current, gone };
@@ -133,10 +140,11 @@ export async function tryAcquire(
   spec: QueueSpec,
   key: Buffer,
   session: Session,
-  opts: Pick<AcquireOptions, 'onGone'> = {},
+  opts: Pick<AcquireOptions, 'onGone'> & { signal?: AbortSignal } = {},
 ): Promise<Granted | undefined> {
   const ms = ctx.requester.requestTimeoutMs;
-  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal);
+  // `opts.signal`: the whole try call's deadline, begun before the session was acquired.
+  const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal, opts.signal);
   const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
   const hold = GhostSweeper.of(ctx).hold(key);
   const gone = () => {
@@ -150,7 +158,11 @@ export async function tryAcquire(
     pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
     const q = await enqueue(ctx, spec, key, session, deadline.signal);
     rev = q.createRevision;
-    if (q.granted) return { key, createRevision: rev, session, watch: pw, gone };
+    if (q.granted) {
+      // Never waits for a lost predecessor, but records itself so a later newcomer sees this holder's loss.
+      if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, deadline.signal);
+      return { key, createRevision: rev, session, watch: pw, gone };
+    }
     pw.release();
     pw = undefined;
     await cleanUp(ctx, spec, key, rev, session, gone);

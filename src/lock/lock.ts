@@ -7,6 +7,7 @@ import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
+import { clearHolderOp } from './held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 
@@ -35,7 +36,12 @@ export class Lock {
   readonly key: string;
   /** The full etcd key (namespace included), as used in comparisons. */
   readonly etcdKey: Buffer;
-  /** The create revision of the lock key: strictly greater for every later holder of the same lock. */
+  /**
+   * The create revision of the lock key: strictly greater for every later holder of the same lock, within
+   * one etcd store history. Revisions start over when etcd is restarted with empty data or restored from
+   * an older snapshot, so a later holder's token can then be smaller: a resource that keeps a high-water
+   * mark must reset it on the watch hub's `reset` event (or a `StoreResetError`).
+   */
   readonly fencingToken: bigint;
   /** The session lease the key is attached to. */
   readonly leaseId: bigint;
@@ -150,9 +156,13 @@ export class Lock {
           this.#gone();
         },
         // Tells a lock-delay waiter this was a clean unlock, not an expiry (core/lock-delay.ts).
-        this.#spec.releaseMarker
-          ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
-          : [],
+        [
+          ...(this.#spec.releaseMarker
+            ? [releaseMarkerOp(this.#spec.releaseMarker, this.etcdKey, this.leaseId)]
+            : []),
+          // A newcomer then knows this holder is gone cleanly (held-marker.ts).
+          ...(this.#spec.heldMarker ? [clearHolderOp(this.#spec.heldMarker)] : []),
+        ],
       );
     }
     return this.#release.run({

@@ -1,13 +1,15 @@
 import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
+import { withDeadline } from '../core/deadline.js';
 import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
 import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { heldMarkerKey } from './held-marker.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
 
@@ -22,7 +24,10 @@ export interface LockOptions {
    *
    * Every user of the name should set it: with it, `unlock()` also writes the release marker
    * `<name>\0released` that tells a waiter the unlock was clean (so an RBAC role needs that key too); an
-   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry.
+   * unlock without it (a mutex without `lockDelayMs`, `etcdctl lock`, Go) counts as an expiry. A `lock()`
+   * granted at once, with nobody queued, after a holder that was lost waits too: each grant records its
+   * key in `<name>\0held` (no lease; a clean unlock deletes it), so the RBAC role needs that key as well.
+   * `tryLock()` records itself but does not wait for it.
    */
   lockDelayMs?: number | undefined;
 }
@@ -90,6 +95,7 @@ export class Mutex {
       // Only with a lock-delay: the marker lies outside `<name>/`, so the unlock txn of a mutex without
       // one stays exactly etcd's (and needs no RBAC grant beyond the prefix).
       releaseMarker: opts.lockDelayMs ? releaseMarkerKey(ctx.keyspace.key(name)) : undefined,
+      heldMarker: opts.lockDelayMs ? heldMarkerKey(ctx.keyspace.key(name)) : undefined,
       lockDelayMs: opts.lockDelayMs,
     };
   }
@@ -98,7 +104,8 @@ export class Mutex {
    * Waits for the lock, in FIFO order.
    *
    * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError when
-   *   the session is lost while waiting; LockLostError if the waiter key is deleted by someone else. The
+   *   the session is lost while waiting (also while waiting behind another caller of this process on the
+   *   same session and name); LockLostError if the waiter key is deleted by someone else. The
    *   waiter key is removed in every case.
    */
   async lock(opts: WaitOptions = {}): Promise<Lock> {
@@ -107,7 +114,15 @@ export class Mutex {
     return withCallDeadline(opts, this.#spec.what, async (signal) => {
       const session = await this.#sessionFor(signal);
       const key = this.#keyFor(session);
-      const release = await takeLocalTurn(key.toString('hex'), signal, this.#spec.what);
+      // The turn also ends with the session: a holder on a lost session may never unlock, and a caller
+      // behind it must see the loss, not wait out its deadline (or for ever).
+      const turnSignal = withDeadline(signal, undefined, session.signal);
+      let release: () => void;
+      try {
+        release = await takeLocalTurn(key.toString('hex'), turnSignal.signal, this.#spec.what);
+      } finally {
+        turnSignal.dispose();
+      }
       const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
       return new Lock(this.#ctx, this.#spec, granted);
     });
@@ -115,19 +130,22 @@ export class Mutex {
 
   /**
    * Takes the lock if nobody holds or waits for it; never waits. Settles within the coordinator's
-   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable.
+   * `requestTimeoutMs` (plus at most a second to remove a refused key) even when etcd is unreachable,
+   * counted from the call: renewing a lost default session is part of it.
    *
    * @returns the lock, or `null` when it is taken (also by another caller in this process on this session)
    * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const key = this.#keyFor(session);
-    const id = key.toString('hex');
-    if (isLocallyBusy(id)) return null;
-    const release = await takeLocalTurn(id, undefined, this.#spec.what);
-    const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release });
-    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const key = this.#keyFor(session);
+      const id = key.toString('hex');
+      if (isLocallyBusy(id)) return null;
+      const release = await takeLocalTurn(id, undefined, this.#spec.what);
+      const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release, signal });
+      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    });
   }
 
   /**

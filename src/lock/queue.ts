@@ -31,6 +31,8 @@ export interface QueueSpec {
   readonly limit: number;
   /** Written by a clean release of a key (see `core/lock-delay.ts`); a mutex with a lock-delay writes it. */
   readonly releaseMarker?: Buffer | undefined;
+  /** Records the holder, so a newcomer sees a lost one (see `held-marker.ts`); a mutex with a lock-delay. */
+  readonly heldMarker?: Buffer | undefined;
   /** Lock-delay after a predecessor's expiry (limit 1 only). Default 0. */
   readonly lockDelayMs?: number | undefined;
 }

@@ -2,7 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey } from '../core/keys.js';
@@ -15,6 +15,12 @@ import type { Session } from '../core/session.js';
  * by create revision, so a queued writer is never overtaken by later readers (writers are not starved).
  * Keys: `<name>/read/<leaseHex>_<random>` and `<name>/write/<leaseHex>_<random>` (one per acquisition, so
  * one session can hold several read locks at once).
+ *
+ * Names: as {@link Mutex}, with one rule more. A semaphore (or another RW lock's reader/writer keys) named
+ * `<name>/read` or `<name>/write` uses the same keys as this lock's readers or writers
+ * (`<name>/read/<leaseHex>_<random>`), so the two block each other: never give a lock the name of an RW
+ * lock plus `/read` or `/write`. The keys cannot tell them apart, and neither constructor knows the other
+ * name, so this is not checked.
  *
  * @example
  * ```ts
@@ -100,9 +106,11 @@ export class RWMutex {
   }
 
   async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session);
-    return granted ? new Lock(this.#ctx, spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+      return granted ? new Lock(this.#ctx, spec, granted) : null;
+    });
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

@@ -3,7 +3,7 @@ import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
-import { withCallDeadline } from './call-deadline.js';
+import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
 import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
@@ -14,6 +14,11 @@ import type { QueueSpec } from './queue.js';
  * A fair counting semaphore: at most `permits` holders at once, granted in FIFO order by create revision.
  * Each permit is a key `<name>/<leaseHex>_<random>` under the holder's session lease, so the permits of a
  * dead session are freed when its lease expires. Every user of one name must agree on `permits`.
+ *
+ * Names: as {@link Mutex}, except that a semaphore named like an RW lock plus `/read` or `/write`
+ * (`semaphore('db/read')` next to `rwMutex('db')`) shares that lock's reader or writer keys
+ * (`db/read/<leaseHex>_<random>`) and the two block each other. Do not name a lock so; it is not checked
+ * (neither constructor knows the other name).
  *
  * @example
  * ```ts
@@ -68,9 +73,11 @@ export class Semaphore {
 
   /** A permit if one is free and nobody older waits, else `null`. */
   async tryAcquire(): Promise<Lock | null> {
-    const session = await this.#sessionFor(undefined);
-    const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session);
-    return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    return withTryDeadline(this.#ctx, async (signal) => {
+      const session = await this.#sessionFor(signal);
+      const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+    });
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

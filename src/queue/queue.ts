@@ -191,7 +191,11 @@ export class Queue<T = unknown> {
       // The deadline may pass with an attempt in flight, or after one that got no answer: the job may be
       // enqueued, and the error must say so.
       if (err instanceof UnavailableError && !err.mayHaveApplied && (uncertain || inFlight)) {
-        throw new UnavailableError(`${err.message} (the push may have been applied)`, {
+        // Not the last attempt's message: it may say "it was not applied" of itself alone (a refusal).
+        const why = inFlight
+          ? 'the deadline passed with an attempt in flight'
+          : 'an earlier attempt got no answer';
+        throw new UnavailableError(`${what}: ${why} (the push may have been applied)`, {
           cause: err,
           mayHaveApplied: true,
         });

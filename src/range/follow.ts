@@ -1,3 +1,4 @@
+import { detached } from '../core/call-scope.js';
 import type { CoordContext } from '../core/context.js';
 import { raceAbort, withDeadline } from '../core/deadline.js';
 import { EPOCH_KEY, StoreResetError } from '../core/epoch.js';
@@ -156,15 +157,18 @@ export class RangeFollower {
     this.#sub?.close();
     this.#sub = undefined;
     const signal = this.#closed.signal;
-    withRetry(() => this.#load(signal, reason), {
-      signal,
-      retries: Number.MAX_SAFE_INTEGER,
-      maxTimeoutMs: 2000,
-      shouldRetry: (err) => {
-        if (err instanceof Error) this.#handlers.onError?.(err);
-        return !signal.aborted && (err instanceof CoordError ? err.code !== 'ABORTED' : true);
-      },
-    }).catch(() => undefined);
+    // A background re-read, until the follower closes: never under the deadline of whatever call is running.
+    detached(() =>
+      withRetry(() => this.#load(signal, reason), {
+        signal,
+        retries: Number.MAX_SAFE_INTEGER,
+        maxTimeoutMs: 2000,
+        shouldRetry: (err) => {
+          if (err instanceof Error) this.#handlers.onError?.(err);
+          return !signal.aborted && (err instanceof CoordError ? err.code !== 'ABORTED' : true);
+        },
+      }),
+    ).catch(() => undefined);
   }
 }
 

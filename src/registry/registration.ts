@@ -1,4 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
+import { detached } from '../core/call-scope.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, raceAbort, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { AbortedError, isTransient, SessionExpiredError, UnavailableError } from '../core/errors.js';
@@ -262,7 +263,8 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     this.#session = undefined;
     this.#pool.release(session);
     this.emit('lost', err);
-    const recovering = this.#recover();
+    // Re-registering outlives whatever call noticed the loss: never under that call's deadline.
+    const recovering = detached(() => this.#recover());
     this.#recovering = recovering;
     void recovering.finally(() => {
       if (this.#recovering === recovering) this.#recovering = undefined;

@@ -29,7 +29,7 @@ export interface RegisterOptions {
   ttlSeconds?: number;
   /** Gives up registering (between attempts; each request has its own deadline). */
   signal?: AbortSignal;
-  /** Gives up registering after this many milliseconds. */
+  /** Gives up registering after this many milliseconds. Default: the coordinator's `requestTimeoutMs`. */
   timeoutMs?: number;
 }
 
@@ -103,7 +103,9 @@ export class ServiceRegistry {
     });
     reg.closedSignal.addEventListener('abort', () => pool.unclaim(key), { once: true });
     try {
-      await reg.start(opts.signal, opts.timeoutMs);
+      // Without `timeoutMs` the first registration is bound by the request timeout (a public call); only
+      // the background re-registration after a lease loss retries without a bound.
+      await reg.start(opts.signal, opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs);
       return reg;
     } catch (err) {
       await reg.close();

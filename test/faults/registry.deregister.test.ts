@@ -80,7 +80,8 @@ describe('registry: deregister after a failure, deadlines with etcd paused', () 
   it('a register write whose reply was dropped, applied again late after deregister, is swept (no ghost instance)', async () => {
     const { namespace, proxy, coord } = await cutOff();
     proxy.dropReplies();
-    const registering = coord.registry('api').register({ id: 'g1', address: 'g1:80' });
+    // timeoutMs past the first write's timeout: without it, register() gives up at requestTimeoutMs.
+    const registering = coord.registry('api').register({ id: 'g1', address: 'g1:80', timeoutMs: 5000 });
     const key = `${namespace}services/api/g1`;
     await waitFor(() => exists(key));
     // Long enough for that write to time out unanswered (requestTimeoutMs 1000), then heal.

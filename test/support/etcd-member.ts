@@ -5,7 +5,7 @@
  * @module
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EtcdMember } from './etcd.js';
@@ -196,6 +196,9 @@ export class BinaryMember implements EtcdMember {
       throw new Error(`cannot pause etcd member ${this.name}: it is not running`);
     }
     this.#paused = true;
+    // SIGSTOP takes effect when the kernel next schedules the process: on a loaded machine etcd could still
+    // answer a request sent right after pause(). Return only once every thread is stopped.
+    if (child.pid !== undefined) waitStopped(child.pid);
   }
 
   resume(): void {
@@ -221,5 +224,23 @@ export class BinaryMember implements EtcdMember {
       `${message}\n--- last ${LOG_TAIL_LINES} lines of ${this.logFile} ---\n${tail}`,
       /address already in use/.test(tail),
     );
+  }
+}
+
+/** Spins (at most ~500 ms) until every thread of `pid` is in the stopped state (`T` in /proc). */
+function waitStopped(pid: number): void {
+  const until = Date.now() + 500;
+  while (Date.now() < until) {
+    let running = false;
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`)) {
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') running = true;
+      }
+    } catch {
+      return; // no /proc (not Linux) or the process is gone: nothing to wait for
+    }
+    if (!running) return;
   }
 }

@@ -101,4 +101,23 @@ describe('Release', () => {
     expect(r.done).toBe(true);
     alive.abort();
   });
+
+  it('after an unanswered attempt, a later refusal is still reported as may-have-applied', async () => {
+    const alive = new AbortController();
+    let n = 0;
+    const release = new Release({
+      what: 'test: ack',
+      alive: alive.signal,
+      failuresPerCall: 2,
+      maxBackoffMs: 5,
+      attempt: () =>
+        Promise.reject(
+          n++ === 0
+            ? unavailable()
+            : new UnavailableError('refused before sending', { mayHaveApplied: false }),
+        ),
+    });
+    await expect(release.run()).rejects.toMatchObject({ code: 'UNAVAILABLE', mayHaveApplied: true });
+    alive.abort();
+  });
 });

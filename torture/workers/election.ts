@@ -8,7 +8,8 @@
  *
  * Role `observer`: follows `observe()` and reports the leader key it last saw (`final` {leader}).
  *
- * History: `elected` {caller, token}, `write` {caller, token, n, revision, write: true}, `resign`
+ * History: `elected` {caller, token}, `write` {caller, token, n, revision, write: true}, `lost` {caller,
+ * token, reason} (the term ended before its resign), `resign`
  * {caller, token}, `observed` {leader}, `final` {held} or {leader}.
  *
  * @module
@@ -89,7 +90,13 @@ await runWorker(async (w) => {
         n++;
         await pause(rng.int(20, 60), w.quiesce);
       }
-      await w.record('resign', { caller, token }, () => term.resign());
+      if (term.signal.aborted) {
+        // Lost before we resigned (lease expired, key gone, a member down): resign() rejects NOT_LEADER by
+        // contract, which is not a failed op; note the loss instead and release what is left (nothing).
+        const reason = (term.signal.reason as { code?: string } | undefined)?.code ?? 'unknown';
+        w.append('lost', 'ok', { caller, token, reason });
+        await term.close().catch(() => undefined);
+      } else await w.record('resign', { caller, token }, () => term.resign());
       const left = (held.get(term.key) ?? 1) - 1;
       if (left > 0) held.set(term.key, left);
       else held.delete(term.key);

@@ -51,7 +51,7 @@ A <cmd> that fails (non-zero status, including after a forwarded SIGINT/SIGTERM)
 failed: other hosts exit 81 for it and do not run it again.
 
 Options:
-  --slot <id>             the slot, e.g. 2026-11-21 for a daily job
+  --slot <id>             the slot, e.g. 2026-11-21 for a daily job (no "/")
   --every <duration>      derive the slot from the time: 1h, 1d, 15m…
   --ttl <seconds>         lease TTL (integer >= 2): how soon a crashed run frees the slot. Default 10
   --timeout <duration>    give up waiting for another host's run after this long: exit 75
