@@ -36,6 +36,10 @@ export interface ConfigWriteOptions {
   /**
    * Write only if the key's **mod revision** is still this (`cfg.modRevision(key)`); `0n` means "only if the
    * key does not exist". Otherwise the call fails with `ConflictError` and nothing is written.
+   *
+   * The guard compares revision numbers only: a revision read before etcd lost its data (restarted empty,
+   * restored from an older snapshot) can match another writer's key at the same number in the new history,
+   * and the write then overwrites it. After a `reset` event, read `cfg.modRevision(key)` again.
    */
   expectRevision?: bigint | undefined;
   signal?: AbortSignal | undefined;

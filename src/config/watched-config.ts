@@ -5,7 +5,7 @@ import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
 import { AbortedError, UnavailableError } from '../core/errors.js';
 import { assertOptionalSignal, assertValueSize } from '../core/validate.js';
-import { deepEqual, deepMerge, encodeValue, type ConfigConflict } from './shape.js';
+import { decodeValue, deepEqual, deepMerge, encodeValue, type ConfigConflict } from './shape.js';
 import {
   ConfigSource,
   type ConfigEntry,
@@ -62,7 +62,11 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
   #source: ConfigSource | undefined;
   #entries: ReadonlyMap<string, ConfigEntry> = new Map();
   readonly #closed = new AbortController();
-  readonly #revisionWaiters = new Set<{ revision: bigint; resolve: () => void }>();
+  readonly #revisionWaiters = new Set<{
+    revision: bigint;
+    reflected: () => boolean;
+    resolve: () => void;
+  }>();
   #untrack: () => void = () => undefined;
   #value: T | undefined;
   #hasValue = false;
@@ -170,7 +174,8 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
     const full = this.#checkKey(key);
     const bytes = Buffer.from(encodeValue(value));
     assertValueSize(bytes, 'value', full.length);
-    return this.#write('set', key, full, { request_put: { key: full, value: bytes } }, opts);
+    const written = decodeValue(bytes);
+    return this.#write('set', key, full, { request_put: { key: full, value: bytes } }, opts, written);
   }
 
   /**
@@ -238,24 +243,45 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
     full: Buffer,
     op: IRequestOp,
     opts: ConfigWriteOptions,
+    written?: unknown,
   ): Promise<bigint> {
     const { signal, timeoutMs } = opts;
     checkWriteOptions(opts);
     if (this.#closed.signal.aborted) throw abortError(this.#closed.signal, `config ${what}`);
     const label = `config ${what} "${this.prefix}${key}"`;
     const { revision, wrote } = await guardedWrite(this.#ctx, label, full, op, opts);
-    if (wrote) await this.#seen(revision, timeoutMs ?? this.#ctx.requester.requestTimeoutMs, signal);
+    const isPut = 'request_put' in op;
+    // The revision alone is not proof: right after a store reset not yet noticed, the write's revision (new
+    // store) can be below the old store's. The state must also show this write, or a later change of the key.
+    const reflected = () => {
+      const e = this.#entries.get(key);
+      if (!isPut) return e === undefined || e.modRevision > revision;
+      return (
+        e !== undefined &&
+        (e.modRevision > revision || (e.modRevision === revision && deepEqual(e.value, written)))
+      );
+    };
+    if (wrote)
+      await this.#seen(revision, reflected, timeoutMs ?? this.#ctx.requester.requestTimeoutMs, signal);
     return revision;
   }
 
-  /** Waits (bounded) until the follower has applied `revision`, so `value` reads the caller's own write. */
-  async #seen(revision: bigint, ms: number, signal: AbortSignal | undefined): Promise<void> {
-    if (this.#revision >= revision || this.#closed.signal.aborted) return;
-    let waiter: { revision: bigint; resolve: () => void } | undefined;
+  /**
+   * Waits (bounded) until the follower has applied `revision` and `reflected()` holds, so `value` reads the
+   * caller's own write. A later delete of a key just put (rare) holds it until the bound.
+   */
+  async #seen(
+    revision: bigint,
+    reflected: () => boolean,
+    ms: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if ((this.#revision >= revision && reflected()) || this.#closed.signal.aborted) return;
+    let waiter: { revision: bigint; reflected: () => boolean; resolve: () => void } | undefined;
     const wait = withDeadline(signal, ms);
     try {
       await new Promise<void>((resolve) => {
-        waiter = { revision, resolve };
+        waiter = { revision, reflected, resolve };
         this.#revisionWaiters.add(waiter);
         wait.signal.addEventListener('abort', () => resolve(), { once: true });
       });
@@ -336,6 +362,6 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
       this.#validRaw = raw;
       if (had && (!resnapshot || differs)) this.#emitSafe('change', outcome.value, prev, info);
     }
-    for (const w of this.#revisionWaiters) if (w.revision <= info.revision) w.resolve();
+    for (const w of this.#revisionWaiters) if (w.revision <= info.revision && w.reflected()) w.resolve();
   }
 }

@@ -51,6 +51,8 @@ export class EpochMarker {
   readonly #requester: Requester;
   readonly #key: Buffer;
   #value: string | undefined;
+  /** Found by the last check, not yet adopted. */
+  #found: string | undefined;
   #unsupported = false;
 
   constructor(client: Etcd3, requester: Requester, key: Buffer) {
@@ -65,7 +67,15 @@ export class EpochMarker {
   }
 
   /**
-   * Reads the marker (creating it when absent) and compares it with the value seen last; remembers the new one.
+   * Reads the marker (creating it when absent) and compares it with the value last {@link adopt | adopted}.
+   * The value found is only remembered by `adopt()`: a check whose result could not be acted on (the stream
+   * broke meanwhile) leaves the known value alone, so the next check reports the same reset again.
+   *
+   * @example
+   * ```ts
+   * if ((await marker.check()) === 'reset') declareReset();
+   * marker.adopt();
+   * ```
    *
    * @throws UnavailableError when etcd does not answer in time (the caller retries)
    */
@@ -73,8 +83,8 @@ export class EpochMarker {
     if (this.#unsupported) return 'unsupported';
     try {
       const found = await this.#readOrCreate(signal);
+      this.#found = found;
       const before = this.#value;
-      this.#value = found;
       return before === undefined || before === found ? 'same' : 'reset';
     } catch (err) {
       if (err instanceof PermissionDeniedError) {
@@ -85,30 +95,69 @@ export class EpochMarker {
     }
   }
 
-  async #readOrCreate(signal: AbortSignal | undefined): Promise<string> {
-    const key = this.#key;
-    const got = await this.#requester.run('epoch marker: read', (o) => this.#client.kv.range({ key }, o), {
-      signal,
-    });
-    const existing = got.kvs[0]?.value;
-    if (existing) return existing.toString('utf8');
-    // Create-only: of several processes racing here, one value wins and every one adopts it. Repeating
-    // after an unknown outcome is safe: the failure branch reads whatever was created.
-    const mine = randomUUID();
-    const res = await this.#requester.run(
-      'epoch marker: create',
-      (o) =>
-        this.#client.kv.txn(
-          {
-            compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-            success: [{ request_put: { key, value: Buffer.from(mine) } }],
-            failure: [{ request_range: { key } }],
-          },
-          o,
-        ),
-      { signal, write: true },
-    );
-    if (res.succeeded) return mine;
-    return res.responses[0]?.response_range?.kvs[0]?.value?.toString('utf8') ?? mine;
+  /**
+   * Makes the value found by the last {@link check} the known one: call it once that check's result was acted
+   * on (a reset declared to every follower), never before.
+   *
+   * @example
+   * ```ts
+   * marker.adopt();
+   * ```
+   *
+   * Failure modes: none; without a check since the last adopt it changes nothing.
+   */
+  adopt(): void {
+    if (this.#found !== undefined) this.#value = this.#found;
   }
+
+  #readOrCreate(signal: AbortSignal | undefined): Promise<string> {
+    return ensureEpochMarker(this.#client, this.#requester, this.#key, signal);
+  }
+}
+
+/**
+ * Reads the generation marker at `key`, creating it when absent (create-only: of several racing processes
+ * one value wins and every one adopts it), and returns its value. Used by {@link EpochMarker} and by
+ * paginated ranges, which need the marker to exist before their snapshot is taken.
+ *
+ * @example
+ * ```ts
+ * const value = await ensureEpochMarker(ctx.client, ctx.requester, ctx.keyspace.key(EPOCH_KEY));
+ * ```
+ *
+ * @throws UnavailableError when etcd does not answer in time (repeating is safe)
+ * @throws PermissionDeniedError when the user may not read or write the marker key
+ *
+ * Failure modes: an unknown outcome of the create is resolved by repeating: the failure branch reads
+ * whatever was created.
+ */
+export async function ensureEpochMarker(
+  client: Etcd3,
+  requester: Requester,
+  key: Buffer,
+  signal?: AbortSignal,
+): Promise<string> {
+  const got = await requester.run('epoch marker: read', (o) => client.kv.range({ key }, o), {
+    signal,
+  });
+  const existing = got.kvs[0]?.value;
+  if (existing) return existing.toString('utf8');
+  // Create-only: of several processes racing here, one value wins and every one adopts it. Repeating
+  // after an unknown outcome is safe: the failure branch reads whatever was created.
+  const mine = randomUUID();
+  const res = await requester.run(
+    'epoch marker: create',
+    (o) =>
+      client.kv.txn(
+        {
+          compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
+          success: [{ request_put: { key, value: Buffer.from(mine) } }],
+          failure: [{ request_range: { key } }],
+        },
+        o,
+      ),
+    { signal, write: true },
+  );
+  if (res.succeeded) return mine;
+  return res.responses[0]?.response_range?.kvs[0]?.value?.toString('utf8') ?? mine;
 }

@@ -351,12 +351,18 @@ export class WatchHub extends EventEmitter<WatchHubEvents> {
     this.#lastHeard = performance.now();
     this.#startLiveness();
     this.#creating = [];
+    // Taken before the reset is declared: its handlers subscribe again, and those are sent on the live stream
+    // already (sending them again here would leave a second etcd watcher nobody cancels).
+    const resume = [...this.#all];
+    // A reset seen by an earlier check whose stream broke is still pending: declare it before anything resumes.
     if (this.#resetPending) {
       this.#resetPending = false;
       this.#declareReset(0n, 'its generation marker is gone or changed');
     }
+    // Only now: a check thrown away above (broken stream) must report the same reset on the next connect.
+    this.#epoch?.adopt();
     // Everything still open resumes after the last revision it delivered (or starts from now).
-    for (const w of this.#all) this.#sendCreate(stream, w);
+    for (const w of resume) if (this.#all.has(w) && w.id === 0) this.#sendCreate(stream, w);
   }
 
   /**

@@ -1,11 +1,17 @@
 import type { IRangeRequest, IRangeResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { EPOCH_KEY, StoreResetError } from '../core/epoch.js';
-import { CompactedError } from '../core/errors.js';
+import { EPOCH_KEY, StoreResetError, ensureEpochMarker } from '../core/epoch.js';
+import { CompactedError, PermissionDeniedError } from '../core/errors.js';
 import { keyAfter } from '../core/keys.js';
 import { headerRevision, toKeyValue, type KeyValue } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+
+/**
+ * Per coordinator: the generation marker was made sure to exist (once; a reset store without it is handled
+ * by {@link RangeQuery}'s retry of the first page).
+ */
+const markerEnsured = new WeakMap<CoordContext, Promise<void>>();
 
 /** Options of {@link RangeQuery}. */
 export interface RangeOptions {
@@ -44,7 +50,11 @@ export interface RangeOptions {
  * (from the current revision) to get a newer snapshot. A store reset mid-iteration is noticed by the
  * generation marker read at the snapshot's revision with every later page (so a reset store that is already
  * past that revision is caught too), or by the store being behind it; an iteration that fits in one page
- * needs no check.
+ * needs no check. So that the marker exists at the snapshot's revision even on a namespace where no watch
+ * was ever opened, the first iteration of a coordinator creates it (one read, and a create-only txn when
+ * absent) before its first page; a multi-page snapshot that still finds no marker (the store was reset
+ * since) makes sure of it again and takes a new snapshot, once. A user without permission on the marker
+ * key, or a given `revision` at which the marker did not exist yet, gets the revision check only.
  */
 export class RangeQuery implements AsyncIterable<KeyValue> {
   readonly #ctx: CoordContext;
@@ -106,7 +116,9 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     const strip = this.#ctx.keyspace.prefix.length;
     let start = this.#start;
     let end = this.#end;
+    await this.#ensureMarker(false);
     let next: Promise<IRangeResponse> | undefined = this.#page(start, end);
+    let retakes = this.#revision === undefined ? 1 : 0;
     while (next) {
       const res: IRangeResponse = await next;
       next = undefined;
@@ -114,6 +126,15 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
       if (res.more && last) {
         // Pages after this one must come from the same history as this one.
         if (this.#epoch === undefined) this.#epoch = await this.#readEpoch();
+        if (this.#epoch === null && retakes-- > 0) {
+          // No marker at this snapshot although this coordinator created one: the store was reset since.
+          // Nothing was yielded yet: create it again and take a new snapshot that holds it.
+          this.#epoch = undefined;
+          this.#revision = undefined;
+          await this.#ensureMarker(true);
+          next = this.#page(start, end);
+          continue;
+        }
         // Ascending: continue just after the last key. Descending: the last key is the new exclusive end.
         if (this.#reverse) end = last.key;
         else start = keyAfter(last.key);
@@ -125,9 +146,35 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     }
   }
 
+  /** Makes sure the generation marker exists (once per coordinator unless `again`). */
+  async #ensureMarker(again: boolean): Promise<void> {
+    let done = again ? undefined : markerEnsured.get(this.#ctx);
+    if (!done) {
+      done = withRetry(
+        async (_, attempt) => {
+          await ensureEpochMarker(this.#ctx.client, this.#ctx.requester, this.#epochKey, attempt.signal);
+        },
+        { signal: this.#signal, timeoutMs: this.#timeoutMs, what: 'range: epoch marker' },
+      ).catch((err: unknown) => {
+        // Without permission on the marker only the revision check is left (as for the watch hub).
+        if (err instanceof PermissionDeniedError) return;
+        markerEnsured.delete(this.#ctx);
+        throw err;
+      });
+      markerEnsured.set(this.#ctx, done);
+    }
+    await done;
+  }
+
   async #page(key: Buffer, end: Buffer): Promise<IRangeResponse> {
     const epoch = this.#epoch;
-    if (!epoch) return this.#pageRequest(key, end);
+    if (!epoch) {
+      return this.#pageRequest(key, end).catch(async (err: unknown) => {
+        // A later page (a first one may ask for a revision not reached yet): tell a reset from a compaction.
+        if (err instanceof CompactedError && epoch === null) await this.#throwIfBehind(err);
+        throw err;
+      });
+    }
     const [res, now] = await Promise.all([this.#pageRequest(key, end), this.#readEpoch()]).catch(
       async (err: unknown) => {
         // A revision the store has not reached yet is also OUT_OF_RANGE: tell a reset from a compaction.

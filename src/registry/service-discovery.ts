@@ -254,7 +254,9 @@ export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
 
   #set(inst: ServiceInstance): void {
     const prev = this.#cache.get(inst.id);
-    if (prev && prev.revision === inst.revision) return;
+    // The revision alone is not enough: after a store reset the new history may write the same id at the same
+    // revision number with another address, so an equal revision only means "unchanged" if the content is too.
+    if (prev && prev.revision === inst.revision && sameInstance(prev, inst)) return;
     this.#cache.set(inst.id, inst);
     this.#sorted = undefined;
     if (prev) this.emit('change', inst, prev);
@@ -272,4 +274,12 @@ export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
     this.emit('update', revision);
     for (const stream of this.#streams) stream.notify();
   }
+}
+
+function sameInstance(a: ServiceInstance, b: ServiceInstance): boolean {
+  return (
+    a.address === b.address &&
+    a.leaseId === b.leaseId &&
+    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+  );
 }
