@@ -76,7 +76,10 @@ export const CI_GATED: Record<string, string> = {};
  * Fault kinds the CI profile does not inject yet: with them today's recipes fail checkers that cannot be
  * gated without hiding unrelated regressions (every follower's final value).
  */
-export const CI_GATED_KINDS: Partial<Record<FaultKind, string>> = {};
+export const CI_GATED_KINDS: Partial<Record<FaultKind, string>> = {
+  'wipe-cluster':
+    'issue 16: with the reset fixes merged, one CI run still saw a job pushed just after an empty-data restart never handed out (queue/acked, epoch 2/2); open until the queue view across a reset is fixed',
+};
 
 export const PROFILES = {
   full: {
