@@ -10,6 +10,7 @@ import {
 } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { CompactedError, UnavailableError } from '../core/errors.js';
+import { GhostSweeper, type GhostSpec } from '../core/ghost-sweeper.js';
 import { keyAfter } from '../core/keys.js';
 import { headerRevision } from '../core/kv.js';
 import { Release } from '../core/release.js';
@@ -86,6 +87,10 @@ export class Barrier {
    *
    * @throws UnavailableError when etcd stays unreachable for `requestTimeoutMs` (a request whose outcome was unknown is repeated
    *   safely: the holder recognises its own token)
+   *
+   * Failure modes: an unanswered attempt applied late, after the barrier was released, would put it back
+   * up; the coordinator's ghost sweeper deletes that key (it carries this call's token) while the
+   * coordinator is open (ephemeral: while its session lives). One applied after that stays up.
    */
   async hold(opts: BarrierHoldOptions = {}): Promise<boolean> {
     assertOptionalSignal(opts.signal);
@@ -94,13 +99,49 @@ export class Barrier {
     throwIfAborted(opts.signal, what);
     const deadline = withDeadline(opts.signal, opts.timeoutMs);
     try {
-      const lease = opts.ephemeral ? (await this.#session(deadline, what)).leaseId.toString() : '0';
+      const session = opts.ephemeral ? await this.#session(deadline, what) : undefined;
+      const lease = session ? session.leaseId.toString() : '0';
       // A token of our own as the value makes a repeat after an unanswered attempt safe: finding our own
       // token means the earlier attempt applied.
       const token = Buffer.from(`barrier:${randomBytes(12).toString('hex')}`);
-      const held = await withRetry(
-        async (_, attempt) => {
-          const res = await this.#ctx.requester.run(
+      // The guard passes again once the barrier is released: an ambiguous attempt arms the sweeper (once
+      // mode, our token only) so that a late-applied one cannot put a released barrier back up.
+      const ghost: GhostSpec = {
+        leaseId: session?.leaseId ?? 0n,
+        alive: session?.signal ?? this.#ctx.closedSignal,
+        what,
+        once: { value: token },
+      };
+      const sweeper = GhostSweeper.of(this.#ctx);
+      const hold = sweeper.hold(this.#key, token);
+      try {
+        const held = await this.#create(token, lease, what, opts, deadline, (err) => {
+          if (err instanceof UnavailableError && err.mayHaveApplied) sweeper.arm(this.#key, ghost);
+        });
+        sweeper.own(this.#key, held?.createRevision ?? null, token);
+        if (held) this.#held = held;
+        return held !== undefined;
+      } finally {
+        hold();
+      }
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /** The guarded create of `hold()`, retried: our holding, or undefined when someone else holds it. */
+  #create(
+    token: Buffer,
+    lease: string,
+    what: string,
+    opts: BarrierHoldOptions,
+    deadline: Deadline,
+    onError: (err: unknown) => void,
+  ): Promise<Held | undefined> {
+    return withRetry(
+      async (_, attempt) => {
+        const res = await this.#ctx.requester
+          .run(
             what,
             (o) =>
               this.#ctx.client.kv.txn(
@@ -112,25 +153,24 @@ export class Barrier {
                 o,
               ),
             { signal: attempt.signal, timeoutMs: attempt.remainingMs, write: true },
-          );
-          if (res.succeeded) return { createRevision: headerRevision(res.header) };
-          const kv = res.responses[0]?.response_range.kvs[0];
-          return kv !== undefined && Buffer.from(kv.value).equals(token)
-            ? { createRevision: BigInt(kv.create_revision) }
-            : undefined;
-        },
-        {
-          signal: opts.signal,
-          timeoutMs: deadline.remaining() ?? this.#ctx.requester.requestTimeoutMs,
-          what,
-          retries: 5,
-        },
-      );
-      if (held) this.#held = held;
-      return held !== undefined;
-    } finally {
-      deadline.dispose();
-    }
+          )
+          .catch((err: unknown) => {
+            onError(err);
+            throw err;
+          });
+        if (res.succeeded) return { createRevision: headerRevision(res.header) };
+        const kv = res.responses[0]?.response_range.kvs[0];
+        return kv !== undefined && Buffer.from(kv.value).equals(token)
+          ? { createRevision: BigInt(kv.create_revision) }
+          : undefined;
+      },
+      {
+        signal: opts.signal,
+        timeoutMs: deadline.remaining() ?? this.#ctx.requester.requestTimeoutMs,
+        what,
+        retries: 5,
+      },
+    );
   }
 
   /**

@@ -231,9 +231,11 @@ export class DoubleBarrier {
       await deleted;
       this.#forget(entry);
       // Our delete and the list of who is still inside come from one revision; a delete confirmed before
-      // this watch began is listed again, so no leaver between the two is missed.
+      // this watch began is listed again, so no leaver between the two is missed. The watch delivers only
+      // events *above* `since`: a leaver at since itself (our revision + 1) would be missed, and waited
+      // for until the deadline, unless listed again.
       let left = entry.left!;
-      if (left.revision + 1n < watch.since)
+      if (left.revision < watch.since)
         left = await deleteWaiter(this.#ctx, this.#keys, entry, what, deadline.signal);
       for (;;) {
         if (left.others.length === 0) {

@@ -18,13 +18,22 @@ export interface GhostSpec {
   alive: AbortSignal;
   /** Names the owner in errors, e.g. `mutex "jobs"`. */
   what: string;
+  /**
+   * *Once mode*, for a key that outlives its owner's hold (a queue item, a barrier, lease-less or not):
+   * the key may exist once — the owner's own key, named with {@link GhostSweeper.own}, else the first
+   * one seen — and only a *re-creation* (another create revision) is swept. `value` narrows it to the
+   * keys the ambiguous attempt wrote (a name other owners may legitimately take, such as a barrier's).
+   * A lease-less key (`leaseId: 0n`) is watched for as long as `alive` (the coordinator's
+   * `closedSignal`) lives.
+   */
+  once?: { value?: Buffer | undefined } | undefined;
 }
 
 /** A hold on a key: while any hold is open the key is the owner's, never swept. `release()` is idempotent. */
 export type GhostHold = () => void;
 
 /** The key's state as the sweeper last saw it: absent, or present with its create revision and lease. */
-type Seen = { createRevision: bigint; lease: bigint } | null;
+type Seen = { createRevision: bigint; lease: bigint; value: Buffer } | null;
 
 interface Armed {
   readonly spec: GhostSpec;
@@ -32,6 +41,8 @@ interface Armed {
   /** Latest known state, and the revision it was seen at (events and the read are ordered by revision). */
   seen: Seen | undefined;
   seenAt: bigint;
+  /** Once mode: the create revision of the one legitimate key (null: none may exist any more). */
+  own: bigint | null | undefined;
   /** The sweep (guarded delete) in flight, if any. Never rejects. */
   sweep: Promise<void> | undefined;
   readonly onDead: () => void;
@@ -39,6 +50,8 @@ interface Armed {
 
 interface Entry {
   readonly key: Buffer;
+  /** Once mode with a value: the value swept (entries of one key differ by it). */
+  readonly value: Buffer | undefined;
   holds: number;
   armed: Armed | undefined;
 }
@@ -132,8 +145,8 @@ export class GhostSweeper {
    * Marks `key` (a full etcd key) as owned by a caller in this process until the returned function is
    * called. Take it before the first create attempt.
    */
-  hold(key: Buffer): GhostHold {
-    const entry = this.#entry(key);
+  hold(key: Buffer, value?: Buffer): GhostHold {
+    const entry = this.#entry(key, value);
     entry.holds++;
     let released = false;
     return () => {
@@ -162,24 +175,42 @@ export class GhostSweeper {
    */
   arm(key: Buffer, spec: GhostSpec): void {
     if (spec.alive.aborted) return;
-    const entry = this.#entry(key);
+    const entry = this.#entry(key, spec.once?.value);
     const current = entry.armed;
     if (current && !current.spec.alive.aborted && current.spec.leaseId === spec.leaseId) return;
     if (current) this.#disarm(entry);
     const onDead = () => {
       if (entry.armed === armed) this.#disarm(entry);
     };
-    const armed: Armed = { spec, sub: undefined, seen: undefined, seenAt: -1n, sweep: undefined, onDead };
+    const armed: Armed = {
+      spec,
+      sub: undefined,
+      seen: undefined,
+      seenAt: -1n,
+      own: undefined,
+      sweep: undefined,
+      onDead,
+    };
     entry.armed = armed;
     spec.alive.addEventListener('abort', onDead, { once: true });
     this.#subscribe(entry, armed);
   }
 
-  #entry(key: Buffer): Entry {
-    const id = key.toString('hex');
+  /**
+   * Once mode: names the owner's own key — its create revision, or null when none may exist any more (it
+   * was already deleted) — so that only another create revision is swept. Call it, if armed or not, once
+   * the create is decided and before releasing the hold. A no-op when the key is not armed: the happy path.
+   */
+  own(key: Buffer, createRevision: bigint | null, value?: Buffer): void {
+    const armed = this.#entries.get(entryId(key, value))?.armed;
+    if (armed?.spec.once) armed.own = createRevision;
+  }
+
+  #entry(key: Buffer, value: Buffer | undefined): Entry {
+    const id = entryId(key, value);
     let entry = this.#entries.get(id);
     if (!entry) {
-      entry = { key: Buffer.from(key), holds: 0, armed: undefined };
+      entry = { key: Buffer.from(key), value: value && Buffer.from(value), holds: 0, armed: undefined };
       this.#entries.set(id, entry);
     }
     return entry;
@@ -191,7 +222,7 @@ export class GhostSweeper {
   }
 
   #forget(entry: Entry): void {
-    const id = entry.key.toString('hex');
+    const id = entryId(entry.key, entry.value);
     if (entry.holds === 0 && !entry.armed && this.#entries.get(id) === entry) this.#entries.delete(id);
   }
 
@@ -221,7 +252,9 @@ export class GhostSweeper {
         onBatch: (b) => {
           for (const e of b.events) {
             note(
-              e.type === 'delete' ? null : { createRevision: e.kv.createRevision, lease: e.kv.leaseId },
+              e.type === 'delete'
+                ? null
+                : { createRevision: e.kv.createRevision, lease: e.kv.leaseId, value: e.kv.value },
               b.revision,
             );
           }
@@ -244,7 +277,13 @@ export class GhostSweeper {
           );
           const kv = res.kvs[0];
           note(
-            kv ? { createRevision: BigInt(kv.create_revision), lease: BigInt(kv.lease) } : null,
+            kv
+              ? {
+                  createRevision: BigInt(kv.create_revision),
+                  lease: BigInt(kv.lease),
+                  value: Buffer.from(kv.value),
+                }
+              : null,
             headerRevision(res.header),
           );
           return;
@@ -259,6 +298,12 @@ export class GhostSweeper {
     const seen = armed.seen;
     if (entry.holds > 0 || armed.sweep || !seen || seen.lease !== armed.spec.leaseId) return;
     if (armed.spec.alive.aborted) return;
+    if (armed.spec.once) {
+      // The first key seen is the owner's own unless the owner said which one it is.
+      if (armed.own === undefined) armed.own = seen.createRevision;
+      if (seen.createRevision === armed.own) return;
+      if (entry.value && !seen.value.equals(entry.value)) return;
+    }
     const { key } = entry;
     const createRevision = seen.createRevision;
     armed.sweep = detached(() =>
@@ -314,4 +359,9 @@ export class GhostSweeper {
     for (const entry of [...this.#entries.values()]) this.#disarm(entry);
     this.#entries.clear();
   }
+}
+
+/** One entry per key, or per (key, value) in once mode with a value. */
+function entryId(key: Buffer, value: Buffer | undefined): string {
+  return value ? `${key.toString('hex')}:${value.toString('hex')}` : key.toString('hex');
 }

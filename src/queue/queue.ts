@@ -3,6 +3,7 @@ import type { ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { AbortedError, InvalidArgumentError, isTransient, UnavailableError } from '../core/errors.js';
+import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import {
@@ -83,7 +84,10 @@ export type JobHandler<T> = (job: Job<T>, signal: AbortSignal) => Promise<void> 
  * Failure modes: handlers must be idempotent: a consumer that loses its session (crash, pause, partition
  * longer than the TTL) after doing the work but before `ack()` lets the job run again elsewhere. A push
  * whose request gets no answer is retried with the same key, so it is enqueued once unless the first
- * attempt applied *and* was consumed before the retry (then it runs twice).
+ * attempt applied *and* was consumed before the retry (then it runs twice). An unanswered attempt applied
+ * *late*, after the job was acked, is deleted again by the coordinator's ghost sweeper (bound: one watch
+ * notification plus one delete round trip) for as long as the pushing coordinator is open; one applied
+ * after the pusher closed, or after a `push()` that rejected `mayHaveApplied`, can run the job again.
  */
 export class Queue<T = unknown> {
   readonly name: string;
@@ -154,7 +158,27 @@ export class Queue<T = unknown> {
     assertValueSize(value, 'payload', Buffer.byteLength(rel(newToken())));
     const what = `queue "${this.name}": push`;
     const key = this.#ctx.keyspace.key(rel(newToken()));
-    // Guarded by "key absent", so a retry after an unanswered request does not enqueue twice.
+    // Guarded by "key absent", so a retry after an unanswered request does not enqueue twice. The guard
+    // passes again once the job is acked: an ambiguous attempt arms the sweeper (once mode) so that a
+    // late-applied one cannot enqueue the done job again while this coordinator is open.
+    const sweeper = GhostSweeper.of(this.#ctx);
+    const hold = sweeper.hold(key);
+    try {
+      const id = await this.#pushOnce(key, value, what, opts, sweeper);
+      sweeper.own(key, id.own);
+      return id.id;
+    } finally {
+      hold();
+    }
+  }
+
+  async #pushOnce(
+    key: Buffer,
+    value: Buffer,
+    what: string,
+    opts: PushOptions,
+    sweeper: GhostSweeper,
+  ): Promise<{ id: string; own: bigint | null }> {
     let uncertain = false;
     let inFlight = false;
     const res: ITxnResponse = await withRetry(
@@ -175,7 +199,11 @@ export class Queue<T = unknown> {
             { signal: attempt.signal, write: true, timeoutMs: attempt.remainingMs },
           );
         } catch (err) {
-          if (err instanceof UnavailableError && err.mayHaveApplied) uncertain = true;
+          if (err instanceof UnavailableError && err.mayHaveApplied) {
+            uncertain = true;
+            const alive = this.#ctx.closedSignal;
+            sweeper.arm(key, { leaseId: 0n, alive, what, once: {} });
+          }
           throw err;
         } finally {
           inFlight = false;
@@ -205,13 +233,13 @@ export class Queue<T = unknown> {
     if (res.succeeded) {
       // A pop on this handle after this push sees it: one handle reads its own writes, in order.
       this.#consumer?.noteWrite(headerRevision(res.header));
-      return headerRevision(res.header).toString();
+      return { id: headerRevision(res.header).toString(), own: headerRevision(res.header) };
     }
     const kv = res.responses[0]?.response_range.kvs[0];
-    if (kv) return BigInt(kv.create_revision).toString();
+    if (kv) return { id: BigInt(kv.create_revision).toString(), own: BigInt(kv.create_revision) };
     // An earlier attempt applied and the job was already consumed and acked: it is done, and pushing it
     // again would run it twice. Its id is gone with its key; the retry's revision is an upper bound of it.
-    return headerRevision(res.header).toString();
+    return { id: headerRevision(res.header).toString(), own: null };
   }
 
   /**
