@@ -89,8 +89,10 @@ export class Requester {
     } catch (err) {
       const reason: unknown = guard.signal.reason;
       const cut = guard.signal.aborted && (err === reason || (err as Error).cause === reason);
-      if (cut && reason instanceof DeadlineExceeded && !signal?.aborted)
-        throw this.#cut(reason, what, true, write);
+      // A deadline, whether the call's (the scope) or one passed in as `signal` (`withRetry` hands each
+      // attempt its deadline signal): the request was sent and a write may have applied. Which of gRPC's
+      // deadline and this one fires first is a race, and the answer must not depend on it.
+      if (cut && reason instanceof DeadlineExceeded) throw this.#cut(reason, what, true, write);
       throw toCoordError(err, what, write && !(this.#refusalsFinal && wasNeverSent(err)));
     } finally {
       guard.dispose();

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, UnavailableError, type Coordinator } from '../../src/index.js';
 import { withRetry } from '../../src/core/retry.js';
+import { withDeadline } from '../../src/core/deadline.js';
 import { FaultProxy } from '../support/proxy.js';
 import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 
@@ -60,6 +61,23 @@ describe('timeoutMs bounds withRetry, its requests and currentSession', () => {
       const r = await timed(() => retriedRead(coord, 1000));
       expect(r.error).toBeInstanceOf(UnavailableError);
       expect(r.tookMs).toBeLessThan(1000 + SLACK_MS);
+    });
+
+    it('a write cut by a deadline passed in as its signal says it may have applied (CI flake of queue.deadline)', async () => {
+      // withRetry hands each attempt its deadline as `signal`; when that fires before gRPC's own deadline
+      // (a race under load), the write was sent all the same. Here the signal always wins: 300 ms vs 5 s.
+      const deadline = withDeadline(undefined, 300);
+      const key = Buffer.from('probe-write');
+      const r = await timed(() =>
+        coord.requester.run('probe', (o) => coord.client.kv.put({ key, value: key }, o), {
+          signal: deadline.signal,
+          write: true,
+        }),
+      );
+      deadline.dispose();
+      expect(r.error).toBeInstanceOf(UnavailableError);
+      expect((r.error as UnavailableError).mayHaveApplied).toBe(true);
+      expect(r.tookMs).toBeLessThan(300 + SLACK_MS);
     });
 
     it('currentSession({ timeoutMs: 1000 }) after the session was lost settles UNAVAILABLE within the bound', async () => {
