@@ -168,8 +168,9 @@ export async function dial<T>(
       try {
         return await attempt(deadline.signal);
       } catch (err) {
-        // The attempt cut short by the deadline says less than the failure before it (e.g. a TLS error).
-        if (!(err instanceof AbortedError && last !== undefined)) last = err;
+        // The attempt cut short by the deadline says less than the failure before it (e.g. a TLS error),
+        // whether it reports the cut as an abort or as "etcd did not answer in time".
+        if (!(deadline.signal.aborted && last !== undefined)) last = err;
         if (!(err instanceof UnavailableError) && !(err instanceof AbortedError)) throw err;
       }
       if (deadline.signal.aborted) break;
