@@ -162,8 +162,15 @@ export class Session extends EventEmitter<SessionEvents> {
     return Math.max(0, this.#deadline - performance.now());
   }
 
-  /** Throws the session's loss reason if it is done. */
+  /**
+   * Throws the session's loss reason if it is done, or if its monotonic deadline has passed: a process
+   * resumed after a pause (SIGSTOP, a blocked event loop) runs what was in hand before its loss timer, and
+   * the flag alone would still say "alive" on a lease the server may have expired. Declares the loss then
+   * (`signal` aborts, `lost` is emitted) before throwing.
+   */
   throwIfDone(): void {
+    if (!this.done && performance.now() >= this.#deadline)
+      this.#declareLost(`no keepalive acknowledged within the TTL of ${this.ttlSeconds} s`);
     if (this.done) throw this.#controller.signal.reason as Error;
   }
 

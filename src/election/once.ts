@@ -213,6 +213,10 @@ export async function once<T>(
     // ours: a slot key deleted under a live session does not make the run count as crashed (breaker F4).
     const outcomeGuard = { ...guard, after: written };
 
+    // A pause between the write and here (SIGSTOP, a blocked loop) resumes with the reply in hand and the
+    // loss timer not yet run: ask the lease's own deadline before the job starts, not the flag.
+    runner.throwIfDone();
+    if (term.signal.aborted) throw term.signal.reason as Error;
     const scope = withDeadline(opts.signal, undefined, term.signal);
     let value: T;
     try {

@@ -104,6 +104,9 @@ export async function acquire(
       if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, signal);
     }
     if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
+    // A pause since the last reply (SIGSTOP, a blocked loop) leaves the loss timer unrun: ask the lease's
+    // deadline before handing out a lock the server may already have given to someone else.
+    session.throwIfDone();
     return { key, createRevision: rev, session, watch: pw.current, gone };
   } catch (err) {
     pw.current?.release();
@@ -161,6 +164,7 @@ export async function tryAcquire(
     if (q.granted) {
       // Never waits for a lost predecessor, but records itself so a later newcomer sees this holder's loss.
       if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, deadline.signal);
+      session.throwIfDone();
       return { key, createRevision: rev, session, watch: pw, gone };
     }
     pw.release();
