@@ -25,7 +25,17 @@ export const FINAL_STATE_INVARIANTS = new Set([
   'drained',
 ]);
 
-/** Splits `entries` at each successful cluster reset; with no reset, one epoch holding everything. */
+/**
+ * Splits `entries` at each successful cluster reset; with no reset, one epoch holding everything.
+ *
+ * Store `i` lives, at most, from the start of the reset before it to the end of the reset after it: the
+ * old store is killed at some moment inside a reset's window and the new one serves at some later moment
+ * inside it, neither known more precisely. An operation goes into every store whose life it overlaps; one
+ * in more than one store (in flight across a reset, or started or ended *during* one) may have applied on
+ * either, so a write acknowledged there is of unknown outcome in each. Judging by the start alone blamed
+ * the new store for a push that started just after a reset began but was applied (and acknowledged) by
+ * the old store before the kill landed: lost with the old data, a legitimate loss.
+ */
 export function splitEpochs(
   entries: readonly HistoryEntry[],
   faults: readonly FaultRecord[],
@@ -34,22 +44,18 @@ export function splitEpochs(
     .filter((f) => f.kind === 'wipe-cluster' && f.error === undefined)
     .sort((a, b) => a.start - b.start);
   if (resets.length === 0) return [[...entries]];
-  const epochs: HistoryEntry[][] = resets.map(() => []);
-  epochs.push([]);
+  const epochs: HistoryEntry[][] = [...resets.map(() => []), []];
+  const born = (i: number): number => (i === 0 ? -Infinity : (resets[i - 1] as FaultRecord).start);
+  const died = (i: number): number => (i === resets.length ? Infinity : (resets[i] as FaultRecord).end);
   for (const e of entries) {
-    const i = resets.findIndex((r) => e.start < r.start);
-    const home = i === -1 ? resets.length : i;
-    const straddles = home < resets.length && e.end > (resets[home] as FaultRecord).start;
+    // An instant entry (a report) at a boundary belongs to the store it was taken on: the half-open test.
+    const homes = epochs
+      .map((_, i) => i)
+      .filter((i) => e.start < died(i) && (e.end > born(i) || (e.end === e.start && e.start >= born(i))));
+    const shared = homes.length > 1;
     const asUnknown =
-      straddles && e.outcome === 'ok' && e.details['write'] === true
-        ? { ...e, outcome: 'unknown' as const }
-        : e;
-    epochs[home]?.push(asUnknown);
-    // Later epochs whose reset began while this operation was still running: it may have landed there.
-    for (let j = home; j < resets.length; j++) {
-      if (e.end <= (resets[j] as FaultRecord).start) break;
-      epochs[j + 1]?.push(asUnknown);
-    }
+      shared && e.outcome === 'ok' && e.details['write'] === true ? { ...e, outcome: 'unknown' as const } : e;
+    for (const i of homes) epochs[i]?.push(asUnknown);
   }
   return epochs;
 }
