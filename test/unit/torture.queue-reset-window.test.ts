@@ -1,10 +1,12 @@
 /**
- * The queue checker across a store reset (issue 16): a push acknowledged while the reset was under way
- * may have been applied by the old store just before it was killed, and is then legitimately lost with
- * its data; one acknowledged after the reset ended is on the new store and must be acked.
+ * Store epochs around a reset's window (issue 16). A push acknowledged while the reset was under way may
+ * have been applied by the old store just before it was killed, and is then legitimately lost with its
+ * data; one acknowledged after the reset ended is on the new store and must be acked. A follower's report
+ * logged inside the window may come from either store and is judged in neither; one logged after it is.
  */
 import { describe, expect, it } from 'vitest';
 import { checkPerEpoch, splitEpochs } from '../../torture/check/epochs.js';
+import { checkConfig } from '../../torture/check/config.js';
 import { checkQueue } from '../../torture/check/queue.js';
 import type { HistoryEntry } from '../../torture/history.js';
 import type { FaultRecord } from '../../torture/nemesis.js';
@@ -41,5 +43,29 @@ describe('torture queue checker across a store reset', () => {
     const [old, fresh] = splitEpochs([push(1, 10, 20), push(2, 2_100, 2_110)], [reset]);
     expect(old?.map((e) => e.outcome)).toEqual(['ok']);
     expect(fresh?.map((e) => e.outcome)).toEqual(['ok']);
+  });
+
+  it('a read that ended in the window is in neither store; a grant that waited through the reset is in the new one', () => {
+    const read = entry('r', 'change', 1_100, 1_100, { revision: '2662', value: {} });
+    const grant = entry('m', 'lock', 1_500, 2_300, { token: '3' });
+    const before = entry('m', 'lock', 900, 950, { token: '2600' });
+    const [old, fresh] = splitEpochs([read, grant, before], [reset]);
+    expect(old).toEqual([before]);
+    expect(fresh).toEqual([grant]);
+  });
+
+  it("a follower's old-store change logged in the window is no revision-order violation; logged after it, it is", () => {
+    const config = (at: number): string[] => {
+      const h = [
+        entry('r', 'change', at, at, { revision: '2662', value: {} }),
+        entry('r', 'change', 2_500, 2_500, { revision: '12', value: {} }),
+        entry('r', 'final', 9_000, 9_000, { revision: '12', value: {} }),
+      ];
+      return checkPerEpoch(splitEpochs(h, [reset]), (e) =>
+        checkConfig(e, { config: {} }, ['r']),
+      ).violations.map((v) => v.invariant);
+    };
+    expect(config(1_100)).toEqual([]);
+    expect(config(2_100)).toEqual(['revision-order']); // the negative control
   });
 });
