@@ -70,19 +70,13 @@ const CLI_WORKERS: Profile['workers'] = [
  * campaign with the CI seed; see each reason). The CI profile reports their violations as `gated`
  * instead of failing, until those fixes are merged: remove an entry when its fix lands.
  */
-export const CI_GATED: Record<string, string> = {
-  'queue/acked':
-    'OPEN (issues 14, 15): after the reliability merge the CI variant saw one job pushed and never acked under the new fault kinds (reply drops, stalled applies), with and without a store reset; reported as gated until it is understood and fixed',
-};
+export const CI_GATED: Record<string, string> = {};
 
 /**
  * Fault kinds the CI profile does not inject yet: with them today's recipes fail checkers that cannot be
  * gated without hiding unrelated regressions (every follower's final value).
  */
-export const CI_GATED_KINDS: Partial<Record<FaultKind, string>> = {
-  'wipe-cluster':
-    'issue 16: with the reset fixes merged, one CI run still saw a job pushed just after an empty-data restart never handed out (queue/acked, epoch 2/2); open until the queue view across a reset is fixed',
-};
+export const CI_GATED_KINDS: Partial<Record<FaultKind, string>> = {};
 
 export const PROFILES = {
   full: {

@@ -346,7 +346,9 @@ export class Consumer<T> implements JobOwner {
    * once, so `close()` never gives back a job whose ack is being retried.
    */
   settle(claim: JobClaim, kind: SettleKind, delayMs: number): Settlement {
-    this.#active.delete(claim.rel);
+    // Only this delivery's entry: a stale one (its claim lost, the item claimed again by this handle since)
+    // must not make close() forget the live delivery, whose claim would then hide the job until its lease ends.
+    if (this.#active.get(claim.rel) === claim) this.#active.delete(claim.rel);
     return this.#settlements.start(claim, kind, delayMs);
   }
 

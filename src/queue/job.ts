@@ -108,7 +108,8 @@ export class Job<T = unknown> {
    * @throws JobLostError (`LOCK_LOST`) when the claim was lost: `err.job` says `'completed'` (elsewhere)
    *   or `'queued'` (it will run again)
    * @throws UnavailableError when etcd does not confirm it within a few attempts or `timeoutMs` (call again;
-   *   it is retried in the background meanwhile)
+   *   it is retried in the background meanwhile): `mayHaveApplied`, since the ack may have applied or
+   *   apply later — do not count on a redelivery
    * @throws AbortedError when `signal` aborts (the settle goes on)
    */
   ack(opts: SettleOptions = {}): Promise<void> {

@@ -2,9 +2,8 @@
  * Store epochs: a `wipe-cluster` fault loses every key and starts revisions over, so the recipe
  * checkers judge each store's history on its own (issue 16: the documented loss of state is accepted).
  *
- * An operation belongs to the epoch in which it started; one that started before a reset and ended
- * after it may have applied on either store, so it appears in both, as of unknown outcome. Invariants
- * about the final state only hold for the last epoch: in earlier ones they are dropped.
+ * Which store an operation belongs to is decided by {@link splitEpochs}. Invariants about the final
+ * state only hold for the last epoch: in earlier ones they are dropped.
  *
  * @module
  */
@@ -25,7 +24,20 @@ export const FINAL_STATE_INVARIANTS = new Set([
   'drained',
 ]);
 
-/** Splits `entries` at each successful cluster reset; with no reset, one epoch holding everything. */
+/**
+ * Splits `entries` at each successful cluster reset; with no reset, one epoch holding everything.
+ *
+ * The old store is killed, and the new one serves, at unknown moments inside a reset's window
+ * (`start`..`end`). So:
+ * - a *write* (`details.write`) goes into every store whose life its interval overlaps (store `i` lives at
+ *   most from the start of the reset before it to the end of the one after it); in more than one — in
+ *   flight across a reset, or started or ended during one — it may have applied on either, and if
+ *   acknowledged it is of unknown outcome in each. (By its start alone, a push acknowledged by the old
+ *   store just before the kill landed was blamed on the new store: lost with the data, legitimately.)
+ * - anything else (a read, a grant, a follower's report) shows the store that answered it, the one alive
+ *   when it ended; one that ended inside a reset's window may show either and is judged in neither (a
+ *   follower's old-store change logged just after the reset began was judged against the new store).
+ */
 export function splitEpochs(
   entries: readonly HistoryEntry[],
   faults: readonly FaultRecord[],
@@ -34,22 +46,23 @@ export function splitEpochs(
     .filter((f) => f.kind === 'wipe-cluster' && f.error === undefined)
     .sort((a, b) => a.start - b.start);
   if (resets.length === 0) return [[...entries]];
-  const epochs: HistoryEntry[][] = resets.map(() => []);
-  epochs.push([]);
+  const epochs: HistoryEntry[][] = [...resets.map(() => []), []];
+  const born = (i: number): number => (i === 0 ? -Infinity : (resets[i - 1] as FaultRecord).start);
+  const died = (i: number): number => (i === resets.length ? Infinity : (resets[i] as FaultRecord).end);
   for (const e of entries) {
-    const i = resets.findIndex((r) => e.start < r.start);
-    const home = i === -1 ? resets.length : i;
-    const straddles = home < resets.length && e.end > (resets[home] as FaultRecord).start;
+    let homes: number[];
+    if (e.details['write'] === true) {
+      homes = epochs.map((_, i) => i).filter((i) => e.start < died(i) && e.end > born(i));
+    } else {
+      const i = resets.findIndex((r) => e.end < r.start);
+      const home = i === -1 ? resets.length : i;
+      homes = home > 0 && e.end <= (resets[home - 1] as FaultRecord).end ? [] : [home];
+    }
     const asUnknown =
-      straddles && e.outcome === 'ok' && e.details['write'] === true
+      homes.length > 1 && e.outcome === 'ok' && e.details['write'] === true
         ? { ...e, outcome: 'unknown' as const }
         : e;
-    epochs[home]?.push(asUnknown);
-    // Later epochs whose reset began while this operation was still running: it may have landed there.
-    for (let j = home; j < resets.length; j++) {
-      if (e.end <= (resets[j] as FaultRecord).start) break;
-      epochs[j + 1]?.push(asUnknown);
-    }
+    for (const i of homes) epochs[i]?.push(asUnknown);
   }
   return epochs;
 }
