@@ -1,0 +1,163 @@
+/**
+ * The generated parts of the docs, so no number or `--help` text is typed by hand:
+ * the benchmark tables (README summary, docs/benchmarks.md in full) from bench/results/latest.json,
+ * and the CLI reference in docs/cli.md from each command's `help` export.
+ *
+ * `npm run docs:gen` rewrites the text between the `<!-- name:start -->` / `<!-- name:end -->`
+ * markers; `npm run docs:gen -- --check` only reports stale files (exit 1). test/unit/docs.generated.test.ts
+ * runs the check in `npm test`.
+ *
+ * @module
+ */
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { formatTable, type BenchContext, type BenchRow } from '../bench/lib.js';
+
+/** What `npm run bench` writes (a full run; a filtered run writes partial.json). */
+export interface BenchResults {
+  date: string;
+  node: string;
+  baseline: BenchContext['baseline'];
+  rows: BenchRow[];
+}
+
+export const BENCH_RESULTS = 'bench/results/latest.json';
+
+/** The README's summary: one row per claim the README makes, [scenario, start of the variant]. */
+const SUMMARY: readonly (readonly [string, string])[] = [
+  ['baseline', 'raw put, 1 client'],
+  ['lock', 'etcd-coord Mutex, 8 clients contended'],
+  ['lock', 'etcd3 client.lock() in a retry loop'],
+  ['lock', 'etcd-coord Mutex, uncontended'],
+  ['lock', 'etcd3 client.lock() acquire+release'],
+  ['election', 'etcd-coord failover after resign(), waiter queued just before'],
+  ['election', 'etcd3 Election failover after resign(), waiter queued just before'],
+  ['election', 'etcd-coord failover after kill -9'],
+  ['registry', '1000 registrations, etcd-coord'],
+  ['registry', '1000 registrations, etcd3'],
+  ['config', 'put → all 1000 WatchedConfig'],
+  ['config', 'put → all 1000 consumers updated (naive'],
+  ['counter', 'Counter.increment, 8 clients'],
+  ['counter', 'etcd3 STM'],
+  ['queue', 'push→pop latency at a steady'],
+  ['range', 'etcd-coord range, 100k keys'],
+  ['range', 'etcd3 getAll().prefix(), 100k keys'],
+];
+
+export function readBenchResults(file = BENCH_RESULTS): BenchResults {
+  return JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
+}
+
+function provenance(r: BenchResults): string {
+  return `From \`${BENCH_RESULTS}\` (run ${r.date.slice(0, 10)}, Node ${r.node}, etcd on the same 2-core VM, shared with other runs: ratios matter more than absolute numbers).`;
+}
+
+/** Every row (or a scenario's rows, with the baselines), exactly as `npm run bench` prints it. */
+export function renderBenchTable(r: BenchResults, scenario?: string): string {
+  const rows =
+    scenario === undefined
+      ? r.rows
+      : r.rows.filter((x) => x.scenario === 'baseline' || x.scenario === scenario);
+  if (scenario !== undefined && rows.every((x) => x.scenario === 'baseline')) {
+    return `No \`${scenario}\` rows in \`${BENCH_RESULTS}\` (run ${r.date.slice(0, 10)}): run \`npm run bench\`, then \`npm run docs:gen\`.`;
+  }
+  return `${provenance(r)}\n\n${formatTable(rows, r.baseline)}`;
+}
+
+/** The generated tables in guides: `<!-- bench:<scenario>:start -->` markers, found in every file. */
+const BENCH_MARKER = /<!-- bench:([a-z-]+):start /g;
+
+function withBenchTables(text: string, r: BenchResults): string {
+  let out = text;
+  for (const [, scenario] of text.matchAll(BENCH_MARKER)) {
+    out = replaceBetween(out, `bench:${scenario!}`, renderBenchTable(r, scenario));
+  }
+  return out;
+}
+
+/** The README's short table: the rows in {@link SUMMARY}, in that order. */
+export function renderBenchSummary(r: BenchResults): string {
+  const fmt = (n: number | undefined, digits = 0) =>
+    n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits);
+  const lines = ['| scenario | variant | ops/s | p50 ms | p99 ms | notes |', '|---|---|---:|---:|---:|---|'];
+  for (const [scenario, variant] of SUMMARY) {
+    const row = r.rows.find((x) => x.scenario === scenario && x.variant.startsWith(variant));
+    if (row === undefined) throw new Error(`${BENCH_RESULTS} has no row "${scenario} | ${variant}…"`);
+    const notes = Object.entries(row.extra ?? {})
+      .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(3) : v}`)
+      .join(', ');
+    lines.push(
+      `| ${row.scenario} | ${row.variant} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms, 2)} | ${fmt(row.p99Ms, 2)} | ${notes} |`,
+    );
+  }
+  return `${provenance(r)}\n\n${lines.join('\n')}`;
+}
+
+/** The CLI commands in `etcd-coord --help` order; each module exports its `help`. */
+export const CLI_COMMANDS = [
+  'lock',
+  'elect',
+  'once',
+  'register',
+  'discover',
+  'config',
+  'queue',
+  'counter',
+  'ls',
+  'status',
+] as const;
+
+/** Each command's `--help` text (without the global options, listed once at the end). */
+export async function renderCliReference(): Promise<string> {
+  const parts: string[] = [];
+  for (const name of CLI_COMMANDS) {
+    const mod = (await import(`../src/cli/commands/${name}.js`)) as { help: string };
+    parts.push(`### \`etcd-coord ${name}\`\n\n\`\`\`text\n${mod.help.trimEnd()}\n\`\`\``);
+  }
+  const { GLOBAL_HELP } = await import('../src/cli/args.js');
+  parts.push(`### Global options (every command)\n\n\`\`\`text\n${GLOBAL_HELP.trimEnd()}\n\`\`\``);
+  return parts.join('\n\n');
+}
+
+/** `text` with the body between `<!-- name:start -->` and `<!-- name:end -->` replaced. */
+export function replaceBetween(text: string, name: string, body: string): string {
+  const start = `<!-- ${name}:start (generated by scripts/docs-gen.ts: do not edit) -->`;
+  const end = `<!-- ${name}:end -->`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`missing markers "${start}" … "${end}"`);
+  return `${text.slice(0, from + start.length)}\n\n${body}\n\n${text.slice(to)}`;
+}
+
+/** Every generated file: path → its content as it should be. */
+export async function generatedFiles(): Promise<Map<string, string>> {
+  const bench = readBenchResults();
+  const read = (f: string) => readFileSync(f, 'utf8');
+  const files = new Map([
+    ['README.md', replaceBetween(read('README.md'), 'bench-summary', renderBenchSummary(bench))],
+    ['docs/benchmarks.md', replaceBetween(read('docs/benchmarks.md'), 'bench', renderBenchTable(bench))],
+    ['docs/cli.md', replaceBetween(read('docs/cli.md'), 'cli-help', await renderCliReference())],
+  ]);
+  for (const guide of readdirSync('docs').filter((f) => f.endsWith('.md'))) {
+    const file = `docs/${guide}`;
+    const text = files.get(file) ?? read(file);
+    const next = withBenchTables(text, bench);
+    if (next !== read(file)) files.set(file, next);
+  }
+  return files;
+}
+
+async function main(): Promise<void> {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [file, content] of await generatedFiles()) {
+    if (readFileSync(file, 'utf8') === content) continue;
+    stale++;
+    if (check) console.error(`${file} is stale: run npm run docs:gen`);
+    else writeFileSync(file, content);
+  }
+  if (check && stale > 0) process.exitCode = 1;
+  else console.log(check ? 'generated docs are up to date' : `docs:gen: ${stale} file(s) rewritten`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await main();
