@@ -12,6 +12,17 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { formatTable, type BenchContext, type BenchRow } from '../bench/lib.js';
+import { GLOBAL_HELP } from '../src/cli/args.js';
+import { help as lockHelp } from '../src/cli/commands/lock.js';
+import { help as electHelp } from '../src/cli/commands/elect.js';
+import { help as onceHelp } from '../src/cli/commands/once.js';
+import { help as registerHelp } from '../src/cli/commands/register.js';
+import { help as discoverHelp } from '../src/cli/commands/discover.js';
+import { help as configHelp } from '../src/cli/commands/config.js';
+import { help as queueHelp } from '../src/cli/commands/queue.js';
+import { help as counterHelp } from '../src/cli/commands/counter.js';
+import { help as lsHelp } from '../src/cli/commands/ls.js';
+import { help as statusHelp } from '../src/cli/commands/status.js';
 
 /** What `npm run bench` writes (a full run; a filtered run writes partial.json). */
 export interface BenchResults {
@@ -93,28 +104,27 @@ export function renderBenchSummary(r: BenchResults): string {
   return `${provenance(r)}\n\n${lines.join('\n')}`;
 }
 
-/** The CLI commands in `etcd-coord --help` order; each module exports its `help`. */
-export const CLI_COMMANDS = [
-  'lock',
-  'elect',
-  'once',
-  'register',
-  'discover',
-  'config',
-  'queue',
-  'counter',
-  'ls',
-  'status',
-] as const;
+/** The CLI commands in `etcd-coord --help` order, each with its module's `help` export. */
+const CLI_HELP = {
+  lock: lockHelp,
+  elect: electHelp,
+  once: onceHelp,
+  register: registerHelp,
+  discover: discoverHelp,
+  config: configHelp,
+  queue: queueHelp,
+  counter: counterHelp,
+  ls: lsHelp,
+  status: statusHelp,
+} as const;
+
+export const CLI_COMMANDS = Object.keys(CLI_HELP) as (keyof typeof CLI_HELP)[];
 
 /** Each command's `--help` text (without the global options, listed once at the end). */
-export async function renderCliReference(): Promise<string> {
-  const parts: string[] = [];
-  for (const name of CLI_COMMANDS) {
-    const mod = (await import(`../src/cli/commands/${name}.js`)) as { help: string };
-    parts.push(`### \`etcd-coord ${name}\`\n\n\`\`\`text\n${mod.help.trimEnd()}\n\`\`\``);
-  }
-  const { GLOBAL_HELP } = await import('../src/cli/args.js');
+export function renderCliReference(): string {
+  const parts = CLI_COMMANDS.map(
+    (name) => `### \`etcd-coord ${name}\`\n\n\`\`\`text\n${CLI_HELP[name].trimEnd()}\n\`\`\``,
+  );
   parts.push(`### Global options (every command)\n\n\`\`\`text\n${GLOBAL_HELP.trimEnd()}\n\`\`\``);
   return parts.join('\n\n');
 }
@@ -136,7 +146,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   const files = new Map([
     ['README.md', replaceBetween(read('README.md'), 'bench-summary', renderBenchSummary(bench))],
     ['docs/benchmarks.md', replaceBetween(read('docs/benchmarks.md'), 'bench', renderBenchTable(bench))],
-    ['docs/cli.md', replaceBetween(read('docs/cli.md'), 'cli-help', await renderCliReference())],
+    ['docs/cli.md', replaceBetween(read('docs/cli.md'), 'cli-help', renderCliReference())],
   ]);
   for (const guide of readdirSync('docs').filter((f) => f.endsWith('.md'))) {
     const file = `docs/${guide}`;
