@@ -92,16 +92,68 @@ export function renderBenchSummary(r: BenchResults): string {
     n === undefined || Number.isNaN(n) ? '' : n.toFixed(digits);
   const lines = ['| scenario | variant | ops/s | p50 ms | p99 ms | notes |', '|---|---|---:|---:|---:|---|'];
   for (const [scenario, variant] of SUMMARY) {
-    const row = r.rows.find((x) => x.scenario === scenario && x.variant.startsWith(variant));
-    if (row === undefined) throw new Error(`${BENCH_RESULTS} has no row "${scenario} | ${variant}…"`);
-    const notes = Object.entries(row.extra ?? {})
+    const found = row(r, scenario, variant);
+    const notes = Object.entries(found.extra ?? {})
       .map(([k, v]) => `${k}=${typeof v === 'number' ? +v.toFixed(3) : v}`)
       .join(', ');
     lines.push(
-      `| ${row.scenario} | ${row.variant} | ${fmt(row.opsPerSec)} | ${fmt(row.p50Ms, 2)} | ${fmt(row.p99Ms, 2)} | ${notes} |`,
+      `| ${found.scenario} | ${found.variant} | ${fmt(found.opsPerSec)} | ${fmt(found.p50Ms, 2)} | ${fmt(found.p99Ms, 2)} | ${notes} |`,
     );
   }
   return `${provenance(r)}\n\n${lines.join('\n')}`;
+}
+
+/** One row of the results, found by scenario and the start of its variant. */
+function row(r: BenchResults, scenario: string, variant: string): BenchRow {
+  const found = r.rows.find((x) => x.scenario === scenario && x.variant.startsWith(variant));
+  if (found === undefined) throw new Error(`${BENCH_RESULTS} has no row "${scenario} | ${variant}…"`);
+  return found;
+}
+
+function num(value: number | string | undefined, what: string): number {
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new Error(`${BENCH_RESULTS}: no number for ${what}`);
+  return value;
+}
+
+/** The README's "why" list: its claims, with the figures of the same results as the tables. */
+export function renderWhy(r: BenchResults): string {
+  const ours = row(r, 'lock', 'etcd-coord Mutex, 8 clients contended');
+  const theirs = row(r, 'lock', 'etcd3 client.lock() in a retry loop');
+  const speedup = num(ours.opsPerSec, 'contended mutex') / num(theirs.opsPerSec, 'etcd3 lock loop');
+  const wasted = num(theirs.extra?.wastedPerAcquisition, 'wasted attempts');
+  const failover = row(r, 'election', 'etcd-coord failover after resign(), waiter queued just before');
+  const etcd3Failover = row(
+    r,
+    'election',
+    'etcd3 Election failover after resign(), waiter queued just before',
+  );
+  const keepalive = (s: string) =>
+    num(row(r, 'registry', `1000 registrations, ${s}`).extra?.['keepalive req/s'], `${s} keepalives`);
+  const heap = num(
+    row(r, 'range', 'etcd-coord range, 100k keys').extra?.['peak live heap MiB'],
+    'range heap',
+  );
+  const ms = (n: number | undefined) =>
+    `${num(n, 'latency') < 10 ? num(n, 'latency').toFixed(1) : Math.round(num(n, 'latency'))} ms`;
+  return [
+    `- **Contended locks without retry loops.** Waiters queue in FIFO order by create revision and each`,
+    `  watches only its predecessor: 8 clients fighting for one mutex get ${speedup.toFixed(1)}× the acquisitions/s of`,
+    `  \`etcd3\`'s \`client.lock()\` in a retry loop, with no wasted attempt (etcd3 wastes ${wasted.toFixed(1)} per acquisition).`,
+    `  It uses etcd's own key layout, so it excludes against \`etcdctl lock\` and Go's \`concurrency.Mutex\`.`,
+    `- **Fast failover.** A candidate queued just before the leader resigns is elected in ${ms(failover.p50Ms)} p50, where`,
+    `  etcd3's \`Election\` parks it in etcd's 100 ms catch-up loop (${ms(etcd3Failover.p50Ms)} p50, ${ms(etcd3Failover.p99Ms)} p99).`,
+    `- **Loss is noticed before anyone else can act.** A session declares its lease lost on the client's`,
+    `  monotonic clock before the server can expire it (etcd3's \`Lease\` notices up to 2×TTL late), and every`,
+    `  lock, term and claim carries an \`AbortSignal\` and a guard for fenced writes.`,
+    `- **Things Go's recipes and etcd3 don't ship:** a registry whose registrations survive lease loss`,
+    `  (1,000 instances on one lease: ${Math.round(keepalive('etcd-coord'))} keepalive requests/s instead of ${Math.round(keepalive('etcd3'))}), watched and validated config`,
+    `  (1,000 consumers on one etcd watcher), an at-least-once queue with ack/nack/priorities/delays/dead`,
+    `  letters, \`once\` for cron jobs, and range iteration in constant memory (100k keys with a ${heap.toFixed(1)} MiB live`,
+    `  heap, where etcd3's \`getAll()\` fails over gRPC's 4 MiB message limit).`,
+    `- **Nothing hangs, nothing is lost silently:** every call takes \`{ signal, timeoutMs }\`; watches resume`,
+    `  after the last delivered revision and detect compaction and an etcd that lost its data.`,
+  ].join('\n');
 }
 
 /** The CLI commands in `etcd-coord --help` order, each with its module's `help` export. */
@@ -144,7 +196,14 @@ export async function generatedFiles(): Promise<Map<string, string>> {
   const bench = readBenchResults();
   const read = (f: string) => readFileSync(f, 'utf8');
   const files = new Map([
-    ['README.md', replaceBetween(read('README.md'), 'bench-summary', renderBenchSummary(bench))],
+    [
+      'README.md',
+      replaceBetween(
+        replaceBetween(read('README.md'), 'bench-why', renderWhy(bench)),
+        'bench-summary',
+        renderBenchSummary(bench),
+      ),
+    ],
     ['docs/benchmarks.md', replaceBetween(read('docs/benchmarks.md'), 'bench', renderBenchTable(bench))],
     ['docs/cli.md', replaceBetween(read('docs/cli.md'), 'cli-help', renderCliReference())],
   ]);
