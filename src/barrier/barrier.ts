@@ -25,6 +25,7 @@ export interface BarrierHoldOptions {
    * dies. Default false: like etcd's recipe, a held barrier outlives its holder until someone releases it.
    */
   ephemeral?: boolean;
+  /** Aborts the call; a barrier that was already put up stays up. */
   signal?: AbortSignal | undefined;
   /** Upper bound of the whole call, retries and the lease grant (ephemeral) included. */
   timeoutMs?: number | undefined;
@@ -63,6 +64,7 @@ interface Releasing {
  * after an unanswered attempt, in the background while the coordinator is open, and can be called again.
  */
 export class Barrier {
+  /** The barrier key, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #key: Buffer;

@@ -64,7 +64,9 @@ function watchBroke(err: unknown, deadline: Deadline): boolean {
  * waited for by `leave`. Reuse a name only once every participant's `leave` has returned (as in etcd).
  */
 export class DoubleBarrier {
+  /** The barrier prefix, relative to the namespace. */
   readonly name: string;
+  /** How many participants `enter()` waits for. */
   readonly count: number;
   readonly #ctx: CoordContext;
   readonly #session: Session | undefined;
@@ -296,6 +298,7 @@ export class DoubleBarrier {
     await this.#removeKey();
   }
 
+  /** The same as {@link DoubleBarrier.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

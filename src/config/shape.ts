@@ -17,8 +17,11 @@ export type ConfigObject = { [key: string]: unknown };
  *   bare prefix itself, or a `__proto__` segment).
  */
 export interface ConfigConflict {
+  /** The conflicting key, relative to the prefix. */
   key: string;
+  /** Why the key is left out of the value. */
   reason: 'shadowed' | 'invalid-key';
+  /** For `shadowed`: the deeper key that shadows it. */
   by?: string;
 }
 

@@ -42,13 +42,17 @@ export interface ConfigWriteOptions {
    * and the write then overwrites it. After a `reset` event, read `cfg.modRevision(key)` again.
    */
   expectRevision?: bigint | undefined;
+  /** Aborts the write (its outcome is then unknown: it may have applied). */
   signal?: AbortSignal | undefined;
+  /** Deadline of this call, retries included; default the coordinator's `requestTimeoutMs`. */
   timeoutMs?: number | undefined;
 }
 
 /** The revision an update came from and the keys (relative to the prefix) it touched. */
 export interface ConfigChangeInfo {
+  /** The etcd revision the new value reflects. */
   revision: bigint;
+  /** The keys (relative to the prefix) written or deleted in that revision. */
   changedKeys: string[];
 }
 
@@ -79,8 +83,11 @@ export interface WatchedConfigEvents<T> {
 export class ConfigValidationError extends InvalidArgumentError {
   constructor(
     message: string,
+    /** The validator's issues. */
     readonly issues: readonly StandardSchemaV1.Issue[],
+    /** The object built from the keys, as it was validated. */
     readonly raw: unknown,
+    /** The revision the rejected snapshot was read at. */
     readonly revision: bigint,
   ) {
     super(message);

@@ -210,6 +210,7 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
     );
   }
 
+  /** Iterates the values, the current one first: the same as {@link WatchedConfig.values} without options. */
   [Symbol.asyncIterator](): AsyncGenerator<T, void, undefined> {
     return this.values();
   }
@@ -228,6 +229,7 @@ export class WatchedConfig<T = ConfigValue<undefined>> extends EventEmitter<Watc
     return this.#closing;
   }
 
+  /** The same as {@link WatchedConfig.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -18,13 +18,25 @@ export interface ConnectOptions {
    * streams included). Omit with a client certificate: etcd then takes the user from its CN. The
    * password never appears in an error message or log line.
    */
-  auth?: { username: string; password: string };
+  auth?: {
+    /** The etcd user. */
+    username: string;
+    /** Its password (never printed). */
+    password: string;
+  };
   /**
    * TLS material, each PEM text, bytes, or a file path. Giving `tls` switches the connection to TLS
    * (so do `https://` endpoints). `ca`: the CA to trust (default: the system's roots); `cert` + `key`
    * (both or neither): a client certificate, for etcd's `--client-cert-auth`.
    */
-  tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string };
+  tls?: {
+    /** CA bundle that signed etcd's server certificate (default: the system's roots). */
+    ca?: Buffer | string;
+    /** Client certificate, for `--client-cert-auth`. */
+    cert?: Buffer | string;
+    /** The client certificate's private key. */
+    key?: Buffer | string;
+  };
   /** Bring your own configured client. It is not closed by `coord.close()`. */
   client?: Etcd3;
   /** How long `connect()` may take before failing with `UNAVAILABLE`. Default 5000. */

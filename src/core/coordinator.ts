@@ -21,11 +21,16 @@ import { WatchHub } from './watch-hub.js';
  */
 export class CoordinatorCore implements CoordContext {
   readonly client: Etcd3;
+  /** Turns recipe-relative names into full etcd keys: `keyspace.key(name)` prefixes the namespace (for writes through `client`). */
   readonly keyspace: Keyspace;
+  /** @internal Issues the recipes' requests with deadlines and classified errors. */
   readonly requester: Requester;
+  /** The one watch stream every recipe of this coordinator shares; emits `reset` when etcd lost its data. */
   readonly watchHub: WatchHub;
   readonly ttlSeconds: number;
+  /** The key prefix every recipe of this coordinator works under (`''` for none). */
   readonly namespace: string;
+  /** The etcd endpoints this coordinator connected to. */
   readonly endpoints: readonly string[];
   readonly #ownsClient: boolean;
   readonly #resources = new Set<Closable>();
@@ -201,6 +206,7 @@ export class CoordinatorCore implements CoordContext {
     return this.#closing;
   }
 
+  /** The same as {@link Coordinator.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

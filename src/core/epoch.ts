@@ -23,6 +23,7 @@ export const EPOCH_KEY = '\0etcd-coord/epoch';
  * ```
  */
 export class StoreResetError extends CompactedError {
+  /** Always `true`: tells a reset apart from a plain compaction without `instanceof`. */
   readonly reset = true as const;
 }
 

@@ -25,6 +25,7 @@ export type CoordErrorCode =
  * ```
  */
 export abstract class CoordError extends Error {
+  /** The stable code of this error: match on it, not on the message. */
   abstract readonly code: CoordErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -67,6 +68,7 @@ export class CompactedError extends CoordError {
   readonly code = 'COMPACTED';
   constructor(
     message: string,
+    /** The store's compaction revision: history before it is gone. */
     readonly compactRevision: bigint,
     options?: { cause?: unknown },
   ) {
@@ -86,6 +88,7 @@ export class CompactedError extends CoordError {
  */
 export class UnavailableError extends CoordError {
   readonly code = 'UNAVAILABLE';
+  /** True when a write was sent and its outcome is unknown (it may have applied, or may apply later). */
   readonly mayHaveApplied: boolean;
   constructor(message: string, options?: { cause?: unknown; mayHaveApplied?: boolean }) {
     super(message, options);

@@ -4,6 +4,7 @@ import type { IKeyValue, IResponseHeader } from 'etcd3';
 export interface KeyValue {
   /** The key, with the coordinator's namespace removed where a recipe reports it. */
   key: Buffer;
+  /** The value bytes (empty for a `keysOnly` read). */
   value: Buffer;
   /** Revision of the put that created this key; a fencing token where the key is a lock. */
   createRevision: bigint;

@@ -54,7 +54,9 @@ interface KeepAliveStream {
  * this process paused past the deadline → `lost` on resume. A lost session never comes back: make a new one.
  */
 export class Session extends EventEmitter<SessionEvents> {
+  /** The etcd lease every key made through this session is attached to. */
   readonly leaseId: bigint;
+  /** The lease TTL granted by etcd, in seconds. */
   readonly ttlSeconds: number;
   /** Revision at which the lease was granted. */
   readonly grantRevision: bigint;
@@ -188,6 +190,7 @@ export class Session extends EventEmitter<SessionEvents> {
     return this.#closing;
   }
 
+  /** The same as {@link Session.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -16,7 +16,9 @@ import { headerRevision, toKeyValue, type KeyValue } from './kv.js';
 
 /** One change to one key. Keys are full etcd keys (namespace included). */
 export interface WatchEvent {
+  /** Whether the key was written or deleted. */
   type: 'put' | 'delete';
+  /** The key after the event (for a delete: the key, empty value, the delete's mod revision). */
   kv: KeyValue;
   /** The key before this event, when the watch asked for `prevKv` and it was not compacted. */
   prevKv?: KeyValue | undefined;
@@ -24,7 +26,9 @@ export interface WatchEvent {
 
 /** Every event of one revision (one txn), in the order etcd applied them. */
 export interface WatchBatch {
+  /** The revision these events happened at. */
   revision: bigint;
+  /** The events of that revision, in order. */
   events: WatchEvent[];
 }
 
@@ -93,14 +97,21 @@ interface WatchStream {
   cancel(): void;
 }
 
-/** Events of a {@link WatchHub}. */
+/** Events of the coordinator's watch hub (`coord.watchHub`). */
 export interface WatchHubEvents {
   /**
    * The store followed is not the history already delivered (etcd restarted empty, or was restored from an
    * older snapshot). Every watcher that had delivered something was ended with a {@link StoreResetError};
    * `revision` is the new store's revision when it was noticed.
    */
-  reset: [info: { revision: bigint; error: StoreResetError }];
+  reset: [
+    info: {
+      /** The new store's revision when the reset was noticed. */
+      revision: bigint;
+      /** The error every affected watcher ended with. */
+      error: StoreResetError;
+    },
+  ];
 }
 
 /**

@@ -56,6 +56,7 @@ class CasLost extends Error {}
  * something that is not a decimal integer fails with `TypeError` and is never overwritten.
  */
 export class AtomicCounter {
+  /** The counter key, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #key: Buffer;

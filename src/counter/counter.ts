@@ -28,6 +28,7 @@ const EMPTY = Buffer.alloc(0);
  * but that one is missing from what callers saw. `get()` is retried on transient errors (a read is safe).
  */
 export class Counter {
+  /** The counter key, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #key: Buffer;

@@ -61,6 +61,7 @@ export interface InternalElectionOptions {
  * before its lease can expire on the server.
  */
 export class Election {
+  /** The election prefix, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #prefix: string;
@@ -240,9 +241,10 @@ export class Election {
    * Failure modes: a broken watch resumes without loss; history compacted meanwhile → the election is
    * re-read and only a change is reported.
    */
-  observe(
-    opts: { signal?: AbortSignal | undefined } = {},
-  ): AsyncIterableIterator<LeaderInfo | null> & { return(): Promise<IteratorResult<LeaderInfo | null>> } {
+  observe(opts: { signal?: AbortSignal | undefined } = {}): AsyncIterableIterator<LeaderInfo | null> & {
+    /** Ends the observation and cancels its watch (what a `break` in `for await` calls). */
+    return(): Promise<IteratorResult<LeaderInfo | null>>;
+  } {
     assertOptionalSignal(opts.signal);
     return new LeaderObserver(this.#ctx, this.#prefix, opts.signal);
   }

@@ -4,13 +4,17 @@ import { withRetry } from '../core/retry.js';
 
 /** One run (or attempted run) of a job for a slot. */
 export interface OnceAttempt {
+  /** The host that ran the attempt. */
   host: string;
+  /** Its process id. */
   pid: number;
   /** ISO timestamps. */
   start: string;
+  /** When it ended (ISO 8601); absent while it runs. */
   end?: string | undefined;
   /** `crashed`: the holder's lease expired before it wrote an outcome. */
   outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  /** The error message of an `error` outcome. */
   error?: string | undefined;
   /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
   fencingToken: string;
@@ -23,16 +27,23 @@ export interface OnceAttempt {
 
 /** The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`. */
 export interface OnceRecord {
+  /** The job name given to `once()`. */
   job: string;
+  /** The slot id (e.g. a date). */
   slot: string;
   /** `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed with `onCrash: 'fail'`. */
   state: 'running' | 'done' | 'failed';
   /** The last attempt's host, pid, start, end and outcome, for a quick look. */
   host: string;
+  /** Its process id. */
   pid: number;
+  /** When it started (ISO 8601). */
   start: string;
+  /** When it ended (ISO 8601); absent while it runs. */
   end?: string | undefined;
+  /** How it ended: `ok`, `error` (the job threw or exited non-zero) or `crashed` (its lease expired). */
   outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  /** Every attempt at this slot, oldest first. */
   attempts: OnceAttempt[];
 }
 

@@ -24,9 +24,26 @@ export type { OnceAttempt, OnceRecord } from './once-record.js';
 
 /** What {@link once} did on this host. */
 export type OnceResult<T> =
-  | { status: 'ran'; value: T; record: OnceRecord }
-  | { status: 'skipped'; record: OnceRecord }
-  | { status: 'failed'; record: OnceRecord };
+  | {
+      /** This call ran the job. */
+      status: 'ran';
+      /** What the job returned. */
+      value: T;
+      /** The slot's record after the run. */
+      record: OnceRecord;
+    }
+  | {
+      /** The slot was already done (here or on another host): the job did not run. */
+      status: 'skipped';
+      /** The slot's record. */
+      record: OnceRecord;
+    }
+  | {
+      /** The slot's run failed (the job threw, or crashed with `onCrash: 'fail'`), here or elsewhere. */
+      status: 'failed';
+      /** The slot's record. */
+      record: OnceRecord;
+    };
 
 /** What the job is told about the slot it holds. */
 export interface OnceSlot {

@@ -63,6 +63,7 @@ export class Term {
   readonly key: string;
   /** Create revision of the leader key: strictly increasing across terms of one election. */
   readonly fencingToken: bigint;
+  /** The lease the leader key is attached to. */
   readonly leaseId: bigint;
   readonly #ctx: CoordContext;
   readonly #name: string;
@@ -278,6 +279,7 @@ export class Term {
     }
   }
 
+  /** Resigns, for `await using`: the same as {@link Term.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -181,6 +181,7 @@ export class Lock {
     return this.unlock().catch(() => undefined);
   }
 
+  /** Unlocks, for `await using`: the same as {@link Lock.unlock}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.unlock();
   }

@@ -36,7 +36,9 @@ export interface LockOptions {
 export interface LockHolder {
   /** The holder's key, relative to the coordinator's namespace. */
   key: string;
+  /** Create revision of the holder's key: its fencing token. */
   fencingToken: bigint;
+  /** The holder's session lease. */
   leaseId: bigint;
 }
 
@@ -70,6 +72,7 @@ export function assertWaitOptions(opts: WaitOptions): void {
  * process can still act after losing the lock, so protect writes with `lock.guard()` or the fencing token.
  */
 export class Mutex {
+  /** The lock prefix, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #session: Session | undefined;

@@ -33,6 +33,7 @@ import type { Session } from '../core/session.js';
  * returned `Lock` has `signal`, `guard()` and a fencing token (create revision).
  */
 export class RWMutex {
+  /** The lock prefix, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
   readonly #session: Session | undefined;

@@ -31,7 +31,9 @@ import type { QueueSpec } from './queue.js';
  * than its own, then re-counts; a permit's `signal` aborts when its session is lost.
  */
 export class Semaphore {
+  /** The semaphore prefix, relative to the namespace. */
   readonly name: string;
+  /** How many holders it admits at once. */
   readonly permits: number;
   readonly #ctx: CoordContext;
   readonly #session: Session | undefined;

@@ -20,7 +20,9 @@ export interface QueueStats {
   wasted: number;
   /** Jobs this handle moved to the dead-letter queue. */
   deadLettered: number;
+  /** Jobs this handle acked. */
   acked: number;
+  /** Jobs this handle nacked (given back to be delivered again). */
   nacked: number;
 }
 

@@ -3,7 +3,9 @@ import { InvalidArgumentError } from '../core/errors.js';
 
 /** Turns payloads into bytes and back. The default is JSON. */
 export interface QueueCodec<T> {
+  /** Payload to the bytes stored in etcd. */
   encode(payload: T): Buffer | Uint8Array;
+  /** Stored bytes back to the payload. */
   decode(bytes: Buffer): T;
 }
 

@@ -63,9 +63,11 @@ export interface NackOptions extends SettleOptions {
 export class Job<T = unknown> {
   /** The job's id: the create revision of its item key, as a decimal string. Unique and ordered within a queue. */
   readonly id: string;
+  /** The job as pushed (decoded by the queue's codec). */
   readonly payload: T;
   /** Which delivery this is: 1 for the first. */
   readonly attempt: number;
+  /** Its priority (0…999999, higher first). */
   readonly priority: number;
   /** Aborted when the claim may be lost (the consumer's session lease is lost). */
   readonly signal: AbortSignal;

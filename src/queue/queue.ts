@@ -90,8 +90,11 @@ export type JobHandler<T> = (job: Job<T>, signal: AbortSignal) => Promise<void> 
  * after the pusher closed, or after a `push()` that rejected `mayHaveApplied`, can run the job again.
  */
 export class Queue<T = unknown> {
+  /** The queue name, relative to the namespace. */
   readonly name: string;
+  /** Deliveries after which a nacked job moves to the dead-letter queue. */
   readonly maxAttempts: number;
+  /** The dead-letter queue's name (`<name>.dead` by default). */
   readonly deadLetter: string;
   readonly #ctx: CoordContext;
   readonly #codec: QueueCodec<T> | undefined;
@@ -382,6 +385,7 @@ export class Queue<T = unknown> {
     return this.#closing;
   }
 
+  /** The same as {@link Queue.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

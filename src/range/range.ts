@@ -25,6 +25,7 @@ export interface RangeOptions {
   reverse?: boolean;
   /** Iterate `[key, end)` instead of a prefix. */
   end?: string | Buffer;
+  /** Aborts the iteration (the next page read rejects with `ABORTED`). */
   signal?: AbortSignal;
   /** Deadline for each page, retries included. Default: the coordinator's `requestTimeoutMs`. */
   timeoutMs?: number;
@@ -112,6 +113,7 @@ export class RangeQuery implements AsyncIterable<KeyValue> {
     return BigInt(res.count);
   }
 
+  /** Iterates the keys page by page at one revision (see the class description). */
   async *[Symbol.asyncIterator](): AsyncIterator<KeyValue> {
     const strip = this.#ctx.keyspace.prefix.length;
     let start = this.#start;

@@ -16,6 +16,7 @@ export interface ServiceInstance {
   readonly id: string;
   /** `host:port` as registered (`Addr` in the stored JSON). */
   readonly address: string;
+  /** The metadata published with the instance. */
   readonly metadata: ServiceMetadata;
   /** The lease the key is attached to (`0n` if written without one, e.g. by hand). */
   readonly leaseId: bigint;
@@ -98,7 +99,9 @@ export function encodeInstance(address: string, metadata: ServiceMetadata, keyBy
 export class InvalidInstanceError extends Error {
   constructor(
     message: string,
+    /** The offending key, relative to the namespace. */
     readonly key: string,
+    /** Its raw value. */
     readonly raw: Buffer,
   ) {
     super(message);

@@ -55,11 +55,15 @@ export interface RegistrationInit {
  * leases; otherwise it keeps retrying (and emits `error`) until that key goes away.
  */
 export class Registration extends EventEmitter<RegistrationEvents> {
+  /** The service name. */
   readonly service: string;
+  /** The instance id: the last part of its key. */
   readonly id: string;
   /** `services/<service>/<id>`, relative to the coordinator's namespace. */
   readonly key: string;
+  /** The published address (`host:port`). */
   readonly address: string;
+  /** TTL of the registration's lease, in seconds. */
   readonly ttlSeconds: number;
   readonly #ctx: CoordContext;
   readonly #pool: LeasePool;
@@ -202,6 +206,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     await this.deregister({ timeoutMs: this.#ctx.requester.requestTimeoutMs }).catch(() => undefined);
   }
 
+  /** Deregisters, for `await using`: the same as {@link Registration.close}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -57,6 +57,7 @@ export type PickStrategy = 'round-robin' | 'random';
  * skipped with an `invalid` event, never crash the cache.
  */
 export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
+  /** The service name. */
   readonly service: string;
   readonly #ctx: CoordContext;
   readonly #prefix: string;
@@ -202,6 +203,7 @@ export class ServiceDiscovery extends EventEmitter<DiscoveryEvents> {
     return this.#closing;
   }
 
+  /** The same as {@link ServiceDiscovery.close}, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

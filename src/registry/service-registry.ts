@@ -47,6 +47,7 @@ export interface RegisterOptions {
  * Failure modes: see {@link Registration}.
  */
 export class ServiceRegistry {
+  /** The service name. */
   readonly service: string;
   readonly #ctx: CoordContext;
 
