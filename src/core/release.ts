@@ -76,6 +76,8 @@ export class Release {
   #last: unknown;
   /** Some attempt got no answer: it may have applied (now or later), whatever the later attempts say. */
   #uncertain = false;
+  /** Attempts sent and not answered yet. */
+  #inFlight = 0;
 
   constructor(spec: ReleaseSpec) {
     this.#spec = spec;
@@ -117,9 +119,11 @@ export class Release {
         if (deadline.timedOut && !opts.signal?.aborted) {
           const last = this.#last;
           waiter.reject(
-            last instanceof Error
-              ? last
-              : new UnavailableError(`${this.#spec.what}: not confirmed within ${timeoutMs} ms`),
+            this.#unconfirmed(
+              last instanceof Error
+                ? last
+                : new UnavailableError(`${this.#spec.what}: not confirmed within ${timeoutMs} ms`),
+            ),
           );
         } else waiter.reject(abortError(deadline.signal, this.#spec.what));
       };
@@ -148,6 +152,29 @@ export class Release {
     );
   }
 
+  /**
+   * What a caller that stops waiting is told: never "not applied" while an attempt is in flight, one went
+   * unanswered, or the loop goes on in the background — any of them may still apply the release. (The
+   * queue's torture finding: an ack cut by its deadline with its first attempt stalled said "not applied",
+   * applied, and the consumer waited for a redelivery that never came.)
+   */
+  #unconfirmed(err: unknown): unknown {
+    if (!(err instanceof UnavailableError) || err.mayHaveApplied) return err;
+    const why =
+      this.#inFlight > 0
+        ? 'an attempt is still in flight'
+        : this.#uncertain
+          ? 'an earlier attempt got no answer'
+          : !this.#done && !this.#spec.alive.aborted
+            ? 'it is retried in the background'
+            : undefined;
+    if (why === undefined) return err;
+    return new UnavailableError(`${this.#spec.what}: not confirmed (${why}): it may have applied`, {
+      cause: err,
+      mayHaveApplied: true,
+    });
+  }
+
   async #loop(): Promise<void> {
     this.#looping = true;
     const backoff = new Backoff(50, this.#spec.maxBackoffMs ?? 1000);
@@ -160,7 +187,12 @@ export class Release {
         const attempt = new AbortController();
         setMaxListeners(0, attempt.signal);
         try {
-          await this.#spec.attempt(attempt.signal);
+          this.#inFlight++;
+          try {
+            await this.#spec.attempt(attempt.signal);
+          } finally {
+            this.#inFlight--;
+          }
           this.#done = true;
           for (const w of [...this.#waiters]) w.resolve();
           return;
@@ -172,7 +204,7 @@ export class Release {
             return;
           }
           const limit = this.#spec.failuresPerCall ?? 3;
-          for (const w of [...this.#waiters]) if (++w.failures >= limit) w.reject(err);
+          for (const w of [...this.#waiters]) if (++w.failures >= limit) w.reject(this.#unconfirmed(err));
         }
         if (alive.aborted) break;
         await sleep(backoff.next(), alive).catch(() => undefined);

@@ -34,11 +34,7 @@ export class Settlement {
   readonly #release: Release;
   /** Some attempt got no answer (it may have applied, now or later). */
   #uncertain = false;
-  /** Attempts sent and not answered yet. */
-  #inFlight = 0;
   #outcome: SettleOutcome | undefined;
-  readonly #what: string;
-  readonly #alive: AbortSignal;
 
   constructor(
     txns: QueueTxns,
@@ -49,8 +45,6 @@ export class Settlement {
   ) {
     this.kind = kind;
     const what = `queue "${settings.queue}": ${kind} job ${claim.createRevision}`;
-    this.#what = what;
-    this.#alive = settings.alive;
     const { ops, outcome } = txns.settleOps(kind, claim, settings.delayMs, settings.maxAttempts);
     this.#release = new Release({
       what,
@@ -62,14 +56,11 @@ export class Settlement {
       defaultTimeoutMs: txns.requestTimeoutMs,
       attempt: async () => {
         let res: ITxnResponse;
-        this.#inFlight++;
         try {
           res = await txns.settleAttempt(what, claim, ops);
         } catch (err) {
           if (!(err instanceof UnavailableError) || err.mayHaveApplied) this.#uncertain = true;
           throw err;
-        } finally {
-          this.#inFlight--;
         }
         if (!res.succeeded && !(this.#uncertain && (await txns.leaseAlive(what, claim.leaseId)))) {
           throw this.#lost(what, res);
@@ -96,33 +87,9 @@ export class Settlement {
    * @throws AbortedError when `signal` aborts
    */
   run(opts: WaitOptions = {}): Promise<void> {
-    return this.#release.run(opts).catch((err: unknown) => {
-      throw this.#unconfirmed(err);
-    });
-  }
-
-  /**
-   * An `UnavailableError` of a call that gave up is "not confirmed", never "not applied" while an attempt
-   * is in flight, one went unanswered, or the settle goes on in the background: any of them may apply the
-   * txn (now or later). Without this, a deadline passing with the first attempt still in flight (a stalled
-   * member, dropped replies) rejected with `mayHaveApplied: false` although the ack applied, and a caller
-   * waiting for a redelivery that never comes loses the job (the torture campaign's `queue/acked`).
-   */
-  #unconfirmed(err: unknown): unknown {
-    if (!(err instanceof UnavailableError) || err.mayHaveApplied) return err;
-    const why =
-      this.#inFlight > 0
-        ? 'an attempt is still in flight'
-        : this.#uncertain
-          ? 'an earlier attempt got no answer'
-          : this.#alive.aborted
-            ? undefined
-            : 'it is retried in the background';
-    if (why === undefined) return err;
-    return new UnavailableError(`${this.#what}: not confirmed (${why}): it may have applied`, {
-      cause: err,
-      mayHaveApplied: true,
-    });
+    // `Release` says "may have applied" whenever the call gives up with an attempt in flight, one
+    // unanswered, or the settle still retried in the background (the torture finding `queue/acked`).
+    return this.#release.run(opts);
   }
 
   #lost(what: string, res: ITxnResponse): JobLostError {
