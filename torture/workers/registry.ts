@@ -14,15 +14,26 @@ import { SERVICE } from '../names.js';
 await runWorker(async (w) => {
   const { coord, rng } = w;
   if (w.role === 'discovery') {
-    const svc = await coord.discovery(SERVICE);
+    // The first snapshot can time out on a loaded machine (before any fault): a service retries it, and
+    // so does this worker, or its cache would stay empty and the convergence checker would blame the cache.
+    let svc: Awaited<ReturnType<typeof coord.discovery>> | undefined;
+    while (svc === undefined) {
+      try {
+        svc = await coord.discovery(SERVICE);
+      } catch (err) {
+        if (w.quiesce.aborted) throw err;
+        await pause(500, w.quiesce);
+      }
+    }
+    const cache = svc;
     w.onReport(() => ({
-      instances: svc
+      instances: cache
         .instances()
         .map((i) => i.id)
         .sort(),
-      revision: svc.revision.toString(),
+      revision: cache.revision.toString(),
     }));
-    w.onStop(() => svc.close());
+    w.onStop(() => cache.close());
     return;
   }
   const registry = coord.registry(SERVICE);
