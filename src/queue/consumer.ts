@@ -273,7 +273,12 @@ export class Consumer<T> implements JobOwner {
           { request_put: { key: claimKey, value: Buffer.from(nonce), lease: session.leaseId.toString() } },
         ]);
       } catch (err) {
-        if (err instanceof UnavailableError && err.mayHaveApplied) this.#uncertain.set(e.rel, nonce);
+        if (err instanceof UnavailableError && err.mayHaveApplied) {
+          this.#uncertain.set(e.rel, nonce);
+          // The watch may have shown the claim before this error came back (a lost reply, not a lost
+          // request): look now, or nothing looks again until the queue changes.
+          this.#sweepUncertain();
+        }
         throw err;
       }
       this.#backoff.reset();
