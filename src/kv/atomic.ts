@@ -82,7 +82,7 @@ export function atomicPut(
     ctx,
     what,
     (signal) =>
-      withTtlLease(leases, ttlSeconds, signal, (session) => {
+      withTtlLease(leases, ttlSeconds, { signal }, (session) => {
         lease = session?.leaseId ?? 0n;
         return ctx.requester.run(
           what,

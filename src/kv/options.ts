@@ -48,22 +48,49 @@ export function checkCallOptions(opts: KVCallOptions): void {
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
 }
 
-/** A read: retried on "unavailable" within the call's deadline (reads are safe to repeat). */
-export function readWithRetry<T>(
-  ctx: CoordContext,
-  what: string,
-  fn: () => Promise<T>,
-  opts: KVCallOptions,
-): Promise<T> {
-  return withRetry(fn, {
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs ?? ctx.requester.requestTimeoutMs,
-    what,
-  });
+/** What a Store request is given: the caller's signal and its deadline (absent inside a retry's scope). */
+export interface AttemptOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
 }
 
 /**
- * A write that is *not* repeated once it may have reached etcd: retried only while each attempt provably
+ * Runs `fn` once directly and, only if it fails with an error `shouldRetry` accepts, again through
+ * `withRetry` for the time left. The first attempt costs no retry machinery (p-retry, a deadline scope):
+ * the Store's calls are single requests, and this keeps them at the raw client's speed. Either way the
+ * call settles within `timeoutMs` (default `requestTimeoutMs`) plus the documented slack.
+ */
+async function firstThenRetry<T>(
+  ctx: CoordContext,
+  what: string,
+  fn: (o: AttemptOptions) => Promise<T>,
+  opts: KVCallOptions,
+  shouldRetry: (err: unknown) => boolean,
+  retries: number,
+): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? ctx.requester.requestTimeoutMs;
+  const t0 = performance.now();
+  try {
+    return await fn({ signal: opts.signal, timeoutMs });
+  } catch (err) {
+    const left = timeoutMs - (performance.now() - t0);
+    if (!shouldRetry(err) || left <= 0 || opts.signal?.aborted) throw err;
+    return withRetry(() => fn({}), { signal: opts.signal, timeoutMs: left, what, retries, shouldRetry });
+  }
+}
+
+/** A read: repeated on "unavailable" within the call's deadline (reads are safe to repeat). */
+export function readWithRetry<T>(
+  ctx: CoordContext,
+  what: string,
+  fn: (o: AttemptOptions) => Promise<T>,
+  opts: KVCallOptions,
+): Promise<T> {
+  return firstThenRetry(ctx, what, fn, opts, isTransient, 8);
+}
+
+/**
+ * A write that is *not* repeated once it may have reached etcd: repeated only while each attempt provably
  * never left (no member accepted the connection), within the call's deadline. An unanswered attempt is an
  * `UnavailableError` with `mayHaveApplied`: the caller decides, because a repeated unconditional write can
  * land after another client's write and undo it, and the first attempt may still apply later.
@@ -72,16 +99,10 @@ export function readWithRetry<T>(
 export function writeUnlessSent<T>(
   ctx: CoordContext,
   what: string,
-  fn: () => Promise<T>,
+  fn: (o: AttemptOptions) => Promise<T>,
   opts: KVCallOptions,
   alsoRetry: (err: unknown) => boolean = () => false,
 ): Promise<T> {
-  return withRetry(fn, {
-    signal: opts.signal,
-    timeoutMs: opts.timeoutMs ?? ctx.requester.requestTimeoutMs,
-    what,
-    retries: 4,
-    shouldRetry: (err) =>
-      alsoRetry(err) || (isTransient(err) && err instanceof UnavailableError && !err.mayHaveApplied),
-  });
+  const retry = (err: unknown) => alsoRetry(err) || (err instanceof UnavailableError && !err.mayHaveApplied);
+  return firstThenRetry(ctx, what, fn, opts, retry, 4);
 }

@@ -66,7 +66,7 @@ export class Store {
     const res = await readWithRetry(
       this.#ctx,
       what,
-      () => this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: full }, o)),
+      (a) => this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: full }, o), a),
       opts,
     );
     const raw = res.kvs[0];
@@ -85,8 +85,12 @@ export class Store {
     const res = await readWithRetry(
       this.#ctx,
       what,
-      () =>
-        this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: full, count_only: true }, o)),
+      (a) =>
+        this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range({ key: full, count_only: true }, o),
+          a,
+        ),
       opts,
     );
     return BigInt(res.count) > 0n;

@@ -1,10 +1,11 @@
 import type { IKeyValue, IResponseHeader } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { SessionExpiredError } from '../core/errors.js';
+import { raceAbort, withDeadline } from '../core/deadline.js';
+import { SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import type { Session } from '../core/session.js';
 import type { KVPair } from './kv-pair.js';
-import { writeUnlessSent, type KVCallOptions } from './options.js';
+import { writeUnlessSent, type AttemptOptions, type KVCallOptions } from './options.js';
 import type { TtlLeases } from './ttl-leases.js';
 
 /* The Store's unconditional writes: put, delete, deleteTree. See `store.ts` for the contract. */
@@ -33,19 +34,34 @@ export function pairAfterPut(
 /**
  * The session for a TTL write (or none), and the error handling that goes with it: a put refused because
  * its lease is gone (`SessionExpiredError`: nothing was written) drops the lease, so the repeat grants a
- * new one.
+ * new one. The wait for a lease counts against the attempt's deadline (`a.timeoutMs`, or the retry's scope).
  */
 export async function withTtlLease<T>(
   leases: TtlLeases,
   ttlSeconds: number | undefined,
-  signal: AbortSignal,
-  fn: (session: Session | undefined) => Promise<T>,
+  a: AttemptOptions,
+  fn: (session: Session | undefined, a: AttemptOptions) => Promise<T>,
 ): Promise<T> {
-  const session = ttlSeconds === undefined ? undefined : await leases.acquire(ttlSeconds, signal);
+  if (ttlSeconds === undefined) return fn(undefined, a);
+  const t0 = performance.now();
+  const wait = withDeadline(a.signal, a.timeoutMs);
+  let session: Session;
   try {
-    return await fn(session);
+    session = await raceAbort(
+      leases.acquire(ttlSeconds, wait.signal),
+      wait.signal,
+      'kv: lease',
+      undefined,
+      (ms) => new UnavailableError(`kv: no lease of ${ttlSeconds} s granted within ${ms} ms`),
+    );
+  } finally {
+    wait.dispose();
+  }
+  const left = a.timeoutMs === undefined ? undefined : Math.max(1, a.timeoutMs - (performance.now() - t0));
+  try {
+    return await fn(session, { signal: a.signal, timeoutMs: left });
   } catch (err) {
-    if (session && err instanceof SessionExpiredError) leases.drop(session);
+    if (err instanceof SessionExpiredError) leases.drop(session);
     throw err;
   }
 }
@@ -64,8 +80,8 @@ export function putKey(
   return writeUnlessSent(
     ctx,
     what,
-    () =>
-      withTtlLease(leases, ttlSeconds, opts.signal ?? ctx.closedSignal, async (session) => {
+    (a) =>
+      withTtlLease(leases, ttlSeconds, a, async (session, a2) => {
         const lease = session?.leaseId ?? 0n;
         const res = await ctx.requester.run(
           what,
@@ -74,7 +90,7 @@ export function putKey(
               { key: full, value, prev_kv: true, ...(session ? { lease: lease.toString() } : {}) },
               o,
             ),
-          { write: true },
+          { ...a2, write: true },
         );
         return pairAfterPut(key, value, res.header, res.prev_kv, lease);
       }),
@@ -93,12 +109,12 @@ export async function deleteRange(
   const res = await writeUnlessSent(
     ctx,
     what,
-    () =>
+    (a) =>
       ctx.requester.run(
         what,
         (o) =>
           ctx.client.kv.deleteRange({ key: range.key, ...(range.end ? { range_end: range.end } : {}) }, o),
-        { write: true },
+        { ...a, write: true },
       ),
     opts,
   );

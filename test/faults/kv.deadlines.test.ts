@@ -11,13 +11,13 @@ import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 /** The documented slack of a deadline (REQUEST_GRACE_MS / ATTEMPT_GRACE_MS) plus event-loop latency. */
 const SLACK_MS = 400;
 
-async function settlesWithin(ms: number, p: Promise<unknown>): Promise<unknown> {
+async function settlesWithin(ms: number, p: Promise<unknown>, name = ''): Promise<unknown> {
   const t0 = performance.now();
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(performance.now() - t0).toBeLessThan(ms + SLACK_MS);
+  expect(performance.now() - t0, name).toBeLessThan(ms + SLACK_MS);
   return err;
 }
 
@@ -58,7 +58,7 @@ describe('kv: deadlines and unknown outcomes', () => {
         ['lock', () => coord.kv.lock('l', { timeoutMs })],
       ];
       for (const [name, call] of calls) {
-        const err = await settlesWithin(timeoutMs, call());
+        const err = await settlesWithin(timeoutMs, call(), name);
         expect(err, name).toBeInstanceOf(Error);
         expect((err as { code?: string }).code, `${name}: ${String(err)}`).toMatch(
           /UNAVAILABLE|LOCK_TIMEOUT/,
