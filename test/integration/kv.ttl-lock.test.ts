@@ -51,6 +51,26 @@ describe('kv: TTL keys and locks', () => {
     }
   });
 
+  it('a lost TTL lease takes its keys; they are not re-put, and the next TTL put gets a new lease', async () => {
+    const coord = await open();
+    try {
+      const first = await coord.kv.put('lost/a', '1', { ttlSeconds: 4 });
+      // The lease is gone behind the coordinator's back (as after a pause past its TTL).
+      await etcd.admin.leaseClient.leaseRevoke({ ID: first.leaseId.toString() });
+      expect(await coord.kv.exists('lost/a')).toBe(false);
+      // etcd refuses the old lease ("not found"): nothing was written, so a new lease is granted and the put
+      // repeated, within the same call.
+      const next = await coord.kv.put('lost/b', '2', { ttlSeconds: 4 });
+      expect(next.leaseId).not.toBe(0n);
+      expect(next.leaseId).not.toBe(first.leaseId);
+      expect(await coord.kv.exists('lost/a')).toBe(false);
+      expect((await coord.kv.get('lost/b'))!.leaseId).toBe(next.leaseId);
+      expect((await coord.kv.put('lost/c', '3', { ttlSeconds: 4 })).leaseId).toBe(next.leaseId);
+    } finally {
+      await coord.close();
+    }
+  });
+
   it('kv.lock is the Mutex on <key>/<lease hex>, whose holder key carries the value', async () => {
     const a = await open();
     const b = await open();
