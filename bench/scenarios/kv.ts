@@ -21,15 +21,38 @@ async function sideBySide(
   concurrency: number,
   raw: (i: number) => Promise<unknown>,
   kv: (i: number) => Promise<unknown>,
-): Promise<{ raw: number; kv: number; ratio: number; rawP99: number; kvP99: number }> {
+): Promise<{
+  raw: number;
+  kv: number;
+  ratio: number;
+  rawP99: number;
+  kvP99: number;
+  rawCpu: number;
+  kvCpu: number;
+}> {
   const ratios: number[] = [];
+  let rawCpu = 0;
+  let kvCpu = 0;
+  const cpu = async (fn: () => Promise<Awaited<ReturnType<typeof measure>>>) => {
+    const c0 = process.cpuUsage();
+    const m = await fn();
+    const c = process.cpuUsage(c0);
+    return { m, us: (c.user + c.system) / OPS };
+  };
   const rawLat: number[] = [];
   const kvLat: number[] = [];
   let rawOps = 0;
   let kvOps = 0;
   for (let r = 0; r < ROUNDS; r++) {
-    const a = await measure(OPS, concurrency, async (_w, i) => void (await raw(i)));
-    const b = await measure(OPS, concurrency, async (_w, i) => void (await kv(i)));
+    // Client CPU per op is the steadier number on a shared box: throughput also moves with the neighbours.
+    const { m: a, us: aCpu } = await cpu(() =>
+      measure(OPS, concurrency, async (_w, i) => void (await raw(i))),
+    );
+    const { m: b, us: bCpu } = await cpu(() =>
+      measure(OPS, concurrency, async (_w, i) => void (await kv(i))),
+    );
+    rawCpu += aCpu / ROUNDS;
+    kvCpu += bCpu / ROUNDS;
     ratios.push(b.opsPerSec / a.opsPerSec);
     rawLat.push(...a.latencies);
     kvLat.push(...b.latencies);
@@ -42,6 +65,8 @@ async function sideBySide(
     ratio: percentile(ratios, 50),
     rawP99: percentile(rawLat, 99),
     kvP99: percentile(kvLat, 99),
+    rawCpu,
+    kvCpu,
   };
 }
 
@@ -81,6 +106,7 @@ async function getPut(ctx: BenchContext): Promise<void> {
           'etcd3 p99 ms': Number(m.rawP99.toFixed(2)),
           'ratio kv/etcd3 (median of rounds)': Number(m.ratio.toFixed(2)),
           target: '≥0.9×',
+          'client CPU µs/op kv / etcd3': `${Math.round(m.kvCpu)} / ${Math.round(m.rawCpu)}`,
         },
       });
     }
