@@ -13,6 +13,7 @@ import { Mutex, RWMutex, Semaphore, type LockOptions } from './lock/index.js';
 import { Queue, type QueueOptions } from './queue/index.js';
 import { AtomicCounter, Counter, type AtomicCounterOptions } from './counter/index.js';
 import { Barrier, DoubleBarrier, type DoubleBarrierOptions } from './barrier/index.js';
+import { Store } from './kv/index.js';
 
 /**
  * The facade an app holds: `connect()` returns one. Each recipe has a factory here; everything it makes
@@ -26,6 +27,8 @@ import { Barrier, DoubleBarrier, type DoubleBarrierOptions } from './barrier/ind
  * ```
  */
 export class Coordinator extends CoordinatorCore {
+  #kv: Store | undefined;
+
   /** @internal use {@link connect} */
   constructor(client: Etcd3, owns: boolean, resolved: ResolvedOptions, session: Session) {
     super(client, owns, resolved, session);
@@ -34,6 +37,23 @@ export class Coordinator extends CoordinatorCore {
   /** @internal */
   static connect(opts: ConnectOptions): Promise<Coordinator> {
     return CoordinatorCore.open(Coordinator, opts);
+  }
+
+  /**
+   * The coordinator's key-value Store (libkv's `Store`): get/put/list/atomic ops, TTL keys, `watch` and
+   * `watchTree` on the shared watch stream, and `lock`. Keys are relative to the namespace. See {@link Store}.
+   *
+   * @example
+   * ```ts
+   * await coord.kv.put('nodes/a', '10.0.0.1:80', { ttlSeconds: 5 });
+   * for await (const { pairs } of coord.kv.watchTree('nodes/', { signal })) console.log(pairs.length);
+   * ```
+   *
+   * Failure modes: its TTL leases and open watches are released by `coord.close()`.
+   */
+  get kv(): Store {
+    this.#kv ??= new Store(this);
+    return this.#kv;
   }
 
   /**

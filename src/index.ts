@@ -102,3 +102,18 @@ export {
   type WatchedConfigEvents,
   type WatchedConfigOptions,
 } from './config/index.js';
+export {
+  Store,
+  KeyConflictError,
+  KeyWatch,
+  TreeWatch,
+  type KVPair,
+  type KVValue,
+  type KVChange,
+  type KeyUpdate,
+  type TreeUpdate,
+  type KVCallOptions,
+  type PutOptions,
+  type KVLockOptions,
+  type KVWatchOptions,
+} from './kv/index.js';

@@ -5,7 +5,12 @@ import { withDeadline } from '../core/deadline.js';
 import { isOwnerKey, leaseHex, ownerKeyRange } from '../core/keys.js';
 import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
-import { assertName, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import {
+  assertName,
+  assertOptionalDuration,
+  assertOptionalSignal,
+  assertValueSize,
+} from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
 import { heldMarkerKey } from './held-marker.js';
@@ -30,6 +35,12 @@ export interface LockOptions {
    * `tryLock()` records itself but does not wait for it.
    */
   lockDelayMs?: number | undefined;
+  /**
+   * Mutex only: the value every key of this handle is created with, so `holder()` tells who holds the lock
+   * (libkv's `LockOptions.Value`; `kv.lock(key, { value })`). Keys made by `etcdctl lock` or Go stay empty.
+   * At most etcd's request limit (1.5 MiB minus the key). Default: empty, as etcd's own mutex.
+   */
+  value?: string | Buffer | Uint8Array | undefined;
 }
 
 /** Who holds a lock right now. */
@@ -40,6 +51,18 @@ export interface LockHolder {
   fencingToken: bigint;
   /** The holder's session lease. */
   leaseId: bigint;
+  /** The value the holder's key was created with (see {@link LockOptions.value}); absent when empty. */
+  value?: Buffer;
+}
+
+/** A holder value as bytes, checked against etcd's request limit. */
+function toHolderValue(value: unknown): Buffer {
+  if (typeof value === 'string') value = Buffer.from(value);
+  else if (value instanceof Uint8Array && !Buffer.isBuffer(value)) value = Buffer.from(value);
+  if (!Buffer.isBuffer(value))
+    throw new TypeError('Expected `value` to be a string, a Buffer or a Uint8Array');
+  assertValueSize(value, 'value', 256);
+  return value;
 }
 
 /** Checks `{ signal, timeoutMs }` before any request. */
@@ -84,6 +107,7 @@ export class Mutex {
   constructor(ctx: CoordContext, name: string, opts: LockOptions = {}) {
     assertName(name, 'name');
     assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
+    const holderValue = opts.value === undefined ? undefined : toHolderValue(opts.value);
     this.name = name;
     this.#ctx = ctx;
     this.#session = opts.session;
@@ -100,6 +124,7 @@ export class Mutex {
       releaseMarker: opts.lockDelayMs ? releaseMarkerKey(ctx.keyspace.key(name)) : undefined,
       heldMarker: opts.lockDelayMs ? heldMarkerKey(ctx.keyspace.key(name)) : undefined,
       lockDelayMs: opts.lockDelayMs,
+      holderValue,
     };
   }
 
@@ -216,10 +241,20 @@ export class Mutex {
       // Skip nested names' keys (`<name>/<child>/…`) that fall in the owner range.
       const kv = res.kvs.find((k) => this.#spec.isOwner(k.key));
       if (kv) {
+        // The scan is keys-only (waiters' values could add up past gRPC's message limit): read the
+        // holder's value at the same revision, so it belongs to this very key.
+        const at = revision ?? res.header.revision;
+        const got = await this.#ctx.requester.run(
+          `${this.#spec.what}: holder value`,
+          (o) => this.#ctx.client.kv.range({ key: kv.key, revision: at }, o),
+          { signal: opts.signal },
+        );
+        const value = got.kvs[0]?.value;
         return {
           key: this.#ctx.keyspace.strip(kv.key).toString(),
           fencingToken: BigInt(kv.create_revision),
           leaseId: BigInt(kv.lease),
+          ...(value && value.length > 0 ? { value } : {}),
         };
       }
       const last = res.kvs[res.kvs.length - 1];

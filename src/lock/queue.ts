@@ -35,6 +35,8 @@ export interface QueueSpec {
   readonly heldMarker?: Buffer | undefined;
   /** Lock-delay after a predecessor's expiry (limit 1 only). Default 0. */
   readonly lockDelayMs?: number | undefined;
+  /** The value each waiter/holder key is created with (a mutex's `value` option). Default empty. */
+  readonly holderValue?: Buffer | undefined;
 }
 
 /** Keys that were older than mine at one revision: the candidates for "the one that made me first". */
@@ -82,7 +84,13 @@ export async function enqueue(
               {
                 compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
                 success: [
-                  { request_put: { key, value: Buffer.alloc(0), lease: session.leaseId.toString() } },
+                  {
+                    request_put: {
+                      key,
+                      value: spec.holderValue ?? Buffer.alloc(0),
+                      lease: session.leaseId.toString(),
+                    },
+                  },
                   first,
                 ],
                 failure: [{ request_range: { key } }, first],

@@ -3,6 +3,7 @@ import type { CoordContext } from '../core/context.js';
 import { raceAbort, withDeadline } from '../core/deadline.js';
 import { EPOCH_KEY, StoreResetError } from '../core/epoch.js';
 import { AbortedError, CoordError, UnavailableError } from '../core/errors.js';
+import { keyAfter } from '../core/keys.js';
 import type { KeyValue } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { WatchBatch, WatchSubscription } from '../core/watch-hub.js';
@@ -46,17 +47,27 @@ export class RangeFollower {
   readonly #prefix: string;
   readonly #handlers: FollowHandlers;
   readonly #prevKv: boolean;
+  readonly #exact: boolean;
   readonly #closed = new AbortController();
   #sub: WatchSubscription | undefined;
   #buffer: WatchBatch[] | undefined;
   #revision = 0n;
   readonly #epochKey: Buffer;
 
-  constructor(ctx: CoordContext, prefix: string, handlers: FollowHandlers, opts: { prevKv?: boolean } = {}) {
+  /**
+   * `exact`: follow the one key `prefix` (`[key, key\0)`), not every key that starts with it (`kv.watch`).
+   */
+  constructor(
+    ctx: CoordContext,
+    prefix: string,
+    handlers: FollowHandlers,
+    opts: { prevKv?: boolean; exact?: boolean } = {},
+  ) {
     this.#ctx = ctx;
     this.#prefix = prefix;
     this.#handlers = handlers;
     this.#prevKv = opts.prevKv ?? false;
+    this.#exact = opts.exact ?? false;
     this.#epochKey = ctx.keyspace.key(EPOCH_KEY);
   }
 
@@ -103,7 +114,9 @@ export class RangeFollower {
   async #load(signal: AbortSignal | undefined, reason: SnapshotReason): Promise<void> {
     this.#sub?.close();
     const strip = this.#ctx.keyspace.prefix.length;
-    const range = this.#ctx.keyspace.prefixRange(this.#prefix);
+    const range = this.#exact
+      ? { key: this.#ctx.keyspace.key(this.#prefix), end: keyAfter(this.#ctx.keyspace.key(this.#prefix)) }
+      : this.#ctx.keyspace.prefixRange(this.#prefix);
     this.#buffer = [];
     const sub = this.#ctx.watchHub.watch(
       { key: range.key, end: range.end, prevKv: this.#prevKv },
@@ -121,7 +134,8 @@ export class RangeFollower {
     this.#sub = sub;
     try {
       await raceAbort(sub.ready, signal, 'follow');
-      const query = new RangeQuery(this.#ctx, this.#prefix, signal ? { signal } : {});
+      const end = this.#exact ? { end: keyAfter(Buffer.from(this.#prefix)) } : {};
+      const query = new RangeQuery(this.#ctx, this.#prefix, signal ? { signal, ...end } : end);
       const kvs: KeyValue[] = [];
       for await (const kv of query) kvs.push(kv);
       if (sub !== this.#sub) return;

@@ -1,0 +1,6 @@
+export { Store } from './store.js';
+export { KeyConflictError } from './errors.js';
+export { KeyWatch, type KeyUpdate } from './watch-key.js';
+export { TreeWatch, type TreeUpdate, type KVChange } from './watch-tree.js';
+export { type KVPair, type KVValue } from './kv-pair.js';
+export { type KVCallOptions, type PutOptions, type KVLockOptions, type KVWatchOptions } from './options.js';

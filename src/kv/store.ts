@@ -1,0 +1,286 @@
+import type { CoordContext } from '../core/context.js';
+import { raceAbort, withDeadline } from '../core/deadline.js';
+import { LockTimeoutError } from '../core/errors.js';
+import { withRetry } from '../core/retry.js';
+import { assertInteger, assertName } from '../core/validate.js';
+import { Mutex, type Lock } from '../lock/index.js';
+import { RangeQuery } from '../range/range.js';
+import { atomicDelete, atomicPut } from './atomic.js';
+import { checkKey, checkPrevious, checkTtl, checkValue, rawToPair, toPair } from './kv-pair.js';
+import type { KVPair, KVValue } from './kv-pair.js';
+import {
+  checkCallOptions,
+  readWithRetry,
+  type KVCallOptions,
+  type KVLockOptions,
+  type KVWatchOptions,
+  type PutOptions,
+} from './options.js';
+import { TtlLeases } from './ttl-leases.js';
+import { KeyWatch } from './watch-key.js';
+import { TreeWatch } from './watch-tree.js';
+import { deleteRange, putKey } from './writes.js';
+
+/**
+ * libkv's `Store` on etcd-coord's core: plain keys, compare-and-set, ephemeral (TTL) keys, resumable
+ * watches of a key or a prefix, and locks, with keys relative to the coordinator's namespace.
+ * `coord.kv` is the coordinator's one Store.
+ *
+ * @example
+ * ```ts
+ * await coord.kv.put('nodes/a', '10.0.0.1', { ttlSeconds: 5 });
+ * const pair = await coord.kv.get('nodes/a');
+ * await coord.kv.atomicPut('nodes/a', '10.0.0.2', pair);
+ * ```
+ *
+ * Every call takes `{ signal, timeoutMs }` (default `timeoutMs`: the coordinator's `requestTimeoutMs`)
+ * and settles within `timeoutMs` plus the documented slack (`WaitOptions`). Bad input — an empty key or
+ * one holding a NUL byte, a value that is not a string/Buffer/Uint8Array or over etcd's 1.5 MiB request
+ * limit, a TTL below 2 s — is rejected before any request, naming the argument.
+ *
+ * Failure modes: reads and guarded writes are repeated while etcd is unavailable, within `timeoutMs`.
+ * Unconditional writes (`put`, `delete`, `deleteTree`) are repeated only while no attempt can have
+ * reached etcd; one whose answer is lost is an `UnavailableError` with `mayHaveApplied` (and may still
+ * apply later): repeating it blindly could undo another client's newer write, so the caller decides —
+ * use `atomicPut`/`atomicDelete` when the order of writes matters.
+ */
+export class Store {
+  readonly #ctx: CoordContext;
+  readonly #leases: TtlLeases;
+
+  /** @internal use `coord.kv` */
+  constructor(ctx: CoordContext) {
+    this.#ctx = ctx;
+    this.#leases = new TtlLeases(ctx);
+  }
+
+  /**
+   * The key, or `null` when it does not exist (libkv: `ErrKeyNotFound`). One linearizable read.
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs`; AbortedError when `signal` aborts
+   */
+  async get(key: string, opts: KVCallOptions = {}): Promise<KVPair | null> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    checkCallOptions(opts);
+    const what = `kv: get ${JSON.stringify(key)}`;
+    const res = await readWithRetry(
+      this.#ctx,
+      what,
+      (a) => this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: full }, o), a),
+      opts,
+    );
+    const raw = res.kvs[0];
+    return raw ? rawToPair(raw, this.#ctx.keyspace) : null;
+  }
+
+  /**
+   * Whether the key exists (a count-only read: the value is not transferred).
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs`; AbortedError when `signal` aborts
+   */
+  async exists(key: string, opts: KVCallOptions = {}): Promise<boolean> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    checkCallOptions(opts);
+    const what = `kv: exists ${JSON.stringify(key)}`;
+    const res = await readWithRetry(
+      this.#ctx,
+      what,
+      (a) =>
+        this.#ctx.requester.run(
+          what,
+          (o) => this.#ctx.client.kv.range({ key: full, count_only: true }, o),
+          a,
+        ),
+      opts,
+    );
+    return BigInt(res.count) > 0n;
+  }
+
+  /**
+   * Writes the key (creating or replacing it) and returns the pair written. With `ttlSeconds`, the key is
+   * ephemeral: on a shared kept-alive lease of that TTL (see {@link PutOptions.ttlSeconds}).
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`: the put may
+   *   have been applied, or may be applied later; it is not repeated)
+   * @throws AbortedError when `signal` aborts
+   */
+  async put(key: string, value: KVValue, opts: PutOptions = {}): Promise<KVPair> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    const bytes = checkValue(value, full);
+    const ttl = checkTtl(opts.ttlSeconds);
+    checkCallOptions(opts);
+    return putKey(this.#ctx, this.#leases, key, full, bytes, ttl, opts);
+  }
+
+  /**
+   * Deletes the key; `true` when it existed.
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`; not repeated)
+   * @throws AbortedError when `signal` aborts
+   */
+  async delete(key: string, opts: KVCallOptions = {}): Promise<boolean> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    checkCallOptions(opts);
+    return (await deleteRange(this.#ctx, `kv: delete ${JSON.stringify(key)}`, { key: full }, opts)) > 0;
+  }
+
+  /**
+   * Every key under `prefix` (`''`: the whole namespace), read page by page at one revision: a consistent
+   * snapshot however many pages it takes. `[]` when there are none (libkv: `ErrKeyNotFound`).
+   *
+   * @throws CompactedError if the snapshot's revision is compacted between two pages (never a partial list)
+   * @throws UnavailableError when etcd does not answer within `timeoutMs` (for the whole list)
+   */
+  async list(prefix: string, opts: KVCallOptions & { pageSize?: number } = {}): Promise<KVPair[]> {
+    checkPrefix(prefix);
+    checkCallOptions(opts);
+    const pageSize = opts.pageSize ?? 1000;
+    assertInteger(pageSize, 'pageSize', 1, 1_000_000);
+    const collect = async (signal: AbortSignal) => {
+      const pairs: KVPair[] = [];
+      for await (const kv of new RangeQuery(this.#ctx, prefix, { signal, pageSize })) pairs.push(toPair(kv));
+      return pairs;
+    };
+    // The pages' own retries run inside this call's deadline: `timeoutMs` bounds the whole list.
+    return withRetry((_n, { signal }) => collect(signal), {
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+      retries: 0,
+      what: `kv: list ${JSON.stringify(prefix)}`,
+    });
+  }
+
+  /**
+   * Deletes every key under `prefix` in one request; the number of keys deleted. `prefix` must be
+   * non-empty (clearing a whole namespace by a missing argument is not a Store call).
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`; not repeated)
+   */
+  async deleteTree(prefix: string, opts: KVCallOptions = {}): Promise<number> {
+    assertName(prefix, 'prefix');
+    checkCallOptions(opts);
+    const { key, end } = this.#ctx.keyspace.prefixRange(prefix);
+    return deleteRange(this.#ctx, `kv: deleteTree ${JSON.stringify(prefix)}`, { key, end }, opts);
+  }
+
+  /**
+   * Compare-and-set in one txn: writes `value` only if the key is still as `previous` (its mod revision is
+   * `previous.lastIndex`), or, with `previous = null`, only if it does not exist. Returns the new pair.
+   *
+   * @example
+   * ```ts
+   * let pair = await kv.atomicPut('config/v', '1', null); // create only
+   * pair = await kv.atomicPut('config/v', '2', pair);
+   * ```
+   *
+   * @throws KeyConflictError (a `ConflictError`, code `CONFLICT`) when the key changed, was deleted, or (create
+   *   only) exists; `err.current` is the key now. Nothing was written.
+   * @throws UnavailableError when etcd does not answer within `timeoutMs`; repeated while it is safe (the
+   *   guard makes a repeat a no-op); `mayHaveApplied` when an unanswered attempt may have been the write
+   * @throws TypeError for a `previous` that is not a pair of this key (or `null`), before any request
+   */
+  async atomicPut(
+    key: string,
+    value: KVValue,
+    previous: KVPair | null,
+    opts: PutOptions = {},
+  ): Promise<KVPair> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    const bytes = checkValue(value, full);
+    const prev = checkPrevious(previous, key, true);
+    const ttl = checkTtl(opts.ttlSeconds);
+    checkCallOptions(opts);
+    return atomicPut(this.#ctx, this.#leases, key, full, bytes, prev, ttl, opts);
+  }
+
+  /**
+   * Deletes the key in one txn only if it is still as `previous` (mod revision `previous.lastIndex`).
+   *
+   * @throws KeyConflictError (code `CONFLICT`) when the key changed or is gone; `err.current` is the key now
+   * @throws UnavailableError as {@link atomicPut}
+   * @throws TypeError for a `previous` that is not a pair of this key, before any request
+   */
+  async atomicDelete(key: string, previous: KVPair, opts: KVCallOptions = {}): Promise<void> {
+    const full = checkKey(this.#ctx.keyspace, key);
+    const prev = checkPrevious(previous, key, false)!;
+    checkCallOptions(opts);
+    await atomicDelete(this.#ctx, key, full, prev, opts);
+  }
+
+  /**
+   * The key's current state, then every change to it (see {@link KeyWatch}). `break` (or `return()`)
+   * cancels; so do `signal` and `coord.close()`. `timeoutMs` bounds the first item only.
+   *
+   * @throws TypeError / InvalidArgumentError for a bad key, before any request (synchronously)
+   */
+  watch(key: string, opts: KVWatchOptions = {}): KeyWatch {
+    checkKey(this.#ctx.keyspace, key);
+    checkWatchOptions(opts);
+    return new KeyWatch(this.#ctx, key, opts);
+  }
+
+  /**
+   * Every key under `prefix`, then the whole prefix again after each revision that changed it, with the
+   * changes (see {@link TreeWatch}). `break` cancels; `timeoutMs` bounds the first item only.
+   *
+   * @throws TypeError / InvalidArgumentError for a bad prefix, before any request (synchronously)
+   */
+  watchTree(prefix: string, opts: KVWatchOptions = {}): TreeWatch {
+    checkPrefix(prefix);
+    checkWatchOptions(opts);
+    return new TreeWatch(this.#ctx, prefix, opts);
+  }
+
+  /**
+   * Takes the {@link Mutex} named `key` (fair, fenced, lost with its lease; keys `<key>/<lease hex>`, so it
+   * excludes against `etcdctl lock <key>`), whose holder key stores `value`: read it with
+   * `coord.mutex(key).holder()`. With `ttlSeconds`, the lock lives on the shared lease of that TTL.
+   *
+   * @example
+   * ```ts
+   * const lock = await kv.lock('jobs/nightly', { value: 'host-a', ttlSeconds: 15, timeoutMs: 5000 });
+   * try { await run(lock.signal); } finally { await lock.unlock(); }
+   * ```
+   *
+   * @throws LockTimeoutError after `timeoutMs`; AbortedError when `signal` aborts; SessionExpiredError /
+   *   LockLostError as `Mutex.lock`
+   */
+  async lock(key: string, opts: KVLockOptions = {}): Promise<Lock> {
+    checkKey(this.#ctx.keyspace, key);
+    const ttl = checkTtl(opts.ttlSeconds);
+    checkCallOptions(opts);
+    const what = `kv: lock ${JSON.stringify(key)}`;
+    const wait = withDeadline(opts.signal, opts.timeoutMs);
+    try {
+      const session =
+        ttl === undefined
+          ? undefined
+          : await raceAbort(
+              this.#leases.acquire(ttl),
+              wait.signal,
+              what,
+              undefined,
+              (ms) => new LockTimeoutError(`timed out after ${ms} ms waiting for the lease of ${what}`),
+            );
+      const mutex = new Mutex(this.#ctx, key, {
+        session,
+        value: opts.value,
+        lockDelayMs: opts.lockDelayMs,
+      });
+      return await mutex.lock({ signal: opts.signal, timeoutMs: wait.remaining() });
+    } finally {
+      wait.dispose();
+    }
+  }
+}
+
+function checkPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string')
+    throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
+  if (prefix.includes('\0')) assertName(prefix, 'prefix');
+}
+
+function checkWatchOptions(opts: KVWatchOptions): void {
+  checkCallOptions(opts);
+  if (opts.maxBuffered !== undefined) assertInteger(opts.maxBuffered, 'maxBuffered', 1);
+}
