@@ -22,6 +22,7 @@ export { type KeyValue } from './core/kv.js';
 export { type WatchBatch, type WatchEvent } from './core/watch-hub.js';
 export { type WaitOptions } from './core/deadline.js';
 export { RangeQuery, type RangeOptions } from './range/range.js';
+export type { SnapshotReason } from './range/follow.js';
 export {
   Election,
   Term,

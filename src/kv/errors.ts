@@ -16,6 +16,7 @@ import type { KVPair } from './kv-pair.js';
 export class KeyConflictError extends ConflictError {
   constructor(
     message: string,
+    /** The key as it is now, read in the same txn (`null`: absent). */
     readonly current: KVPair | null,
     options?: { cause?: unknown },
   ) {

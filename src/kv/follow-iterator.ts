@@ -45,10 +45,12 @@ export abstract class FollowIterator<T> implements AsyncIterableIterator<T> {
   /** One item standing for `older` then `newer`, for a consumer that fell {@link KVWatchOptions.maxBuffered} behind. */
   protected abstract merge(older: T, newer: T): T;
 
+  /** The iterator itself: `for await` over it. */
   [Symbol.asyncIterator](): this {
     return this;
   }
 
+  /** The next item: the current state first, then one per change; `done` once cancelled or failed. */
   async next(): Promise<IteratorResult<T>> {
     if (this.#done && this.#queue.length === 0) return this.#end();
     this.#starting ??= this.#start();

@@ -17,6 +17,7 @@ import { assertName, assertTtlSeconds, assertValueSize } from '../core/validate.
 export interface KVPair {
   /** The key, without the coordinator's namespace. */
   key: string;
+  /** The value's bytes. */
   value: Buffer;
   /** Revision of the last write to this key (etcd's mod revision; libkv's `LastIndex`). */
   lastIndex: bigint;

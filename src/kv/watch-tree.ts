@@ -8,6 +8,7 @@ import type { KVWatchOptions } from './options.js';
 
 /** One change to one key under a watched prefix. */
 export interface KVChange {
+  /** A put (created or changed) or a delete. */
   type: 'put' | 'delete';
   /** The key (without the namespace). */
   key: string;
