@@ -75,6 +75,20 @@ const NOT_ASYNC = new Set([
   'WatchedConfig.start', // @internal: coord.config()
   'WatchedConfig.modRevision',
   'WatchedConfig.values', // its next() is the row 'WatchedConfig.values().next'
+  'Store.watch', // its first next() is the row 'Store.watch().next'
+  'Store.watchTree', // its first next() is the row 'Store.watchTree().next'
+  'KeyWatch.next', // the rows 'Store.watch().next'
+  'TreeWatch.next', // the rows 'Store.watchTree().next'
+  'KeyWatch.close', // local: cancels the iterator (no request)
+  'TreeWatch.close',
+  'KeyWatch.batch', // protected hooks of the iterator, not API
+  'KeyWatch.merge',
+  'KeyWatch.snapshot',
+  'TreeWatch.batch',
+  'TreeWatch.merge',
+  'TreeWatch.snapshot',
+  'KeyWatch[asyncIterator]',
+  'TreeWatch[asyncIterator]',
 ]);
 
 /** Everything a row may use: made while etcd was healthy. */
@@ -142,6 +156,55 @@ const ROWS: Row[] = [
     last: true,
     call: (f) => f.spare2[Symbol.asyncDispose](),
   },
+  // The Store (coord.kv)
+  { name: 'Store.get', deadlineMs: R, call: (f) => f.coord.kv.get('k') },
+  { name: 'Store.get (timeoutMs)', deadlineMs: T, call: (f) => f.coord.kv.get('k', t) },
+  { name: 'Store.exists', deadlineMs: T, call: (f) => f.coord.kv.exists('k', t) },
+  { name: 'Store.put', deadlineMs: R, call: (f) => f.coord.kv.put('k', 'v') },
+  { name: 'Store.put (timeoutMs)', deadlineMs: T, call: (f) => f.coord.kv.put('k', 'v', t) },
+  {
+    name: 'Store.put (ttlSeconds)',
+    deadlineMs: T,
+    call: (f) => f.coord.kv.put('e', 'v', { ttlSeconds: 5, ...t }),
+  },
+  { name: 'Store.delete', deadlineMs: T, call: (f) => f.coord.kv.delete('k', t) },
+  { name: 'Store.list', deadlineMs: T, call: (f) => f.coord.kv.list('dir/', t) },
+  { name: 'Store.deleteTree', deadlineMs: T, call: (f) => f.coord.kv.deleteTree('dir/', t) },
+  { name: 'Store.atomicPut', deadlineMs: T, call: (f) => f.coord.kv.atomicPut('a', 'v', null, t) },
+  {
+    name: 'Store.atomicDelete',
+    deadlineMs: T,
+    call: (f) =>
+      f.coord.kv.atomicDelete(
+        'a',
+        { key: 'a', value: Buffer.from('v'), lastIndex: 1n, createRevision: 1n, version: 1n, leaseId: 0n },
+        t,
+      ),
+  },
+  { name: 'Store.lock', deadlineMs: T, call: (f) => f.coord.kv.lock('kl', t) },
+  ...(['watch', 'watchTree'] as const).flatMap((m): Row[] =>
+    [undefined, T].map((timeoutMs) => ({
+      name: `Store.${m}().next${timeoutMs === undefined ? '' : ' (timeoutMs)'}`,
+      deadlineMs: timeoutMs ?? R,
+      call: async (f: Fixture) => {
+        const it = f.coord.kv[m](m === 'watch' ? 'w' : 'wt/', timeoutMs === undefined ? {} : { timeoutMs });
+        try {
+          return await it.next();
+        } finally {
+          await it.return();
+        }
+      },
+    })),
+  ),
+  ...(['KeyWatch', 'TreeWatch'] as const).map((c): Row => ({
+    name: `${c}.return`,
+    deadlineMs: R,
+    call: async (f) => {
+      const it = c === 'KeyWatch' ? f.coord.kv.watch('w2') : f.coord.kv.watchTree('wt2/');
+      void it.next().catch(() => undefined);
+      return it.return();
+    },
+  })),
   // Election and Term
   { name: 'Election.campaign', deadlineMs: T, call: (f) => f.coord.election('el').campaign('v', t) },
   { name: 'Election.leader', deadlineMs: R, call: (f) => f.coord.election('el').leader() },
