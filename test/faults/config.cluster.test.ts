@@ -89,7 +89,9 @@ describe('WatchedConfig on a 3-member cluster', () => {
       await admin.put('ns/app/config/blob').value(big.toUpperCase());
       await waitFor(() => (cfg.value as { blob?: string }).blob === big.toUpperCase());
       const moved = proxies.map((p, i) => p.bytesForwarded - after[i]!);
-      expect(moved[index]).toBe(0);
+      // (A reconnect attempt to the dead member may push its connection preface into that proxy: a few
+      // dozen bytes, never the value.)
+      expect(moved[index]).toBeLessThan(1000);
       expect(Math.max(...moved)).toBeGreaterThan(50_000);
     } finally {
       await cfg.close();
