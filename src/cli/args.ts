@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { protectNegatives, restorePositionals, unknownOptionMessage } from './arg-fixups.js';
 import { UsageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import type { ConnectOptions } from '../index.js';
@@ -53,28 +54,36 @@ export interface Parsed {
 /**
  * Parses `argv` (everything after the command name, global options included) strictly.
  *
- * @throws UsageError for an unknown option, a missing option value, or a value given to a flag
+ * A negative number is an option's value after a string option (`--priority -3`), else a positional
+ * (`counter add c -3`).
+ *
+ * @throws UsageError for an unknown option (naming the closest known one), a missing option value, or a
+ *   value given to a flag
  */
 export function parseCommand(argv: readonly string[], options: OptionsSpec, command: string): Parsed {
   const split = argv.indexOf('--');
   const head = split === -1 ? [...argv] : argv.slice(0, split);
   const child = split === -1 ? undefined : argv.slice(split + 1);
+  const spec = { ...GLOBAL_OPTIONS, ...options };
+  const { args, negatives } = protectNegatives(head, spec);
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({
-      args: head,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      strict: true,
-      allowPositionals: true,
-    }) as { values: Record<string, unknown>; positionals: string[] };
+    parsed = parseArgs({ args, options: spec, strict: true, allowPositionals: true }) as {
+      values: Record<string, unknown>;
+      positionals: string[];
+    };
   } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const unknown = /^Unknown option '([^']+)'/.exec(typeof e.message === 'string' ? e.message : '');
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown?.[1] !== undefined)
+      throw new UsageError(unknownOptionMessage(unknown[1], spec), command);
     // parseArgs names the option, never echoes its value: safe to print even for --password.
     throw new UsageError(err instanceof Error ? err.message : String(err), command);
   }
   const values = parsed.values as Parsed['values'];
   return {
     values,
-    positionals: parsed.positionals,
+    positionals: restorePositionals(parsed.positionals, negatives),
     child,
     json: values.json === true,
     help: values.help === true,

@@ -25,14 +25,14 @@ Exit status: 0; 1 conflict (too many concurrent writers) or a key that holds no 
 
 Examples:
   etcd-coord counter incr ids/order --kind version
-  etcd-coord counter add stock/widgets -- -3
+  etcd-coord counter add stock/widgets -3
   etcd-coord counter get stock/widgets`;
 
 /** Runs `counter`. */
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const p = parseCommand(args, OPTIONS, 'counter');
   if (p.help) return printHelp(io, help, GLOBAL_HELP);
-  // `add <name> -- -3`: a negative amount after "--" would otherwise read as an option.
+  // `add <name> -3` is a positional (args.ts); `add <name> -- -3`, the older spelling, still works.
   const all = [...p.positionals, ...(p.child ?? [])];
   const [sub, name, amount, extra] = all;
   if (sub === undefined) throw new UsageError('missing <get|incr|add>', 'counter');
