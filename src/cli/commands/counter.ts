@@ -5,7 +5,7 @@
  */
 import { GLOBAL_HELP, connectOptions, parseCommand, str } from '../args.js';
 import { withCoordinator } from '../coordinator.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { emit, printHelp, type CliIo } from '../io.js';
 
 const OPTIONS = { kind: { type: 'string' } } as const;
@@ -56,12 +56,20 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   return withCoordinator(connectOptions(p, io, 'counter'), io, async (coord) => {
     const callOpts = { signal: io.signal };
     let value: bigint;
-    if (kind === 'version') {
-      const c = coord.counter(name);
-      value = sub === 'incr' ? await c.increment(callOpts) : await c.get(callOpts);
-    } else {
-      const c = coord.atomicCounter(name);
-      value = sub === 'get' ? await c.get(callOpts) : await c.add(delta ?? 1n, callOpts);
+    try {
+      if (kind === 'version') {
+        const c = coord.counter(name);
+        value = sub === 'incr' ? await c.increment(callOpts) : await c.get(callOpts);
+      } else {
+        const c = coord.atomicCounter(name);
+        value = sub === 'get' ? await c.get(callOpts) : await c.add(delta ?? 1n, callOpts);
+      }
+    } catch (err) {
+      // The library refuses a key that holds something else (never overwriting it) with a TypeError
+      // naming the key: for the CLI that is the documented "a key that holds no counter", exit 1.
+      if (err instanceof TypeError && /^counter "/.test(err.message))
+        throw new CliError(err.message, ExitCode.FAILED, { cause: err });
+      throw err;
     }
     emit(io, p.json, value.toString(), { name, value });
     return ExitCode.OK;
