@@ -33,7 +33,8 @@ export const GLOBAL_HELP = `Global options:
   --endpoints <a,b>      etcd endpoints (host:port, comma-separated). Env: ETCD_ENDPOINTS, then
                          ETCDCTL_ENDPOINTS. Default 127.0.0.1:2379
   --namespace <prefix>   key prefix isolating this app, e.g. myapp/
-  --user <name[:pass]>   etcd user. Env: ETCD_USER
+  --user <name[:pass]>   etcd user. Env: ETCD_USER. Without a password (--password, ETCD_PASSWORD or
+                         name:pass) it is asked for on the terminal, never echoed
   --password <pass>      etcd password (prefer the env var: flags show up in ps). Env: ETCD_PASSWORD
   --cacert/--cert/--key  TLS: CA bundle, client certificate and key (PEM files)
   --dial-timeout <dur>   give up connecting after this long (exit 69). Default 5s
@@ -187,6 +188,9 @@ export function intOption(
   return n;
 }
 
+/** Options from {@link connectOptions} with a user but no password: prompted for when stdin is a terminal. */
+export const passwordToPrompt = new WeakSet<ConnectOptions>();
+
 /**
  * `connect()` options from the global options and the environment. Passwords are added to `io.secrets`
  * so that no message can print them.
@@ -220,6 +224,8 @@ export function connectOptions(
   if (password !== undefined && user === undefined)
     throw new UsageError('a password was given without --user (or ETCD_USER)', command);
   if (user !== undefined) opts.auth = { username: user, password: password ?? '' };
+  // A user without a password: `withCoordinator` asks for it on a terminal (as etcdctl does).
+  if (user !== undefined && password === undefined) passwordToPrompt.add(opts);
   const ca = str(p, 'cacert');
   const cert = str(p, 'cert');
   const key = str(p, 'key');
