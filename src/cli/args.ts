@@ -32,7 +32,7 @@ export const GLOBAL_OPTIONS = {
 export const GLOBAL_HELP = `Global options:
   --endpoints <a,b>      etcd endpoints (host:port, comma-separated). Env: ETCD_ENDPOINTS, then
                          ETCDCTL_ENDPOINTS. Default 127.0.0.1:2379
-  --namespace <prefix>   key prefix isolating this app, e.g. myapp/
+  --namespace <prefix>   key prefix isolating this app, e.g. myapp/ (the trailing / is added if missing)
   --user <name[:pass]>   etcd user. Env: ETCD_USER. Without a password (--password, ETCD_PASSWORD or
                          name:pass) it is asked for on the terminal, never echoed
   --password <pass>      etcd password (prefer the env var: flags show up in ps). Env: ETCD_PASSWORD
