@@ -9,8 +9,11 @@ export interface OnceAttempt {
   /** ISO timestamps. */
   start: string;
   end?: string | undefined;
-  /** `crashed`: the holder's lease expired before it wrote an outcome. */
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  /**
+   * `crashed`: the holder's lease expired before it wrote an outcome. `interrupted`: its caller stopped it
+   * (the `signal` given to once() aborted: a host shutting down) and the job then ended; the slot stays open.
+   */
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
   error?: string | undefined;
   /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
   fencingToken: string;
@@ -25,19 +28,23 @@ export interface OnceAttempt {
 export interface OnceRecord {
   job: string;
   slot: string;
-  /** `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed with `onCrash: 'fail'`. */
-  state: 'running' | 'done' | 'failed';
+  /**
+   * `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed
+   * with `onCrash: 'fail'`; `interrupted`: the last attempt was stopped by its own host (shutdown), and the
+   * next host runs the slot again, whatever `onCrash` says.
+   */
+  state: 'running' | 'done' | 'failed' | 'interrupted';
   /** The last attempt's host, pid, start, end and outcome, for a quick look. */
   host: string;
   pid: number;
   start: string;
   end?: string | undefined;
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
   attempts: OnceAttempt[];
 }
 
-const STATES = new Set(['running', 'done', 'failed']);
-const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed']);
+const STATES = new Set(['running', 'done', 'failed', 'interrupted']);
+const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed', 'interrupted']);
 
 /** What is wrong with `value` as a once record, or `undefined` when it is one. */
 function recordProblem(value: unknown): string | undefined {
@@ -58,6 +65,11 @@ function recordProblem(value: unknown): string | undefined {
       return 'an attempt with a `lease` that is not a hex lease id';
   }
   return undefined;
+}
+
+/** True while the slot may still be run: an attempt is running (or crashed), or the last one was interrupted. */
+export function isOpen(record: OnceRecord): boolean {
+  return record.state === 'running' || record.state === 'interrupted';
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   SessionExpiredError,
 } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
+import { isOpen, RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
 import { waitForRunner } from './once-runner-wait.js';
 import {
   assertName,
@@ -71,7 +71,9 @@ export interface OnceOptions extends WaitOptions {
  * if (r.status === 'skipped') console.log(`already done by ${r.record.host}`);
  * ```
  *
- * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`)
+ * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`), or, when
+ *   `opts.signal` had aborted (the caller stopping it: a shutdown), after recording `interrupted`: the next
+ *   host runs the slot again, whatever `onCrash` says
  * @throws InvalidArgumentError when `job` or `slot` is not a valid name, or `slot` contains `/` (before any request)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
  * @throws ConflictError when the record key holds something that is not a once record of this job and slot
@@ -144,7 +146,7 @@ export async function once<T>(
   let term: Term | undefined;
   try {
     const early = await store.read(wait).catch(timedOut);
-    if (early && early.record.state !== 'running') return finished(early.record);
+    if (early && !isOpen(early.record)) return finished(early.record);
     // Stand in line for the slot. Losing the lease while queued (a long wait, a pause, a slow host) is
     // not the end: look at the record again, and if the slot is still open, stand again.
     for (;;) {
@@ -169,7 +171,7 @@ export async function once<T>(
         if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || wait.aborted)
           return timedOut(err);
         const again = await store.read(wait).catch(timedOut);
-        if (again && again.record.state !== 'running') return finished(again.record);
+        if (again && !isOpen(again.record)) return finished(again.record);
       }
     }
     const alive = runner.signal;
@@ -179,7 +181,7 @@ export async function once<T>(
     // wait for its outcome or for its lease to go (breaker F4).
     if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
     const previous = current?.record;
-    if (previous && previous.state !== 'running') return finished(previous);
+    if (previous && !isOpen(previous)) return finished(previous);
 
     const attempts = (previous?.attempts ?? []).map((a) =>
       a.outcome === undefined ? { ...a, outcome: 'crashed' as const } : a,
@@ -192,7 +194,8 @@ export async function once<T>(
       fencingToken: term.fencingToken.toString(),
       lease: runner.leaseId.toString(16),
     };
-    if (previous && onCrash === 'fail') {
+    // An interrupted attempt did not crash: its host stopped it (shutdown). It is run again, not failed.
+    if (previous?.state === 'running' && onCrash === 'fail') {
       const failed: OnceRecord = { ...previous, state: 'failed', outcome: 'crashed', attempts };
       await store.write(failed, guard, alive);
       return { status: 'failed', record: failed };
@@ -228,8 +231,11 @@ export async function once<T>(
       });
     } catch (err) {
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
-      // record stays `running` and the slot is treated as crashed by the next host.
-      await store.write(finish(running, 'error', err), outcomeGuard, alive).catch(() => undefined);
+      // record stays `running` and the slot is treated as crashed by the next host. A job that ended after
+      // its caller's signal aborted (the host shutting down) was interrupted, not failed: the slot stays
+      // open for another host. The slot lost first (term.signal alone) is not an interruption.
+      const outcome = opts.signal?.aborted === true && !term.signal.aborted ? 'interrupted' : 'error';
+      await store.write(finish(running, outcome, err), outcomeGuard, alive).catch(() => undefined);
       throw err;
     } finally {
       scope.dispose();
@@ -254,7 +260,7 @@ function finished<T>(record: OnceRecord): OnceResult<T> {
     : { status: 'failed', record };
 }
 
-function finish(record: OnceRecord, outcome: 'ok' | 'error', err?: unknown): OnceRecord {
+function finish(record: OnceRecord, outcome: 'ok' | 'error' | 'interrupted', err?: unknown): OnceRecord {
   const end = new Date().toISOString();
   const attempts = record.attempts.slice();
   const last = attempts.pop();
@@ -266,5 +272,5 @@ function finish(record: OnceRecord, outcome: 'ok' | 'error', err?: unknown): Onc
       ...(err === undefined ? {} : { error: err instanceof Error ? err.message : String(err) }),
     });
   }
-  return { ...record, state: 'done', end, outcome, attempts };
+  return { ...record, state: outcome === 'interrupted' ? 'interrupted' : 'done', end, outcome, attempts };
 }

@@ -47,8 +47,9 @@ skew up to half the period. Schedule the cron at those multiples (--every 1h ↔
 The child sees ETCD_LOCK_KEY, ETCD_LOCK_REV, ETCD_COORD_FENCING_TOKEN, ETCD_COORD_ONCE_SLOT. If the slot
 is lost or at risk while <cmd> runs, <cmd> gets SIGTERM, then SIGKILL after --kill-after and before the
 lease can expire, and etcd-coord exits 79.
-A <cmd> that fails (non-zero status, including after a forwarded SIGINT/SIGTERM) records the slot as
-failed: other hosts exit 81 for it and do not run it again.
+A <cmd> that fails (non-zero status) records the slot as failed: other hosts exit 81 for it and do not
+run it again. A <cmd> that ends after etcd-coord got SIGINT/SIGTERM/SIGHUP (forwarded to it: a deploy, a
+host shutdown) records the slot as interrupted, not failed: the next host runs it (whatever --on-crash).
 
 Options:
   --slot <id>             the slot, e.g. 2026-11-21 for a daily job (no "/")
@@ -144,7 +145,14 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         },
       );
     } catch (err) {
-      if (err instanceof ChildFailed) return err.exitCode;
+      if (err instanceof ChildFailed) {
+        if (io.signal.aborted && !child?.lost)
+          note(
+            io,
+            `"${job}" slot ${slot} interrupted by ${String(io.signal.reason)}: another host may run it`,
+          );
+        return err.exitCode;
+      }
       // Lost mid-run: whatever recording the outcome then failed with, the answer is "lost".
       if (child?.lost) {
         throw new CliError(
