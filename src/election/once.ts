@@ -11,6 +11,7 @@ import {
 import type { Session } from '../core/session.js';
 import { isOpen, RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
 import { waitForRunner } from './once-runner-wait.js';
+import { sweepRecords } from './once-admin.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -56,6 +57,12 @@ export interface OnceOptions extends WaitOptions {
    * job has time to stop. A holder that finished (or skipped) hands over at once. Default 0.
    */
   lockDelayMs?: number | undefined;
+  /**
+   * Retention: after running the job, the host that ran it deletes this job's records finished more than
+   * `retainMs` ago (never one that may still run; see `sweepRecords`). A host asking for a slot whose
+   * record is gone runs it again, so keep records longer than any host can be late. Default: kept for ever.
+   */
+  retainMs?: number | undefined;
 }
 
 /**
@@ -124,6 +131,7 @@ export async function once<T>(
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
   assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
+  assertOptionalDuration(opts.retainMs, 'retainMs');
 
   const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
@@ -144,6 +152,7 @@ export async function once<T>(
   let own: Session | undefined;
   let runner: Session | undefined;
   let term: Term | undefined;
+  let ranHere = false;
   try {
     const early = await store.read(wait).catch(timedOut);
     if (early && !isOpen(early.record)) return finished(early.record);
@@ -221,6 +230,7 @@ export async function once<T>(
     runner.throwIfDone();
     if (term.signal.aborted) throw term.signal.reason as Error;
     const scope = withDeadline(opts.signal, undefined, term.signal);
+    ranHere = true;
     let value: T;
     try {
       value = await fn(scope.signal, {
@@ -251,6 +261,9 @@ export async function once<T>(
     // in the background while the session lives, so it does not fail the call.
     await term?.close().catch(() => undefined);
     await own?.close();
+    // After the slot is released (others need not wait for it); a failed sweep is retried by the next run.
+    if (ranHere && opts.retainMs !== undefined)
+      await sweepRecords(ctx, job, opts.retainMs).catch(() => undefined);
   }
 }
 
