@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { exitOf, track } from '../support/reaper.js';
-import { useSharedEtcd } from '../support/shared.js';
+import { useSharedEtcd, waitFor } from '../support/shared.js';
 import { cliArgv, cliEnv, runCli, startCli, useCli } from './cli-helper.js';
 
 describe('etcd-coord rough edges a first user meets', { timeout: 60_000 }, () => {
@@ -93,6 +93,26 @@ describe('etcd-coord rough edges a first user meets', { timeout: 60_000 }, () =>
     expect(BigInt(out.fencingToken)).toBeGreaterThan(0n);
     holder.kill('SIGTERM');
     expect((await holder.exited).code).toBe(143);
+  });
+
+  it('--verbose says who holds the lock and how many wait, then when it was acquired', async () => {
+    const holder = startCli([...global(), 'lock', 'verbose']);
+    const key = await holder.waitForLine(/verbose\//, 15_000);
+    const waiter = startCli([...global(), 'lock', 'verbose', '--verbose', '--', 'true']);
+    await waitFor(() => /waiting for lock/.test(waiter.stderr()), { message: 'the waiting line' });
+    const lease = key.split('/').at(-1) ?? '';
+    expect(waiter.stderr()).toMatch(
+      new RegExp(
+        `^etcd-coord: waiting for lock "verbose": held by verbose/${lease} \\(lease ${lease}, fencing token \\d+\\); 0 waiting ahead$`,
+        'm',
+      ),
+    );
+    holder.kill('SIGTERM');
+    expect((await waiter.exited).code, waiter.stderr()).toBe(0);
+    expect(waiter.stderr()).toMatch(
+      /^etcd-coord: acquired lock "verbose" after \d+\.\ds \(key verbose\/[0-9a-f]+, fencing token \d+\)$/m,
+    );
+    await holder.exited;
   });
 
   it('--shell runs the command through sh -c, with the lock env', async () => {

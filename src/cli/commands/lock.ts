@@ -16,7 +16,7 @@ import {
 } from '../args.js';
 import { withCoordinator } from '../coordinator.js';
 import { CliError, ExitCode, UsageError, signalExitCode } from '../exit-codes.js';
-import { LockLostError, type Lock } from '../../index.js';
+import { LockLostError, type Coordinator, type Lock, type Mutex } from '../../index.js';
 import { emit, note, printHelp, type CliIo } from '../io.js';
 import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
 import { leaseHolding } from '../lease-escalation.js';
@@ -29,6 +29,7 @@ const OPTIONS = {
   'kill-after': { type: 'string' },
   'lock-delay': { type: 'string' },
   shell: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
 } as const;
 
 export const help = `Usage: etcd-coord lock <name> [--ttl 10] [--timeout 30s] [--try] [--kill-after 5s] [--lock-delay 6s] -- <cmd…>
@@ -51,6 +52,8 @@ Options:
   --ttl <seconds>         lease TTL (integer >= 2): how soon the lock of a crashed host frees. Default 10
   --timeout <duration>    give up waiting after this long: exit 75
   --try                   do not wait: exit 75 at once if the lock is held
+  -v, --verbose           on stderr: who holds the lock and how many are queued when it starts waiting,
+                          and when (after how long) it was acquired
   --shell                 run the one argument after "--" as a script with \`sh -c\` (as \`consul lock -shell\`)
 ${KILL_POLICY_HELP}
 
@@ -81,11 +84,20 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
 
   return withCoordinator(opts, io, async (coord) => {
     const mutex = coord.mutex(name, { lockDelayMs });
+    const started = performance.now();
+    if (flag(p, 'verbose')) await reportQueue(io, coord, mutex, name);
     const lock = tryOnly
       ? await mutex.tryLock()
       : await mutex.lock({ signal: io.signal, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
     if (lock === null)
       throw new CliError(`lock "${name}" is held by another holder (--try)`, ExitCode.TIMED_OUT);
+    if (flag(p, 'verbose')) {
+      const waited = ((performance.now() - started) / 1000).toFixed(1);
+      note(
+        io,
+        `acquired lock "${name}" after ${waited}s (key ${lock.key}, fencing token ${lock.fencingToken})`,
+      );
+    }
     try {
       if (argv === undefined) return await holdUntilInterrupted(io, p.json, name, lock);
       const env = holdEnv(lock.etcdKey.toString(), lock.fencingToken);
@@ -140,5 +152,20 @@ async function holdUntilInterrupted(io: CliIo, json: boolean, name: string, lock
     `lock "${name}" was lost (${reason instanceof Error ? reason.message : 'lost'})`,
     ExitCode.LOST,
     { cause: reason },
+  );
+}
+
+/** `--verbose`: one stderr line saying who holds `name` and how many holders and waiters are queued. */
+async function reportQueue(io: CliIo, coord: Coordinator, mutex: Mutex, name: string): Promise<void> {
+  const holder = await mutex.holder({ signal: io.signal });
+  if (holder === null) return note(io, `lock "${name}" is free`);
+  let queued = 0;
+  // Keys of this name only (`<name>/<lease hex>`), not of nested names (`<name>/sub/…`).
+  for await (const kv of coord.range(`${name}/`, { keysOnly: true, signal: io.signal }))
+    if (/^[0-9a-f]+$/.test(kv.key.toString().slice(name.length + 1))) queued++;
+  note(
+    io,
+    `waiting for lock "${name}": held by ${holder.key} (lease ${holder.leaseId.toString(16)}, ` +
+      `fencing token ${holder.fencingToken}); ${queued - 1} waiting ahead`,
   );
 }
