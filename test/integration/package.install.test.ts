@@ -123,6 +123,41 @@ describe('the packed tarball installed into fresh ESM and CommonJS apps', () => 
     expect(out.key).toMatch(/^pkg\/[0-9a-f]+$/);
   });
 
+  it('type-checks from CommonJS (`import x = require()`) and ESM under strict `module: nodenext`', async () => {
+    await writeFile(
+      join(app(), 'check.cts'),
+      "import etcd = require('etcd-coord');\nexport const c: Promise<etcd.Coordinator> = etcd.connect({ namespace: 'a/' });\n",
+    );
+    await writeFile(
+      join(app(), 'esm', 'check.mts'),
+      "import { connect, type Coordinator } from 'etcd-coord';\nexport const c: Promise<Coordinator> = connect({ namespace: 'a/' });\n",
+    );
+    const tsconfig = {
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        strict: true,
+        noEmit: true,
+        // The app has no @types/node of its own: use this checkout's.
+        typeRoots: [join(ROOT, 'node_modules', '@types')],
+        types: ['node'],
+      },
+      files: ['check.cts', 'esm/check.mts'],
+    };
+    await writeFile(join(app(), 'tsconfig.json'), JSON.stringify(tsconfig));
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = await run(process.execPath, [tsc, '-p', 'tsconfig.json'], {
+      cwd: app(),
+      timeout: 120_000,
+    }).then(
+      () => ({ ok: true, out: '' }),
+      (err: { stdout?: string }) => ({ ok: false, out: err.stdout ?? String(err) }),
+    );
+    expect(r.out).toBe('');
+    expect(r.ok).toBe(true);
+  });
+
   it('installs the etcd-coord bin, which prints its help', async () => {
     const { stdout } = await run(join(app(), 'node_modules', '.bin', 'etcd-coord'), ['--help'], {
       cwd: app(),
