@@ -6,6 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { protectNegatives, restorePositionals, unknownOptionMessage } from './arg-fixups.js';
 import { UsageError } from './exit-codes.js';
 import type { CliIo } from './io.js';
 import type { ConnectOptions } from '../index.js';
@@ -31,8 +32,9 @@ export const GLOBAL_OPTIONS = {
 export const GLOBAL_HELP = `Global options:
   --endpoints <a,b>      etcd endpoints (host:port, comma-separated). Env: ETCD_ENDPOINTS, then
                          ETCDCTL_ENDPOINTS. Default 127.0.0.1:2379
-  --namespace <prefix>   key prefix isolating this app, e.g. myapp/
-  --user <name[:pass]>   etcd user. Env: ETCD_USER
+  --namespace <prefix>   key prefix isolating this app, e.g. myapp/ (the trailing / is added if missing)
+  --user <name[:pass]>   etcd user. Env: ETCD_USER. Without a password (--password, ETCD_PASSWORD or
+                         name:pass) it is asked for on the terminal, never echoed
   --password <pass>      etcd password (prefer the env var: flags show up in ps). Env: ETCD_PASSWORD
   --cacert/--cert/--key  TLS: CA bundle, client certificate and key (PEM files)
   --dial-timeout <dur>   give up connecting after this long (exit 69). Default 5s
@@ -53,28 +55,36 @@ export interface Parsed {
 /**
  * Parses `argv` (everything after the command name, global options included) strictly.
  *
- * @throws UsageError for an unknown option, a missing option value, or a value given to a flag
+ * A negative number is an option's value after a string option (`--priority -3`), else a positional
+ * (`counter add c -3`).
+ *
+ * @throws UsageError for an unknown option (naming the closest known one), a missing option value, or a
+ *   value given to a flag
  */
 export function parseCommand(argv: readonly string[], options: OptionsSpec, command: string): Parsed {
   const split = argv.indexOf('--');
   const head = split === -1 ? [...argv] : argv.slice(0, split);
   const child = split === -1 ? undefined : argv.slice(split + 1);
+  const spec = { ...GLOBAL_OPTIONS, ...options };
+  const { args, negatives } = protectNegatives(head, spec);
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({
-      args: head,
-      options: { ...GLOBAL_OPTIONS, ...options },
-      strict: true,
-      allowPositionals: true,
-    }) as { values: Record<string, unknown>; positionals: string[] };
+    parsed = parseArgs({ args, options: spec, strict: true, allowPositionals: true }) as {
+      values: Record<string, unknown>;
+      positionals: string[];
+    };
   } catch (err) {
+    const e = err as { code?: unknown; message?: unknown };
+    const unknown = /^Unknown option '([^']+)'/.exec(typeof e.message === 'string' ? e.message : '');
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown?.[1] !== undefined)
+      throw new UsageError(unknownOptionMessage(unknown[1], spec), command);
     // parseArgs names the option, never echoes its value: safe to print even for --password.
     throw new UsageError(err instanceof Error ? err.message : String(err), command);
   }
   const values = parsed.values as Parsed['values'];
   return {
     values,
-    positionals: parsed.positionals,
+    positionals: restorePositionals(parsed.positionals, negatives),
     child,
     json: values.json === true,
     help: values.help === true,
@@ -178,6 +188,9 @@ export function intOption(
   return n;
 }
 
+/** Options from {@link connectOptions} with a user but no password: prompted for when stdin is a terminal. */
+export const passwordToPrompt = new WeakSet<ConnectOptions>();
+
 /**
  * `connect()` options from the global options and the environment. Passwords are added to `io.secrets`
  * so that no message can print them.
@@ -211,6 +224,8 @@ export function connectOptions(
   if (password !== undefined && user === undefined)
     throw new UsageError('a password was given without --user (or ETCD_USER)', command);
   if (user !== undefined) opts.auth = { username: user, password: password ?? '' };
+  // A user without a password: `withCoordinator` asks for it on a terminal (as etcdctl does).
+  if (user !== undefined && password === undefined) passwordToPrompt.add(opts);
   const ca = str(p, 'cacert');
   const cert = str(p, 'cert');
   const key = str(p, 'key');

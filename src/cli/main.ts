@@ -253,6 +253,14 @@ async function runProcess(): Promise<void> {
   });
   // Last resort (an internal error, a forced exit): never leave a supervised child running.
   process.on('exit', killLiveChildren);
+  // A reader that stopped reading (`etcd-coord ls p/ | head`): stop quietly, with the status of a process
+  // killed by SIGPIPE (141, as etcdctl and most Unix tools), not a stack trace. Held keys are on leases.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(signalExitCode('SIGPIPE'));
+      process.exit(ExitCode.IO_ERROR);
+    });
+  }
   const code = await main(process.argv.slice(2), io);
   // Flush what is buffered (pipes are asynchronous on some platforms), then exit: lingering client
   // timers must not keep the process alive.

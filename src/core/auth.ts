@@ -23,6 +23,15 @@ export function isAuthStaleError(err: unknown): boolean {
 }
 
 /**
+ * True for etcd's "authentication is not enabled": the client sent a user name and password to an etcd
+ * that has auth disabled, which refuses them (as it refuses `etcdctl --user`). A FAILED_PRECONDITION
+ * without an etcd3 type, so recognised by its text.
+ */
+export function isAuthNotEnabledError(err: unknown): boolean {
+  return err instanceof Error && /etcdserver: authentication is not enabled/.test(err.message);
+}
+
+/**
  * True for etcd's "user name is empty": auth is enabled on the server and the request carried neither a
  * token nor a client certificate. etcd3 has no type for it (it arrives as INVALID_ARGUMENT).
  */

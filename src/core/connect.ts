@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Etcd3, type IOptions } from 'etcd3';
-import { AbortedError, UnavailableError } from './errors.js';
+import { AbortedError, InvalidArgumentError, UnavailableError } from './errors.js';
 import { withDeadline, abortError } from './deadline.js';
 import { EndpointHealth } from './endpoints.js';
 import { assertEndpoint, assertInteger, assertName, assertTtlSeconds } from './validate.js';
@@ -9,7 +9,10 @@ import { assertEndpoint, assertInteger, assertName, assertTtlSeconds } from './v
 export interface ConnectOptions {
   /** `host:port` or `http(s)://host:port`. Default: `ETCD_ENDPOINTS`, then `ETCDCTL_ENDPOINTS` (comma-separated), then `127.0.0.1:2379`. */
   endpoints?: string[];
-  /** Key prefix isolating this app, e.g. `'myapp/'`. Every recipe's keys live under it. */
+  /**
+   * Key prefix isolating this app, e.g. `'myapp/'`. Every recipe's keys live under it. A trailing `/` is
+   * added when missing (`'myapp'` is `'myapp/'`), so `myapp` and `myapp2` never share keys.
+   */
   namespace?: string;
   /** TTL of the default session's lease, in seconds (integer ≥ 2). Default 10. */
   ttlSeconds?: number;
@@ -56,16 +59,82 @@ export interface ResolvedOptions {
   requestTimeoutMs: number;
 }
 
-/** Validates options before anything touches the network; every error names its argument. */
+/** Every key `ConnectOptions` has: anything else is a mistake (a typo, another client's option name). */
+const KNOWN: ReadonlySet<string> = new Set<keyof ConnectOptions>([
+  'endpoints',
+  'namespace',
+  'ttlSeconds',
+  'auth',
+  'tls',
+  'client',
+  'dialTimeoutMs',
+  'requestTimeoutMs',
+  'signal',
+]);
+
+/** Names users bring from etcd3, etcdctl or other clients, and what they are called here. */
+const ALIASES: Readonly<Record<string, keyof ConnectOptions>> = {
+  hosts: 'endpoints',
+  endpoint: 'endpoints',
+  prefix: 'namespace',
+  ttl: 'ttlSeconds',
+  credentials: 'auth',
+  dialTimeout: 'dialTimeoutMs',
+  timeout: 'requestTimeoutMs',
+  requestTimeout: 'requestTimeoutMs',
+};
+
+/**
+ * Rejects an option `ConnectOptions` does not have (`{ ttl: 5 }` would otherwise be ignored silently),
+ * naming it and, when it looks like one, the option meant.
+ *
+ * @throws InvalidArgumentError `Unknown connect() option \`ttl\` (did you mean \`ttlSeconds\`?)`
+ */
+function assertKnownOptions(opts: object): void {
+  for (const key of Object.keys(opts)) {
+    if (KNOWN.has(key)) continue;
+    const lower = key.toLowerCase();
+    const meant =
+      (Object.hasOwn(ALIASES, key) ? ALIASES[key] : undefined) ??
+      [...KNOWN].find((k) => k.toLowerCase() === lower || k.toLowerCase().startsWith(lower));
+    const hint = meant === undefined ? '' : ` (did you mean \`${meant}\`?)`;
+    throw new InvalidArgumentError(
+      `Unknown connect() option \`${key}\`${hint}; the options are ${[...KNOWN].join(', ')}`,
+    );
+  }
+}
+
+/**
+ * A namespace is a key prefix ending in `/`: `'app1'` means `'app1/'`, so that `app1` and `app10` never
+ * share keys (a bare `'app1'` used to give keys like `app1nsx/…`). `''` is no namespace.
+ *
+ * @example
+ * ```ts
+ * normaliseNamespace('app1'); // 'app1/'
+ * ```
+ */
+export function normaliseNamespace(namespace: string): string {
+  return namespace === '' || namespace.endsWith('/') ? namespace : `${namespace}/`;
+}
+
+/**
+ * Validates options before anything touches the network; every error names its argument. Unknown
+ * options are refused; a namespace without a trailing `/` gets one ({@link normaliseNamespace}).
+ */
 export function resolveOptions(opts: ConnectOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (typeof opts !== 'object' || opts === null) {
+    throw new TypeError('Expected the connect() options to be an object');
+  }
+  assertKnownOptions(opts);
   const fromEnv = env.ETCD_ENDPOINTS || env.ETCDCTL_ENDPOINTS;
   const raw = opts.endpoints ?? (fromEnv ? fromEnv.split(',') : ['127.0.0.1:2379']);
   if (!Array.isArray(raw) || raw.length === 0) {
     throw new TypeError('Expected `endpoints` to be a non-empty array of "host:port" strings');
   }
   const endpoints = raw.map((e) => assertEndpoint(e, 'endpoints'));
-  const namespace = opts.namespace ?? '';
-  if (namespace !== '') assertName(namespace, 'namespace');
+  const given = opts.namespace ?? '';
+  if (given !== '') assertName(given, 'namespace');
+  const namespace = normaliseNamespace(given);
   const ttlSeconds = opts.ttlSeconds ?? 10;
   assertTtlSeconds(ttlSeconds, 'ttlSeconds');
   const dialTimeoutMs = opts.dialTimeoutMs ?? 5000;

@@ -1,4 +1,4 @@
-import { isAuthRequiredError, isAuthStaleError } from './auth.js';
+import { isAuthNotEnabledError, isAuthRequiredError, isAuthStaleError } from './auth.js';
 import { GrpcStatus, grpcStatusCode, hasClassName, wasNeverSent } from './refused.js';
 
 /** The stable codes carried by every {@link CoordError}. */
@@ -172,6 +172,10 @@ export function toCoordError(err: unknown, what: string, write = false): Error {
   }
   if (isAuthRequiredError(err)) {
     const message = `${what}: etcd requires authentication: give \`auth\` (user and password) or a client certificate`;
+    return new PermissionDeniedError(message, { cause: err });
+  }
+  if (isAuthNotEnabledError(err)) {
+    const message = `${what}: etcd has authentication disabled and refuses a user name and password: connect without them`;
     return new PermissionDeniedError(message, { cause: err });
   }
   if (isAuthStaleError(err)) {

@@ -12,8 +12,11 @@ export interface OnceAttempt {
   start: string;
   /** When it ended (ISO 8601); absent while it runs. */
   end?: string | undefined;
-  /** `crashed`: the holder's lease expired before it wrote an outcome. */
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  /**
+   * `crashed`: the holder's lease expired before it wrote an outcome. `interrupted`: its caller stopped it
+   * (the `signal` given to once() aborted: a host shutting down) and the job then ended; the slot stays open.
+   */
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
   /** The error message of an `error` outcome. */
   error?: string | undefined;
   /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
@@ -31,8 +34,12 @@ export interface OnceRecord {
   job: string;
   /** The slot id (e.g. a date). */
   slot: string;
-  /** `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed with `onCrash: 'fail'`. */
-  state: 'running' | 'done' | 'failed';
+  /**
+   * `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed
+   * with `onCrash: 'fail'`; `interrupted`: the last attempt was stopped by its own host (shutdown), and the
+   * next host runs the slot again, whatever `onCrash` says.
+   */
+  state: 'running' | 'done' | 'failed' | 'interrupted';
   /** The last attempt's host, pid, start, end and outcome, for a quick look. */
   host: string;
   /** Its process id. */
@@ -41,14 +48,17 @@ export interface OnceRecord {
   start: string;
   /** When it ended (ISO 8601); absent while it runs. */
   end?: string | undefined;
-  /** How it ended: `ok`, `error` (the job threw or exited non-zero) or `crashed` (its lease expired). */
-  outcome?: 'ok' | 'error' | 'crashed' | undefined;
+  /**
+   * How it ended: `ok`, `error` (the job threw or exited non-zero), `crashed` (its lease expired) or
+   * `interrupted` (stopped by its own host).
+   */
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
   /** Every attempt at this slot, oldest first. */
   attempts: OnceAttempt[];
 }
 
-const STATES = new Set(['running', 'done', 'failed']);
-const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed']);
+const STATES = new Set(['running', 'done', 'failed', 'interrupted']);
+const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed', 'interrupted']);
 
 /** What is wrong with `value` as a once record, or `undefined` when it is one. */
 function recordProblem(value: unknown): string | undefined {
@@ -69,6 +79,11 @@ function recordProblem(value: unknown): string | undefined {
       return 'an attempt with a `lease` that is not a hex lease id';
   }
   return undefined;
+}
+
+/** True while the slot may still be run: an attempt is running (or crashed), or the last one was interrupted. */
+export function isOpen(record: OnceRecord): boolean {
+  return record.state === 'running' || record.state === 'interrupted';
 }
 
 /**

@@ -9,8 +9,9 @@ import {
   SessionExpiredError,
 } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
+import { isOpen, RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
 import { waitForRunner } from './once-runner-wait.js';
+import { sweepRecords } from './once-admin.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -73,6 +74,12 @@ export interface OnceOptions extends WaitOptions {
    * job has time to stop. A holder that finished (or skipped) hands over at once. Default 0.
    */
   lockDelayMs?: number | undefined;
+  /**
+   * Retention: after running the job, the host that ran it deletes this job's records finished more than
+   * `retainMs` ago (never one that may still run; see `sweepRecords`). A host asking for a slot whose
+   * record is gone runs it again, so keep records longer than any host can be late. Default: kept for ever.
+   */
+  retainMs?: number | undefined;
 }
 
 /**
@@ -88,7 +95,9 @@ export interface OnceOptions extends WaitOptions {
  * if (r.status === 'skipped') console.log(`already done by ${r.record.host}`);
  * ```
  *
- * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`)
+ * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`), or, when
+ *   `opts.signal` had aborted (the caller stopping it: a shutdown), after recording `interrupted`: the next
+ *   host runs the slot again, whatever `onCrash` says
  * @throws InvalidArgumentError when `job` or `slot` is not a valid name, or `slot` contains `/` (before any request)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
  * @throws ConflictError when the record key holds something that is not a once record of this job and slot
@@ -139,6 +148,7 @@ export async function once<T>(
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
   assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
+  assertOptionalDuration(opts.retainMs, 'retainMs');
 
   const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
@@ -159,9 +169,10 @@ export async function once<T>(
   let own: Session | undefined;
   let runner: Session | undefined;
   let term: Term | undefined;
+  let ranHere = false;
   try {
     const early = await store.read(wait).catch(timedOut);
-    if (early && early.record.state !== 'running') return finished(early.record);
+    if (early && !isOpen(early.record)) return finished(early.record);
     // Stand in line for the slot. Losing the lease while queued (a long wait, a pause, a slow host) is
     // not the end: look at the record again, and if the slot is still open, stand again.
     for (;;) {
@@ -186,7 +197,7 @@ export async function once<T>(
         if (!(err instanceof SessionExpiredError || err instanceof LockLostError) || wait.aborted)
           return timedOut(err);
         const again = await store.read(wait).catch(timedOut);
-        if (again && again.record.state !== 'running') return finished(again.record);
+        if (again && !isOpen(again.record)) return finished(again.record);
       }
     }
     const alive = runner.signal;
@@ -196,7 +207,7 @@ export async function once<T>(
     // wait for its outcome or for its lease to go (breaker F4).
     if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
     const previous = current?.record;
-    if (previous && previous.state !== 'running') return finished(previous);
+    if (previous && !isOpen(previous)) return finished(previous);
 
     const attempts = (previous?.attempts ?? []).map((a) =>
       a.outcome === undefined ? { ...a, outcome: 'crashed' as const } : a,
@@ -209,7 +220,8 @@ export async function once<T>(
       fencingToken: term.fencingToken.toString(),
       lease: runner.leaseId.toString(16),
     };
-    if (previous && onCrash === 'fail') {
+    // An interrupted attempt did not crash: its host stopped it (shutdown). It is run again, not failed.
+    if (previous?.state === 'running' && onCrash === 'fail') {
       const failed: OnceRecord = { ...previous, state: 'failed', outcome: 'crashed', attempts };
       await store.write(failed, guard, alive);
       return { status: 'failed', record: failed };
@@ -235,6 +247,7 @@ export async function once<T>(
     runner.throwIfDone();
     if (term.signal.aborted) throw term.signal.reason as Error;
     const scope = withDeadline(opts.signal, undefined, term.signal);
+    ranHere = true;
     let value: T;
     try {
       value = await fn(scope.signal, {
@@ -245,8 +258,11 @@ export async function once<T>(
       });
     } catch (err) {
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
-      // record stays `running` and the slot is treated as crashed by the next host.
-      await store.write(finish(running, 'error', err), outcomeGuard, alive).catch(() => undefined);
+      // record stays `running` and the slot is treated as crashed by the next host. A job that ended after
+      // its caller's signal aborted (the host shutting down) was interrupted, not failed: the slot stays
+      // open for another host. The slot lost first (term.signal alone) is not an interruption.
+      const outcome = opts.signal?.aborted === true && !term.signal.aborted ? 'interrupted' : 'error';
+      await store.write(finish(running, outcome, err), outcomeGuard, alive).catch(() => undefined);
       throw err;
     } finally {
       scope.dispose();
@@ -262,6 +278,9 @@ export async function once<T>(
     // in the background while the session lives, so it does not fail the call.
     await term?.close().catch(() => undefined);
     await own?.close();
+    // After the slot is released (others need not wait for it); a failed sweep is retried by the next run.
+    if (ranHere && opts.retainMs !== undefined)
+      await sweepRecords(ctx, job, opts.retainMs).catch(() => undefined);
   }
 }
 
@@ -271,7 +290,7 @@ function finished<T>(record: OnceRecord): OnceResult<T> {
     : { status: 'failed', record };
 }
 
-function finish(record: OnceRecord, outcome: 'ok' | 'error', err?: unknown): OnceRecord {
+function finish(record: OnceRecord, outcome: 'ok' | 'error' | 'interrupted', err?: unknown): OnceRecord {
   const end = new Date().toISOString();
   const attempts = record.attempts.slice();
   const last = attempts.pop();
@@ -283,5 +302,5 @@ function finish(record: OnceRecord, outcome: 'ok' | 'error', err?: unknown): Onc
       ...(err === undefined ? {} : { error: err instanceof Error ? err.message : String(err) }),
     });
   }
-  return { ...record, state: 'done', end, outcome, attempts };
+  return { ...record, state: outcome === 'interrupted' ? 'interrupted' : 'done', end, outcome, attempts };
 }

@@ -3,6 +3,7 @@ import type { CoordContext } from '../core/context.js';
 import type { Session } from '../core/session.js';
 import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
+import { leaseHex } from '../core/keys.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
@@ -10,6 +11,9 @@ import { releaseMarkerOp } from '../core/lock-delay.js';
 import { clearHolderOp } from './held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
+
+/** How long the holder waits to learn whether a vanished key went with its lease (wording only). */
+const LOSS_CHECK_MS = 500;
 
 /**
  * The comparator a guarded write adds to its txn: "the lock key still exists with my create revision".
@@ -190,6 +194,38 @@ export class Lock {
     if (!this.#controller.signal.aborted) this.#controller.abort(err);
   }
 
+  /**
+   * Why the own key is gone, said as it is: its lease was revoked (`etcdctl lease revoke`) or expired, or
+   * the key itself was deleted (`etcdctl del`) while the lease lives. The lease check is bounded by
+   * {@link LOSS_CHECK_MS}: the loss must reach the holder promptly (another holder may already be granted).
+   */
+  async #keyGone(): Promise<LockLostError> {
+    const lease = leaseHex(this.leaseId);
+    const ttl = await this.#ctx.requester
+      .run(
+        `${this.#what}: check lease`,
+        (o) => this.#ctx.client.leaseClient.leaseTimeToLive({ ID: this.leaseId.toString() }, o),
+        { timeoutMs: LOSS_CHECK_MS },
+      )
+      .then(
+        (res) => Number(res.TTL),
+        () => undefined,
+      );
+    if (ttl !== undefined && ttl <= 0) {
+      return new LockLostError(
+        `${this.#what}: the lock's lease ${lease} was revoked or expired, and the lock key with it`,
+      );
+    }
+    if (ttl !== undefined) {
+      return new LockLostError(
+        `${this.#what}: the lock key was deleted by someone else (its lease ${lease} is still alive)`,
+      );
+    }
+    return new LockLostError(
+      `${this.#what}: the lock key was deleted (by someone else, or with its lease ${lease})`,
+    );
+  }
+
   /** Watches the own key on the shared prefix watch: deleted or replaced means lost. Never rejects. */
   async #monitor(): Promise<void> {
     let after = this.fencingToken;
@@ -197,7 +233,7 @@ export class Lock {
     while (!signal.aborted) {
       try {
         await this.#watch.watch.waitForDelete(this.etcdKey, after, signal);
-        this.#lose(new LockLostError(`${this.#what}: the lock key was deleted by someone else`));
+        this.#lose(await this.#keyGone());
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -218,7 +254,7 @@ export class Lock {
           );
           const kv = res.kvs[0];
           if (!kv || BigInt(kv.create_revision) !== this.fencingToken) {
-            return this.#lose(new LockLostError(`${this.#what}: the lock key was deleted by someone else`));
+            return this.#lose(await this.#keyGone());
           }
           after = headerRevision(res.header);
         } catch {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { useSecureEtcd } from '../support/secure-etcd.js';
-import { runCli, useCli } from './cli-helper.js';
+import { join } from 'node:path';
+import { cliArgv, runCli, runSh, shq, useCli } from './cli-helper.js';
+
+const PTY_TYPE = join(import.meta.dirname, 'pty-type.py');
 
 describe('etcd-coord against a TLS etcd with authentication', { timeout: 120_000 }, () => {
   useCli();
@@ -33,5 +36,25 @@ describe('etcd-coord against a TLS etcd with authentication', { timeout: 120_000
     expect(bad.code, bad.stderr).toBe(77);
     expect(bad.stdout.join('\n') + bad.stderr).not.toContain(wrong);
     expect(denied.stdout.join('\n') + denied.stderr).not.toContain(secure.etcd.passwords.app1);
+  });
+
+  it('--user without a password on a terminal: prompts on it, never echoes what is typed, and uses it', async () => {
+    const password = secure.etcd.passwords.app1;
+    const argv = [
+      ...cliArgv(),
+      ...tls(),
+      '--namespace',
+      'app1/',
+      '--user',
+      'app1',
+      'counter',
+      'incr',
+      'typed',
+    ];
+    const r = await runSh(`python3 ${shq(PTY_TYPE)} ${shq(password)} ${argv.map(shq).join(' ')}`);
+    expect(r.output).toMatch(/Password for app1: /);
+    expect(r.output).not.toContain(password);
+    expect(r.output, r.output).toMatch(/^1\r?$/m);
+    expect(r.output).toMatch(/exit 0\s*$/);
   });
 });

@@ -49,7 +49,7 @@ describe('etcd-coord errors, usage and secrets', { timeout: 120_000 }, () => {
       [],
       ['frobnicate'],
       ['lock'],
-      ['lock', 'x'],
+      ['lock', 'x', '--shell'],
       ['lock', 'x', '--bogus', '--', 'true'],
       ['lock', 'x', '--timeout', 'soon', '--', 'true'],
       ['lock', 'x', '--ttl', '1', '--', 'true'],

@@ -5,7 +5,7 @@
  */
 import { GLOBAL_HELP, connectOptions, parseCommand, str } from '../args.js';
 import { withCoordinator } from '../coordinator.js';
-import { ExitCode, UsageError } from '../exit-codes.js';
+import { CliError, ExitCode, UsageError } from '../exit-codes.js';
 import { emit, printHelp, type CliIo } from '../io.js';
 
 const OPTIONS = { kind: { type: 'string' } } as const;
@@ -25,14 +25,14 @@ Exit status: 0; 1 conflict (too many concurrent writers) or a key that holds no 
 
 Examples:
   etcd-coord counter incr ids/order --kind version
-  etcd-coord counter add stock/widgets -- -3
+  etcd-coord counter add stock/widgets -3
   etcd-coord counter get stock/widgets`;
 
 /** Runs `counter`. */
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const p = parseCommand(args, OPTIONS, 'counter');
   if (p.help) return printHelp(io, help, GLOBAL_HELP);
-  // `add <name> -- -3`: a negative amount after "--" would otherwise read as an option.
+  // `add <name> -3` is a positional (args.ts); `add <name> -- -3`, the older spelling, still works.
   const all = [...p.positionals, ...(p.child ?? [])];
   const [sub, name, amount, extra] = all;
   if (sub === undefined) throw new UsageError('missing <get|incr|add>', 'counter');
@@ -56,12 +56,20 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   return withCoordinator(connectOptions(p, io, 'counter'), io, async (coord) => {
     const callOpts = { signal: io.signal };
     let value: bigint;
-    if (kind === 'version') {
-      const c = coord.counter(name);
-      value = sub === 'incr' ? await c.increment(callOpts) : await c.get(callOpts);
-    } else {
-      const c = coord.atomicCounter(name);
-      value = sub === 'get' ? await c.get(callOpts) : await c.add(delta ?? 1n, callOpts);
+    try {
+      if (kind === 'version') {
+        const c = coord.counter(name);
+        value = sub === 'incr' ? await c.increment(callOpts) : await c.get(callOpts);
+      } else {
+        const c = coord.atomicCounter(name);
+        value = sub === 'get' ? await c.get(callOpts) : await c.add(delta ?? 1n, callOpts);
+      }
+    } catch (err) {
+      // The library refuses a key that holds something else (never overwriting it) with a TypeError
+      // naming the key: for the CLI that is the documented "a key that holds no counter", exit 1.
+      if (err instanceof TypeError && /^counter "/.test(err.message))
+        throw new CliError(err.message, ExitCode.FAILED, { cause: err });
+      throw err;
     }
     emit(io, p.json, value.toString(), { name, value });
     return ExitCode.OK;

@@ -1,5 +1,6 @@
 /**
- * `etcd-coord once <job> --slot ID | --every 1h -- <cmd…>`: the cron guard, one run per slot.
+ * `etcd-coord once <job> --slot ID | --every 1h -- <cmd…>`: the cron guard, one run per slot
+ * (`once status|reset <job>`: once-admin.ts).
  *
  * @module
  */
@@ -20,6 +21,7 @@ import { emit, note, printHelp, type CliIo } from '../io.js';
 import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
 import { holdEnv, supervise, type ChildResult } from '../supervise.js';
 import { once } from '../../index.js';
+import { ADMIN_DETAILS, ADMIN_HELP, runAdmin } from './once-admin.js';
 
 const OPTIONS = {
   slot: { type: 'string' },
@@ -29,16 +31,22 @@ const OPTIONS = {
   'kill-after': { type: 'string' },
   'lock-delay': { type: 'string' },
   'on-crash': { type: 'string' },
+  keep: { type: 'string' },
 } as const;
 
 export const help = `Usage: etcd-coord once <job> (--slot <id> | --every <duration>) [--ttl 10] [--timeout 1h]
-                       [--on-crash rerun|fail] [--kill-after 5s] [--lock-delay 6s]
+                       [--on-crash rerun|fail] [--kill-after 5s] [--lock-delay 6s] [--keep 30d]
                        -- <cmd…>
+${ADMIN_HELP}
 
 Put the same crontab line on every host: for each slot of <job>, exactly one host runs <cmd>; the others
 wait for it to finish, then exit 80 ("already done"). A host that crashes mid-run frees the slot after
 --ttl; the next host then runs it again (--on-crash rerun, default) or marks it failed (--on-crash fail).
 The slot's record (host, pid, start, end, outcome of each attempt) is JSON at once/<job>/<slot>/record.
+Records are kept for ever unless --keep <duration> is given: after a run, the host that ran it deletes
+the job's records finished longer ago than that (never a slot that may still run). A host that asks for
+a slot whose record is gone runs it again, so keep them longer than any host can be late.
+${ADMIN_DETAILS}
 
 --every <duration> names the slot after the multiple of <duration> (since the Unix epoch, UTC) NEAREST to
 now, e.g. --every 1h at 05:00:01 or 04:59:58 is slot 2026-11-21T05:00:00.000Z: hosts agree despite clock
@@ -47,8 +55,9 @@ skew up to half the period. Schedule the cron at those multiples (--every 1h ↔
 The child sees ETCD_LOCK_KEY, ETCD_LOCK_REV, ETCD_COORD_FENCING_TOKEN, ETCD_COORD_ONCE_SLOT. If the slot
 is lost or at risk while <cmd> runs, <cmd> gets SIGTERM, then SIGKILL after --kill-after and before the
 lease can expire, and etcd-coord exits 79.
-A <cmd> that fails (non-zero status, including after a forwarded SIGINT/SIGTERM) records the slot as
-failed: other hosts exit 81 for it and do not run it again.
+A <cmd> that fails (non-zero status) records the slot as failed: other hosts exit 81 for it and do not
+run it again. A <cmd> that ends after etcd-coord got SIGINT/SIGTERM/SIGHUP (forwarded to it: a deploy, a
+host shutdown) records the slot as interrupted, not failed: the next host runs it (whatever --on-crash).
 
 Options:
   --slot <id>             the slot, e.g. 2026-11-21 for a daily job (no "/")
@@ -56,6 +65,7 @@ Options:
   --ttl <seconds>         lease TTL (integer >= 2): how soon a crashed run frees the slot. Default 10
   --timeout <duration>    give up waiting for another host's run after this long: exit 75
   --on-crash rerun|fail   what the next host does after a crashed run. Default rerun
+  --keep <duration>       delete this job's records finished longer ago than this (e.g. 30d). Default: keep
 ${KILL_POLICY_HELP}
 
 Exit status: <cmd>'s when it ran here; 80 the slot was already done; 81 the slot's run failed elsewhere;
@@ -84,6 +94,9 @@ class ChildFailed extends Error {
 export async function run(args: readonly string[], io: CliIo): Promise<number> {
   const p = parseCommand(args, OPTIONS, 'once');
   if (p.help) return printHelp(io, help, GLOBAL_HELP);
+  const [first, second] = p.positionals;
+  if ((first === 'status' || first === 'reset') && second !== undefined && p.positionals.length === 2)
+    return runAdmin(first, second, p, io);
   const [job = ''] = positionals(p, ['job'], 'once');
   const argv = requireChild(p, 'once');
   const explicit = str(p, 'slot');
@@ -96,6 +109,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   if (onCrash !== 'rerun' && onCrash !== 'fail')
     throw new UsageError(`--on-crash: expected rerun or fail, got "${onCrash}"`, 'once');
   const timeoutMs = durationOption(p, 'timeout', 'once');
+  const retainMs = durationOption(p, 'keep', 'once');
   const ttlSeconds = ttlOption(p, 'once');
   const { killAfterMs, lockDelayMs, fromLease } = killPolicy(p, 'once', ttlSeconds, io.env);
   const opts = connectOptions(p, io, 'once', ttlSeconds === undefined ? {} : { ttlSeconds });
@@ -114,6 +128,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
           host: hostname(),
           signal: io.signal,
           ...(timeoutMs === undefined ? {} : { timeoutMs }),
+          ...(retainMs === undefined ? {} : { retainMs }),
         },
         async (signal, held) => {
           // The slot is held through its election: its leader key is this run's lock key.
@@ -144,7 +159,14 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         },
       );
     } catch (err) {
-      if (err instanceof ChildFailed) return err.exitCode;
+      if (err instanceof ChildFailed) {
+        if (io.signal.aborted && !child?.lost)
+          note(
+            io,
+            `"${job}" slot ${slot} interrupted by ${String(io.signal.reason)}: another host may run it`,
+          );
+        return err.exitCode;
+      }
       // Lost mid-run: whatever recording the outcome then failed with, the answer is "lost".
       if (child?.lost) {
         throw new CliError(
