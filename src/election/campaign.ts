@@ -154,6 +154,7 @@ export async function runCampaign(
             marker: spec.lockDelayMs > 0 ? spec.marker : undefined,
             turnUntilClose: spec.turnUntilClose,
             onLost: spec.lockDelayMs > 0 ? () => lostAt.set(id, performance.now()) : undefined,
+            lockDelayed: delayed,
           });
           watch = undefined;
           created = undefined;

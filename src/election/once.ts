@@ -1,7 +1,7 @@
 import type { ICompare } from 'etcd3';
 import { hostname } from 'node:os';
 import type { CoordContext } from '../core/context.js';
-import { withDeadline, type WaitOptions } from '../core/deadline.js';
+import { sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
 import {
   InvalidArgumentError,
   LockLostError,
@@ -206,6 +206,15 @@ export async function once<T>(
     // A `running` attempt whose runner's lease lives is not crashed (its slot key was deleted under it):
     // wait for its outcome or for its lease to go (breaker F4).
     if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
+    if (current?.record.state === 'running' && (opts.lockDelayMs ?? 0) > 0 && !term.lockDelayed) {
+      // A crashed attempt (its runner's lease expired or was revoked) may still be running on its host,
+      // whose supervisor stops it by the time the lease could expire. A host that arrived after the slot
+      // key was already gone had no predecessor for the election's lock-delay to see (the torture
+      // campaign's cli-overlap finding, once): give the attempt lockDelayMs here, then look again.
+      await sleep(opts.lockDelayMs ?? 0, term.signal, `once "${job}" slot "${opts.slot}": lock-delay`);
+      current = await store.read(term.signal);
+      if (current) current = await waitForRunner(ctx, store, store.key, current, term.signal);
+    }
     const previous = current?.record;
     if (previous && !isOpen(previous)) return finished(previous);
 

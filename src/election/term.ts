@@ -36,6 +36,8 @@ export interface TermInit {
   turnUntilClose?: boolean | undefined;
   /** Called once when the term ends by a loss (not a resign): the next in-process caller's lock-delay. */
   onLost?: (() => void) | undefined;
+  /** The campaign waited its lock-delay after a lost predecessor before it was elected. */
+  lockDelayed?: boolean | undefined;
 }
 
 /**
@@ -65,6 +67,8 @@ export class Term {
   readonly fencingToken: bigint;
   /** The lease the leader key is attached to. */
   readonly leaseId: bigint;
+  /** @internal The campaign already waited its lock-delay after a lost predecessor (`once()` reads it). */
+  readonly lockDelayed: boolean;
   readonly #ctx: CoordContext;
   readonly #name: string;
   readonly #fullKey: Buffer;
@@ -88,6 +92,7 @@ export class Term {
     this.key = init.ctx.keyspace.strip(init.fullKey).toString();
     this.fencingToken = init.fencingToken;
     this.leaseId = init.session.leaseId;
+    this.lockDelayed = init.lockDelayed === true;
     this.#value = init.value;
     this.#session = init.session;
     let turnReleased = false;
