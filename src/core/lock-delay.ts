@@ -33,7 +33,7 @@ import { withRetry } from './retry.js';
  * ```
  *
  * Failure modes: a newcomer that arrives after the expiry, with nobody queued, finds no release to read
- * here; the Mutex covers it with its held marker (`src/lock/held-marker.ts`), an election does not. The delay runs on this process's clock from the moment the
+ * here; the Mutex and the Election cover it with their held marker (`core/held-marker.ts`). The delay runs on this process's clock from the moment the
  * waiter learned of the deletion, which is never before the deletion itself. Readers that need the
  * marker's revision must be able to read history at R: after a compaction past R the release counts as
  * an expiry.

@@ -1,3 +1,4 @@
+import { recordHolder } from '../core/held-marker.js';
 import type { CoordContext } from '../core/context.js';
 import { abortError, sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
@@ -27,6 +28,8 @@ export interface CampaignSpec {
   lockDelayMs: number;
   /** `<name>\0released`: the clean-resign marker (core/lock-delay.ts). */
   marker: Buffer;
+  /** `<name>\0held`: the current leader's key, so a newcomer sees a lost one (core/held-marker.ts). */
+  heldMarker: Buffer;
   /** runAsLeader: the term keeps the in-process turn after a loss until it is closed (see `Term`). */
   turnUntilClose?: boolean | undefined;
 }
@@ -135,6 +138,17 @@ export async function runCampaign(
           if (await applyLockDelay(ctx, { ...lockDelay, predecessor: moved.key, deletedAt: moved.rev }))
             continue;
         }
+        if (!predecessor && spec.lockDelayMs > 0) {
+          // Record this leader, so that a newcomer after a loss of it waits. A newcomer itself (elected
+          // without waiting behind anyone) over a leader that did not resign cleanly waits lockDelayMs:
+          // that leader's child may still run (the once/elect cli-overlap finding). Then read again.
+          const lostLeader = await recordHolder(ctx, spec.heldMarker, key, myRev, waitSignal.signal);
+          if (lostLeader && moved === undefined && !delayed) {
+            delayed = true;
+            await sleep(spec.lockDelayMs, waitSignal.signal, what);
+            continue;
+          }
+        }
         if (!predecessor) {
           // The lease may have been revoked (or the key deleted) between the read and now: the lock-delay
           // and owner-scan awaits leave room for it. Never report elected on what is already known lost.
@@ -152,6 +166,7 @@ export async function runCampaign(
             readRevision: revision,
             releaseTurn: releaseTurn,
             marker: spec.lockDelayMs > 0 ? spec.marker : undefined,
+            heldMarker: spec.lockDelayMs > 0 ? spec.heldMarker : undefined,
             turnUntilClose: spec.turnUntilClose,
             onLost: spec.lockDelayMs > 0 ? () => lostAt.set(id, performance.now()) : undefined,
             lockDelayed: delayed,

@@ -1,3 +1,4 @@
+import { heldMarkerKey } from '../core/held-marker.js';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { CompactedError, LockLostError } from '../core/errors.js';
@@ -82,6 +83,7 @@ export class Election {
       keys: new CandidateKeys(ctx, name, this.#prefix),
       lockDelayMs: opts.lockDelayMs ?? 0,
       marker: releaseMarkerKey(ctx.keyspace.key(name)),
+      heldMarker: heldMarkerKey(ctx.keyspace.key(name)),
       turnUntilClose: opts.turnUntilClose,
     };
   }

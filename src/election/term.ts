@@ -1,3 +1,4 @@
+import { clearHolderOp } from '../core/held-marker.js';
 import type { ICompare } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { DeletionWatch } from '../core/deletion-watch.js';
@@ -36,6 +37,8 @@ export interface TermInit {
   turnUntilClose?: boolean | undefined;
   /** Called once when the term ends by a loss (not a resign): the next in-process caller's lock-delay. */
   onLost?: (() => void) | undefined;
+  /** `<name>\0held`, deleted by a clean resign (core/held-marker.ts); only with `lockDelayMs` set. */
+  heldMarker?: Buffer | undefined;
   /** The campaign waited its lock-delay after a lost predecessor before it was elected. */
   lockDelayed?: boolean | undefined;
 }
@@ -78,6 +81,7 @@ export class Term {
   readonly #releaseTurn: () => void;
   readonly #turnUntilClose: boolean;
   readonly #marker: Buffer | undefined;
+  readonly #heldMarker: Buffer | undefined;
   #value: Buffer;
   /** Set by the first `resign()`/`close()`: the retrying delete of the leader key. */
   #release: Release | undefined;
@@ -103,6 +107,7 @@ export class Term {
     };
     this.#turnUntilClose = init.turnUntilClose === true;
     this.#marker = init.marker;
+    this.#heldMarker = init.heldMarker;
     this.#untrack = init.ctx.track(this);
     const onLost = () => this.#end(init.session.signal.reason as Error);
     this.#controller.signal.addEventListener(
@@ -302,6 +307,7 @@ export class Term {
               success: [
                 { request_delete_range: { key: this.#fullKey } },
                 ...(this.#marker ? [releaseMarkerOp(this.#marker, this.#fullKey, this.leaseId)] : []),
+                ...(this.#heldMarker ? [clearHolderOp(this.#heldMarker)] : []),
               ],
               failure: [],
             },

@@ -6,7 +6,7 @@ import { LockTimeoutError, UnavailableError } from '../core/errors.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { applyLockDelay } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
-import { newcomerDelay, recordHolder } from './held-marker.js';
+import { newcomerDelay, recordHolder } from '../core/held-marker.js';
 import { keyRelease } from './lock-key.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { enqueue, waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';

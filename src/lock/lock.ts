@@ -8,7 +8,7 @@ import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
-import { clearHolderOp } from './held-marker.js';
+import { clearHolderOp } from '../core/held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
 

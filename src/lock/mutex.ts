@@ -13,7 +13,7 @@ import {
 } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
-import { heldMarkerKey } from './held-marker.js';
+import { heldMarkerKey } from '../core/held-marker.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';

@@ -1,10 +1,10 @@
 import type { IRequestOp } from 'etcd3';
-import type { CoordContext } from '../core/context.js';
-import { sleep } from '../core/deadline.js';
-import { withRetry } from '../core/retry.js';
+import type { CoordContext } from './context.js';
+import { sleep } from './deadline.js';
+import { withRetry } from './retry.js';
 
 /**
- * The *held marker* of a mutex with a lock-delay: `<name>\0held`, a key without a lease whose value is the
+ * The *held marker* of a mutex or an election with a lock-delay: `<name>\0held`, a key without a lease whose value is the
  * current holder's key. A holder writes it when granted; a clean `unlock()` deletes it in the unlock txn.
  * It lets a *newcomer* (granted at once, nobody queued) notice that the previous holder was lost rather
  * than released: the lock-delay's release marker only reaches a waiter that was queued behind the lost
