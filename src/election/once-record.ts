@@ -202,6 +202,13 @@ export class RecordStore {
       );
     } catch (err) {
       if (!alive.aborted) throw err;
+      // The session ended with an attempt possibly applied (a process resumed after a pause past its TTL
+      // sends the write, then its loss timer aborts the wait): look before saying "not written", or the
+      // caller is told to expect a re-run that the record (ours, written) will never allow.
+      const now = await this.read(AbortSignal.timeout(this.#ctx.requester.requestTimeoutMs)).catch(
+        () => undefined,
+      );
+      if (now?.raw.equals(value)) return value;
       throw new LockLostError(`${what}: the slot's session ended before the record was written`, {
         cause: alive.reason as unknown,
       });
