@@ -1,8 +1,17 @@
-import type { ICompare, ITxnResponse } from 'etcd3';
+import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { SessionExpiredError, UnavailableError, isTransient } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 import { KeyConflictError } from './errors.js';
+import {
+  ensureMarker,
+  markerGuard,
+  markerIn,
+  markerMoved,
+  markerRange,
+  stamp,
+  withMarkerFallback,
+} from './epoch-stamp.js';
 import { rawToPair, type KVPair } from './kv-pair.js';
 import type { KVCallOptions } from './options.js';
 import type { TtlLeases } from './ttl-leases.js';
@@ -10,11 +19,42 @@ import { pairAfterPut, withTtlLease } from './writes.js';
 
 /* The Store's guarded writes: atomicPut and atomicDelete, each one txn. See `store.ts` for the contract. */
 
-/** The guard: the key is absent (`previous` null), or its mod revision is still `previous.lastIndex`. */
-function guard(full: Buffer, previous: KVPair | null): ICompare {
-  return previous === null
-    ? { key: full, target: 'Create', result: 'Equal', create_revision: '0' }
-    : { key: full, target: 'Mod', result: 'Equal', mod_revision: previous.lastIndex.toString() };
+/**
+ * The guard: the key is absent (`previous` null), or its mod revision is still `previous.lastIndex` *in
+ * the history `previous` was read in* (the generation marker unchanged: a revision number reused after an
+ * empty-data restart does not pass).
+ */
+function guard(ctx: CoordContext, full: Buffer, previous: KVPair | null): ICompare[] {
+  const own: ICompare =
+    previous === null
+      ? { key: full, target: 'Create', result: 'Equal', create_revision: '0' }
+      : { key: full, target: 'Mod', result: 'Equal', mod_revision: previous.lastIndex.toString() };
+  return [own, ...markerGuard(ctx, previous)];
+}
+
+/** One guarded txn: `op` if the guard holds, else a read of the key; the marker read either way. */
+function txn(
+  ctx: CoordContext,
+  what: string,
+  full: Buffer,
+  previous: KVPair | null,
+  op: IRequestOp,
+): Promise<ITxnResponse> {
+  return withMarkerFallback(ctx, () =>
+    ctx.requester.run(
+      what,
+      (c) =>
+        ctx.client.kv.txn(
+          {
+            compare: guard(ctx, full, previous),
+            success: [op, ...markerRange(ctx)],
+            failure: [{ request_range: { key: full } }, ...markerRange(ctx)],
+          },
+          c,
+        ),
+      { write: true },
+    ),
+  );
 }
 
 /**
@@ -22,14 +62,17 @@ function guard(full: Buffer, previous: KVPair | null): ICompare {
  * its guard). What a failed guard means depends on the attempts before it: with none of unknown outcome
  * it is a {@link KeyConflictError} carrying the current pair; after one that got no answer, the key may
  * have changed *because of that attempt*, so it is an `UnavailableError` with `mayHaveApplied` instead of
- * a conflict that may be false. A repeat that succeeds proves the earlier attempts did not apply (and,
- * guarded on the old revision, they never will).
+ * a conflict that may be false. A guard that failed on the generation marker (etcd lost its data since
+ * `previous` was read) is a conflict either way. A repeat that succeeds proves the earlier attempts did not
+ * apply; guarded on the old mod revision they never will, but a *create* guarded on "absent" is true again
+ * once the key is deleted: `onSuccess` learns whether an earlier attempt got no answer.
  */
 async function guardedTxn<T>(
   ctx: CoordContext,
   what: string,
+  previous: KVPair | null,
   attempt: (signal: AbortSignal) => Promise<ITxnResponse>,
-  onSuccess: (res: ITxnResponse) => T,
+  onSuccess: (res: ITxnResponse, uncertain: boolean) => T,
   describe: (current: KVPair | null) => string,
   opts: KVCallOptions,
 ): Promise<T> {
@@ -44,16 +87,24 @@ async function guardedTxn<T>(
         if (err instanceof UnavailableError && err.mayHaveApplied) uncertain = true;
         throw err;
       }
-      if (res.succeeded) return onSuccess(res);
+      if (res.succeeded) return onSuccess(res, uncertain);
       const raw = res.responses[0]?.response_range?.kvs[0];
-      const current = raw ? rawToPair(raw, ctx.keyspace) : null;
-      final = uncertain
-        ? new UnavailableError(
-            `${what}: an earlier attempt got no answer and the key is no longer as \`previous\` said ` +
-              `(that attempt may have been applied)`,
-            { mayHaveApplied: true },
+      const current = stamp(ctx, raw ? rawToPair(raw, ctx.keyspace) : null, markerIn(ctx, res));
+      const reset = markerMoved(ctx, previous, res);
+      final = reset
+        ? new KeyConflictError(
+            `${what}: the namespace's generation marker changed since \`previous\` was read: etcd lost ` +
+              `its data (revisions started over, so revision ${previous?.lastIndex} may name another ` +
+              `write), or \`previous\` was read before the marker existed; re-read the key`,
+            current,
           )
-        : new KeyConflictError(`${what}: ${describe(current)}`, current);
+        : uncertain
+          ? new UnavailableError(
+              `${what}: an earlier attempt got no answer and the key is no longer as \`previous\` said ` +
+                `(that attempt may have been applied)`,
+              { mayHaveApplied: true },
+            )
+          : new KeyConflictError(`${what}: ${describe(current)}`, current);
       throw final;
     },
     {
@@ -81,33 +132,23 @@ export function atomicPut(
   return guardedTxn(
     ctx,
     what,
+    previous,
     (signal) =>
-      withTtlLease(leases, ttlSeconds, { signal }, (session) => {
+      withTtlLease(leases, ttlSeconds, { signal }, async (session, a) => {
         lease = session?.leaseId ?? 0n;
-        return ctx.requester.run(
-          what,
-          (o) =>
-            ctx.client.kv.txn(
-              {
-                compare: [guard(full, previous)],
-                success: [
-                  {
-                    request_put: {
-                      key: full,
-                      value,
-                      prev_kv: true,
-                      ...(session ? { lease: lease.toString() } : {}),
-                    },
-                  },
-                ],
-                failure: [{ request_range: { key: full } }],
-              },
-              o,
-            ),
-          { write: true },
-        );
+        const put: IRequestOp = {
+          request_put: { key: full, value, prev_kv: true, ...(session ? { lease: lease.toString() } : {}) },
+        };
+        await ensureMarker(ctx, a);
+        return txn(ctx, what, full, previous, put);
       }),
-    (res) => pairAfterPut(key, value, res.header, res.responses[0]?.response_put?.prev_kv, lease),
+    (res, uncertain) => {
+      const prev = res.responses[0]?.response_put?.prev_kv;
+      const pair = stamp(ctx, pairAfterPut(key, value, res.header, prev, lease), markerIn(ctx, res));
+      // An unanswered attempt of a create may still apply once the key is deleted: say so (docs/kv.md).
+      if (previous === null && uncertain) pair.mayReapply = true;
+      return pair;
+    },
     (current) =>
       previous === null
         ? `the key already exists (mod revision ${current?.lastIndex ?? '?'})`
@@ -130,20 +171,8 @@ export async function atomicDelete(
   await guardedTxn(
     ctx,
     what,
-    () =>
-      ctx.requester.run(
-        what,
-        (o) =>
-          ctx.client.kv.txn(
-            {
-              compare: [guard(full, previous)],
-              success: [{ request_delete_range: { key: full } }],
-              failure: [{ request_range: { key: full } }],
-            },
-            o,
-          ),
-        { write: true },
-      ),
+    previous,
+    () => txn(ctx, what, full, previous, { request_delete_range: { key: full } }),
     () => undefined,
     (current) =>
       current === null

@@ -27,6 +27,12 @@ export interface KVPair {
   version: bigint;
   /** The lease the key is attached to (a TTL put), `0n` for none. */
   leaseId: bigint;
+  /**
+   * Only on a pair returned by a create-only `atomicPut(key, value, null)`: an earlier attempt of that
+   * create got no answer and may still be applied *later* — after this key is deleted its guard ("absent")
+   * holds again, and the key comes back with this value and lease. See docs/kv.md, "Failure modes".
+   */
+  mayReapply?: true;
 }
 
 /** What the Store accepts as a value. Strings are stored as UTF-8. */

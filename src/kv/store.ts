@@ -6,7 +6,7 @@ import { assertInteger, assertName } from '../core/validate.js';
 import { Mutex, type Lock } from '../lock/index.js';
 import { RangeQuery } from '../range/range.js';
 import { atomicDelete, atomicPut } from './atomic.js';
-import { checkKey, checkPrevious, checkTtl, checkValue, rawToPair, toPair } from './kv-pair.js';
+import { checkKey, checkPrevious, checkTtl, checkValue, toPair } from './kv-pair.js';
 import type { KVPair, KVValue } from './kv-pair.js';
 import {
   checkCallOptions,
@@ -19,7 +19,7 @@ import {
 import { TtlLeases } from './ttl-leases.js';
 import { KeyWatch } from './watch-key.js';
 import { TreeWatch } from './watch-tree.js';
-import { deleteRange, putKey } from './writes.js';
+import { deleteRange, getStamped, putKey } from './writes.js';
 
 /**
  * libkv's `Store` on etcd-coord's core: plain keys, compare-and-set, ephemeral (TTL) keys, resumable
@@ -62,15 +62,12 @@ export class Store {
   async get(key: string, opts: KVCallOptions = {}): Promise<KVPair | null> {
     const full = checkKey(this.#ctx.keyspace, key);
     checkCallOptions(opts);
-    const what = `kv: get ${JSON.stringify(key)}`;
-    const res = await readWithRetry(
+    return readWithRetry(
       this.#ctx,
-      what,
-      (a) => this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: full }, o), a),
+      `kv: get ${JSON.stringify(key)}`,
+      (a) => getStamped(this.#ctx, full, a),
       opts,
     );
-    const raw = res.kvs[0];
-    return raw ? rawToPair(raw, this.#ctx.keyspace) : null;
   }
 
   /**
@@ -173,8 +170,16 @@ export class Store {
    * pair = await kv.atomicPut('config/v', '2', pair);
    * ```
    *
+   * Failure modes: a `previous` from `get`/`put`/`atomicPut` (or a conflict's `current`) also carries the
+   * namespace's generation marker, compared in the same txn: after etcd lost its data (revisions start
+   * over) it is a conflict, never an overwrite of a write at the same revision number. Pairs from
+   * `list`/watches or built by hand are compared on their revision alone. A create-only put that needed a
+   * repeat after an unanswered attempt returns a pair with `mayReapply: true`: that attempt may still apply
+   * later, re-creating the key once it is deleted (etcd cannot cancel it; see docs/kv.md).
+   *
    * @throws KeyConflictError (a `ConflictError`, code `CONFLICT`) when the key changed, was deleted, or (create
-   *   only) exists; `err.current` is the key now. Nothing was written.
+   *   only) exists, or etcd lost its data since `previous` was read; `err.current` is the key now. Nothing
+   *   was written.
    * @throws UnavailableError when etcd does not answer within `timeoutMs`; repeated while it is safe (the
    *   guard makes a repeat a no-op); `mayHaveApplied` when an unanswered attempt may have been the write
    * @throws TypeError for a `previous` that is not a pair of this key (or `null`), before any request
@@ -196,7 +201,8 @@ export class Store {
   /**
    * Deletes the key in one txn only if it is still as `previous` (mod revision `previous.lastIndex`).
    *
-   * @throws KeyConflictError (code `CONFLICT`) when the key changed or is gone; `err.current` is the key now
+   * @throws KeyConflictError (code `CONFLICT`) when the key changed or is gone, or etcd lost its data since
+   *   `previous` was read (as {@link atomicPut}); `err.current` is the key now
    * @throws UnavailableError as {@link atomicPut}
    * @throws TypeError for a `previous` that is not a pair of this key, before any request
    */

@@ -1,10 +1,19 @@
-import type { IKeyValue, IResponseHeader } from 'etcd3';
+import type { IKeyValue, IResponseHeader, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { raceAbort, withDeadline } from '../core/deadline.js';
 import { SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import type { Session } from '../core/session.js';
-import type { KVPair } from './kv-pair.js';
+import {
+  ensureMarker,
+  lessTime,
+  markerIn,
+  markerRange,
+  stamp,
+  stampedAbsent,
+  withMarkerFallback,
+} from './epoch-stamp.js';
+import { rawToPair, type KVPair } from './kv-pair.js';
 import { writeUnlessSent, type AttemptOptions, type KVCallOptions } from './options.js';
 import type { TtlLeases } from './ttl-leases.js';
 
@@ -83,20 +92,73 @@ export function putKey(
     (a) =>
       withTtlLease(leases, ttlSeconds, a, async (session, a2) => {
         const lease = session?.leaseId ?? 0n;
-        const res = await ctx.requester.run(
-          what,
-          (o) =>
-            ctx.client.kv.put(
-              { key: full, value, prev_kv: true, ...(session ? { lease: lease.toString() } : {}) },
-              o,
-            ),
-          { ...a2, write: true },
+        const a3 = lessTime(a2, await ensureMarker(ctx, a2));
+        // A txn without compare: the put, and the marker read at the same revision to stamp the pair.
+        const res = await withMarkerFallback(ctx, () =>
+          ctx.requester.run(
+            what,
+            (o) =>
+              ctx.client.kv.txn(
+                {
+                  compare: [],
+                  success: [
+                    {
+                      request_put: {
+                        key: full,
+                        value,
+                        prev_kv: true,
+                        ...(session ? { lease: lease.toString() } : {}),
+                      },
+                    },
+                    ...markerRange(ctx),
+                  ],
+                  failure: [],
+                },
+                o,
+              ),
+            { ...a3, write: true },
+          ),
         );
-        return pairAfterPut(key, value, res.header, res.prev_kv, lease);
+        const prev = res.responses[0]?.response_put?.prev_kv;
+        return stamp(ctx, pairAfterPut(key, value, res.header, prev, lease), markerIn(ctx, res));
       }),
     opts,
     (err) => err instanceof SessionExpiredError,
   );
+}
+
+/**
+ * `kv.get`'s one attempt: the key and the generation marker in one txn (one revision), so the pair is
+ * stamped with its history. If the marker is missing it is created and the key read again, once.
+ */
+export async function getStamped(ctx: CoordContext, full: Buffer, a: AttemptOptions): Promise<KVPair | null> {
+  const what = 'kv: get';
+  const read = (o2: AttemptOptions) =>
+    withMarkerFallback(ctx, () =>
+      ctx.requester.run(
+        what,
+        (o) =>
+          ctx.client.kv.txn(
+            { compare: [], success: [{ request_range: { key: full } }, ...markerRange(ctx)], failure: [] },
+            o,
+          ),
+        o2,
+      ),
+    );
+  const t0 = performance.now();
+  let res = await read(a);
+  let pair = pairIn(ctx, res);
+  if (stampedAbsent(pair)) {
+    const spent = (await ensureMarker(ctx, lessTime(a, performance.now() - t0))) + performance.now() - t0;
+    res = await read(lessTime(a, spent));
+    pair = pairIn(ctx, res);
+  }
+  return pair;
+}
+
+function pairIn(ctx: CoordContext, res: ITxnResponse): KVPair | null {
+  const raw = res.responses[0]?.response_range?.kvs[0];
+  return stamp(ctx, raw ? rawToPair(raw, ctx.keyspace) : null, markerIn(ctx, res));
 }
 
 /** `kv.delete` / `kv.deleteTree`: one delete-range; the number of keys it deleted. */
