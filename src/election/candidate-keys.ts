@@ -140,7 +140,7 @@ export class CandidateKeys {
 
   /**
    * Starts withdrawing a key of ours (see {@link withdrawal}): guarded by its create revision, or, for a
-   * put of unknown outcome, by the lease its name carries (such a key can only be ours).
+   * put of unknown outcome, by the create revision read from the key if it carries the session's lease.
    */
   withdraw(key: Buffer, guard: WithdrawGuard, session: Session): Release {
     return withdrawal(this.#ctx, this.#name, key, guard, session.signal);

@@ -1,16 +1,21 @@
 import type { CoordContext } from '../core/context.js';
 import { isTransient } from '../core/errors.js';
+import { deleteGuarded, type DeleteGuard } from '../core/guarded-delete.js';
 import { Release } from '../core/release.js';
 
-/** Which key a withdrawal may delete: the one with this create revision, or any attached to this lease. */
-export type WithdrawGuard = { createRevision: bigint } | { leaseId: bigint };
+/**
+ * Which key a withdrawal may delete: the one with this create revision, or (a put of unknown outcome) the
+ * one found attached to this lease, deleted by the create revision read (see `core/guarded-delete.ts`).
+ */
+export type WithdrawGuard = DeleteGuard;
 
 /**
  * @internal A candidate key of ours to delete, retried in the background while `alive` (its session's
  * signal) lives: a candidate key left under a live session would queue, then lead, with nobody behind it,
- * and block the election for as long as the process runs (issue 15). The delete is guarded (create
- * revision, or the lease the key name carries), so repeating it after an unknown outcome is harmless; a
- * failed guard means the key is gone already, which is what a withdrawal wants.
+ * and block the election for as long as the process runs (issue 15). Every delete is guarded by the key's
+ * create revision (for a put of unknown outcome: the one read just before), so repeating it after an
+ * unknown outcome, or an attempt landing late, never deletes the key the next campaign on this session and
+ * name creates; a failed guard means the key is gone already, which is what a withdrawal wants.
  *
  * @example
  * ```ts
@@ -29,28 +34,11 @@ export function withdrawal(
   alive: AbortSignal,
 ): Release {
   const what = `election "${name}": withdraw`;
-  const compare =
-    'createRevision' in guard
-      ? {
-          key,
-          target: 'Create' as const,
-          result: 'Equal' as const,
-          create_revision: guard.createRevision.toString(),
-        }
-      : { key, target: 'Lease' as const, result: 'Equal' as const, lease: guard.leaseId.toString() };
   return new Release({
     what,
     alive,
     attempt: async (signal) => {
-      await ctx.requester.run(
-        what,
-        (o) =>
-          ctx.client.kv.txn(
-            { compare: [compare], success: [{ request_delete_range: { key } }], failure: [] },
-            o,
-          ),
-        { signal, write: true },
-      );
+      await deleteGuarded(ctx, what, key, guard, { signal });
     },
   });
 }

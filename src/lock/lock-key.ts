@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IRequestOp } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
+import { deleteGuarded } from '../core/guarded-delete.js';
 import { isTransient, LockLostError, SessionExpiredError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
 import { Release } from '../core/release.js';
@@ -17,10 +18,11 @@ export function uniqueSuffix(session: Session): string {
 }
 
 /**
- * One attempt to delete `key` if it still has `createRevision` (or unconditionally when the revision is
- * unknown, for keys only this caller ever writes), with `alsoOnSuccess` in the same txn (a release
- * marker, see `core/lock-delay.ts`). Never deletes a newer holder's key (etcd#22082), so it
- * is safe to repeat after an attempt of unknown outcome.
+ * One attempt to delete `key` if it still has `createRevision` — or, when the revision is unknown (an
+ * enqueue whose answer was lost), the key found under `leaseId`, by the create revision just read — with
+ * `alsoOnSuccess` in the same txn (a release marker, see `core/lock-delay.ts`). Never deletes a newer
+ * holder's key (etcd#22082), nor the key the next `lock()` of this session re-creates under the same name
+ * and lease, so it is safe to repeat after an attempt of unknown outcome and harmless when it lands late.
  *
  * @throws UnavailableError when etcd does not answer within the request deadline
  */
@@ -28,24 +30,12 @@ export async function deleteKeyOnce(
   ctx: CoordContext,
   key: Buffer,
   createRevision: bigint | undefined,
+  leaseId: bigint,
   what: string,
   alsoOnSuccess: IRequestOp[] = [],
 ): Promise<void> {
-  await ctx.requester.run(
-    `${what}: delete key`,
-    (o) =>
-      ctx.client.kv.txn(
-        {
-          compare:
-            createRevision === undefined
-              ? []
-              : [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
-          success: [{ request_delete_range: { key } }, ...alsoOnSuccess],
-        },
-        o,
-      ),
-    { write: true },
-  );
+  const guard = createRevision === undefined ? { leaseId } : { createRevision };
+  await deleteGuarded(ctx, what, key, guard, { alsoOnSuccess });
 }
 
 /**
@@ -73,7 +63,7 @@ export function keyRelease(
 ): Release {
   const release = new Release({
     what,
-    attempt: () => deleteKeyOnce(ctx, key, createRevision, what, alsoOnSuccess),
+    attempt: () => deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess),
     alive: session.signal,
   });
   void (async () => {

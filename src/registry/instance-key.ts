@@ -1,11 +1,13 @@
 import type { IKeyValue } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
+import { deleteGuarded } from '../core/guarded-delete.js';
 import { ConflictError, UnavailableError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 
 /**
  * The guarded writes on one instance key (`services/<service>/<id>`, full key). Every write compares the
- * key's lease, so a registration never overwrites or deletes another live instance's key.
+ * key's lease, and the delete its create revision, so a registration never overwrites or deletes another
+ * live instance's key, nor (late) its own re-created one.
  */
 export class InstanceKey {
   readonly #ctx: CoordContext;
@@ -24,6 +26,8 @@ export class InstanceKey {
    * request of this call together; `onUncertain` is told of every write that got no answer (it may apply
    * later: the caller arms the ghost sweeper).
    *
+   * @returns the key's create revision, the guard of its later delete (see {@link InstanceKey.delete})
+   *
    * @throws ConflictError when the key is attached to another lease (another live instance with this id)
    * @throws UnavailableError when etcd does not answer (the write may have been applied: repeat it)
    */
@@ -33,7 +37,7 @@ export class InstanceKey {
     ownLeases: ReadonlySet<bigint>,
     timeoutMs?: number,
     onUncertain?: () => void,
-  ): Promise<void> {
+  ): Promise<bigint> {
     const { client, requester } = this.#ctx;
     const lease = leaseId.toString();
     const what = `registry: register "${this.#name}"`;
@@ -58,7 +62,8 @@ export class InstanceKey {
           { write: true, timeoutMs: remaining() },
         )
         .catch(noteUncertain);
-      if (created.succeeded) return;
+      // Created by this txn: its revision is the key's create revision.
+      if (created.succeeded) return BigInt(created.header.revision);
       const kv: IKeyValue | undefined = created.responses[0]?.response_range?.kvs[0];
       if (!kv) continue; // deleted in between: try to create it again
       const holder = BigInt(kv.lease || 0);
@@ -80,7 +85,8 @@ export class InstanceKey {
           { write: true, timeoutMs: remaining() },
         )
         .catch(noteUncertain);
-      if (replaced.succeeded) return;
+      // A put on an existing key keeps its create revision.
+      if (replaced.succeeded) return BigInt(kv.create_revision);
     }
     throw new UnavailableError(`${what}: the key kept changing under us`);
   }
@@ -103,25 +109,14 @@ export class InstanceKey {
   }
 
   /**
-   * Deletes the key if it is attached to `leaseId`. `retries`: attempts after the first (a repeated guarded
-   * delete is harmless; 0 inside a `Release`, which retries by itself).
+   * Deletes the key if it still has `createRevision` (from {@link InstanceKey.register}): never only by its
+   * lease, since registrations of one TTL share one pooled lease, so the same id registered again after a
+   * confirmed deregister has the same name and lease, and an earlier delete attempt landing late would
+   * remove it. `retries`: attempts after the first (a repeated guarded delete is harmless; 0 inside a
+   * `Release`, which retries by itself).
    */
-  async delete(leaseId: bigint, retries = 3): Promise<void> {
-    const { client, requester } = this.#ctx;
-    const lease = leaseId.toString();
-    await withRetry(
-      () =>
-        requester.run(
-          `registry: deregister "${this.#name}"`,
-          (o) =>
-            client
-              .if(this.#key, 'Lease', '==', lease)
-              .then(client.delete().key(this.#key))
-              .options(o)
-              .commit(),
-          { write: true },
-        ),
-      { retries },
-    );
+  async delete(createRevision: bigint, retries = 3): Promise<void> {
+    const what = `registry: deregister "${this.#name}"`;
+    await withRetry(() => deleteGuarded(this.#ctx, what, this.#key, { createRevision }), { retries });
   }
 }

@@ -74,6 +74,8 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   readonly #ownLeases = new Set<bigint>();
   #metadata: ServiceMetadata;
   #session: Session | undefined;
+  /** The key's create revision under `#session` (set with it): the guard of the deregister's delete. */
+  #createRevision = 0n;
   #recovering: Promise<void> | undefined;
   /** The shutdown, once: resolves with the retried delete of the key, if one is needed. Never rejects. */
   #closing: Promise<Release | undefined> | undefined;
@@ -223,6 +225,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
   async #registerOnce(call: { signal?: AbortSignal; remainingMs?: number | undefined } = {}): Promise<void> {
     const signal = call.signal ? AbortSignal.any([call.signal, this.#closed.signal]) : this.#closed.signal;
     const session = await this.#pool.acquire(this.ttlSeconds, signal);
+    let createRevision: bigint;
     try {
       this.#ownLeases.add(session.leaseId);
       // The request deadline, not the caller's signal: an abort mid-write would hide whether it applied.
@@ -232,7 +235,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
           alive: session.signal,
           what: `registry: "${this.key}"`,
         });
-      await this.#instance.register(
+      createRevision = await this.#instance.register(
         () => this.#value(),
         session.leaseId,
         this.#ownLeases,
@@ -245,7 +248,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     }
     if (this.#closed.signal.aborted) {
       // Closed while writing: shutdown() has waited for us, so the key is ours to remove here.
-      await this.#instance.delete(session.leaseId).catch(() => undefined);
+      await this.#instance.delete(createRevision).catch(() => undefined);
       this.#pool.release(session);
       throw new AbortedError(`registry: "${this.key}" closed`);
     }
@@ -255,6 +258,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       throw session.signal.reason as Error;
     }
     this.#session = session;
+    this.#createRevision = createRevision;
     this.#ownLeases.clear();
     this.#ownLeases.add(session.leaseId);
     session.on('lost', this.#onLost);
@@ -317,6 +321,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
       return undefined;
     }
     session.off('lost', this.#onLost);
+    const createRevision = this.#createRevision;
     // On coord.close() the default session's revoke removes every key at once; skip a delete per instance.
     // A lost lease took the key with it.
     if ((this.#ctx.closedSignal.aborted && this.ttlSeconds === this.#ctx.ttlSeconds) || session.done) {
@@ -327,7 +332,7 @@ export class Registration extends EventEmitter<RegistrationEvents> {
     const release = new Release({
       what: `registry: deregister "${this.key}"`,
       alive: session.signal,
-      attempt: () => this.#instance.delete(session.leaseId, 0),
+      attempt: () => this.#instance.delete(createRevision, 0),
     });
     // The lease is given back (a separate one is revoked by its last user) once the key is gone, or once
     // the lease is (the key went with it). Revoking earlier would also remove the key, but a revoke is no
