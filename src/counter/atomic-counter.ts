@@ -1,4 +1,4 @@
-import type { IRangeResponse, ITxnResponse } from 'etcd3';
+import type { IKeyValue, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
 import { AbortedError, ConflictError, UnavailableError } from '../core/errors.js';
@@ -7,6 +7,7 @@ import { withRetry } from '../core/retry.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { checkedAdd, parseStored, toInt64 } from './int64.js';
 import { checkOptions, type CounterCallOptions } from './options.js';
+import { HistoryGuard } from './history-guard.js';
 
 /** Options of {@link AtomicCounter}. */
 export interface AtomicCounterOptions {
@@ -18,6 +19,14 @@ export interface AtomicCounterOptions {
 interface Seen {
   value: bigint;
   modRevision: bigint;
+  /** The store history it was read in (history-guard.ts). */
+  stamp: Buffer | null | undefined;
+}
+
+/** The key and the generation marker, read in one txn. */
+interface Read {
+  kv: IKeyValue | undefined;
+  stamp: Buffer | null | undefined;
 }
 
 /** `compute(value)`, or `null` when it refuses the value (an overflow): a cached value may be stale. */
@@ -63,6 +72,7 @@ export class AtomicCounter {
   readonly #maxRetries: number;
   #seen: Seen | undefined;
   #conflicts = 0;
+  readonly #history: HistoryGuard;
 
   /** @internal use `coord.atomicCounter(name)` */
   constructor(ctx: CoordContext, name: string, opts: AtomicCounterOptions = {}) {
@@ -73,6 +83,7 @@ export class AtomicCounter {
     this.name = name;
     this.#key = ctx.keyspace.key(name);
     this.#maxRetries = maxRetries;
+    this.#history = new HistoryGuard(ctx);
   }
 
   /** Compare-and-set attempts this handle lost to concurrent writers so far (each one was retried or reported). */
@@ -204,15 +215,15 @@ export class AtomicCounter {
         }
         if (deadline.signal.aborted) throw abortError(deadline.signal, what);
         casInFlight = true;
-        const res = await this.#cas(what, seen.modRevision, next, deadline.remaining());
+        const res = await this.#cas(what, seen, next, deadline.remaining());
         casInFlight = false;
         if (res.succeeded) {
-          this.#seen = { value: next, modRevision: headerRevision(res.header) };
+          this.#seen = { value: next, modRevision: headerRevision(res.header), stamp: seen.stamp };
           return { value: next, written: true };
         }
         this.#conflicts++;
         const current = res.responses[0]?.response_range;
-        if (current) this.#remember(current);
+        if (current) this.#remember({ kv: current.kvs[0], stamp: this.#history.stampIn(res, 1) });
         else this.#seen = undefined;
         fresh = current !== undefined;
         if (++lost > this.#maxRetries) {
@@ -266,23 +277,20 @@ export class AtomicCounter {
   }
 
   /** The compare-and-set: no signal on purpose, so an in-flight write is always answered or times out as "may have applied". */
-  #cas(
-    what: string,
-    modRevision: bigint,
-    next: bigint,
-    timeoutMs: number | undefined,
-  ): Promise<ITxnResponse> {
+  #cas(what: string, seen: Seen, next: bigint, timeoutMs: number | undefined): Promise<ITxnResponse> {
     return this.#ctx.requester.run(
       what,
       (o) =>
         this.#ctx.client.kv.txn(
           {
             // An absent key compares as mod revision 0.
+            // …and the store is the history `seen` was read in (history-guard.ts).
             compare: [
-              { key: this.#key, target: 'Mod', result: 'Equal', mod_revision: modRevision.toString() },
+              { key: this.#key, target: 'Mod', result: 'Equal', mod_revision: seen.modRevision.toString() },
+              ...this.#history.compare(seen.stamp),
             ],
             success: [{ request_put: { key: this.#key, value: Buffer.from(next.toString()) } }],
-            failure: [{ request_range: { key: this.#key } }],
+            failure: [{ request_range: { key: this.#key } }, ...this.#history.readOp()],
           },
           o,
         ),
@@ -290,22 +298,30 @@ export class AtomicCounter {
     );
   }
 
-  #read(
-    what: string,
-    signal: AbortSignal | undefined,
-    timeoutMs: number | undefined,
-  ): Promise<IRangeResponse> {
-    return this.#ctx.requester.run(what, (o) => this.#ctx.client.kv.range({ key: this.#key }, o), {
-      signal,
-      timeoutMs,
-    });
+  /** The key and the marker in one txn (the marker created first if this handle has not seen it). */
+  async #read(what: string, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Read> {
+    await this.#history.ensure(signal);
+    const res = await this.#ctx.requester.run(
+      what,
+      (o) =>
+        this.#ctx.client.kv.txn(
+          { compare: [], success: [{ request_range: { key: this.#key } }, ...this.#history.readOp()] },
+          o,
+        ),
+      { signal, timeoutMs },
+    );
+    return { kv: res.responses[0]?.response_range?.kvs[0], stamp: this.#history.stampIn(res, 1) };
   }
 
-  #remember(res: IRangeResponse): Seen {
-    const kv = res.kvs[0];
+  #remember(res: Read): Seen {
+    const kv = res.kv;
     const seen: Seen = kv
-      ? { value: parseStored(kv.value, this.name), modRevision: BigInt(kv.mod_revision || 0) }
-      : { value: 0n, modRevision: 0n };
+      ? {
+          value: parseStored(kv.value, this.name),
+          modRevision: BigInt(kv.mod_revision || 0),
+          stamp: res.stamp,
+        }
+      : { value: 0n, modRevision: 0n, stamp: res.stamp };
     this.#seen = seen;
     return seen;
   }
