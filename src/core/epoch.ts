@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, ICompare, IRequestOp } from 'etcd3';
 import { CompactedError, PermissionDeniedError } from './errors.js';
 import type { Requester } from './rpc.js';
 
@@ -161,4 +161,25 @@ export async function ensureEpochMarker(
   );
   if (res.succeeded) return mine;
   return res.responses[0]?.response_range?.kvs[0]?.value?.toString('utf8') ?? mine;
+}
+
+/**
+ * The compare that keeps a guarded write in the store history a read saw: the generation marker still
+ * holds `stamp` (its value in that read), or is still absent (`null`). Shared by every compare-and-set that
+ * must not be fooled by a revision reused after a store reset (the Store, AtomicCounter).
+ *
+ * @example
+ * ```ts
+ * txn({ compare: [modEquals, historyCompare(marker, stamp)], success: [put], failure: [get, historyReadOp(marker)] })
+ * ```
+ */
+export function historyCompare(marker: Buffer, stamp: Buffer | null): ICompare {
+  return stamp === null
+    ? { key: marker, target: 'Create', result: 'Equal', create_revision: '0' }
+    : { key: marker, target: 'Value', result: 'Equal', value: stamp };
+}
+
+/** The read of the generation marker to add to a txn, whose result is the `stamp` of {@link historyCompare}. */
+export function historyReadOp(marker: Buffer): IRequestOp {
+  return { request_range: { key: marker } };
 }

@@ -1,6 +1,6 @@
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { EPOCH_KEY, ensureEpochMarker } from '../core/epoch.js';
+import { EPOCH_KEY, ensureEpochMarker, historyCompare, historyReadOp } from '../core/epoch.js';
 import { PermissionDeniedError } from '../core/errors.js';
 
 /**
@@ -45,7 +45,7 @@ export class HistoryGuard {
 
   /** The read of the marker to add to a txn's ops (last), or none when the guard is off. */
   readOp(): IRequestOp[] {
-    return this.#off ? [] : [{ request_range: { key: this.#key } }];
+    return this.#off ? [] : [historyReadOp(this.#key)];
   }
 
   /** The marker as response `index` of `res` read it (see {@link readOp}). */
@@ -61,8 +61,6 @@ export class HistoryGuard {
   /** The compare that keeps a write in the history `stamp` was read in. */
   compare(stamp: Buffer | null | undefined): ICompare[] {
     if (this.#off || stamp === undefined) return [];
-    return stamp === null
-      ? [{ key: this.#key, target: 'Create', result: 'Equal', create_revision: '0' }]
-      : [{ key: this.#key, target: 'Value', result: 'Equal', value: stamp }];
+    return [historyCompare(this.#key, stamp)];
   }
 }

@@ -1,7 +1,7 @@
 import type { ICompare, IKeyValue, IRequestOp, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { withDeadline } from '../core/deadline.js';
-import { EPOCH_KEY, ensureEpochMarker } from '../core/epoch.js';
+import { EPOCH_KEY, ensureEpochMarker, historyCompare, historyReadOp } from '../core/epoch.js';
 import { PermissionDeniedError } from '../core/errors.js';
 import type { KVPair } from './kv-pair.js';
 import type { AttemptOptions } from './options.js';
@@ -52,7 +52,7 @@ export function stamping(ctx: CoordContext): boolean {
 
 /** The op that reads the marker in a txn (appended last), when stamping. */
 export function markerRange(ctx: CoordContext): IRequestOp[] {
-  return stamping(ctx) ? [{ request_range: { key: markerKey(ctx) } }] : [];
+  return stamping(ctx) ? [historyReadOp(markerKey(ctx))] : [];
 }
 
 /**
@@ -61,11 +61,7 @@ export function markerRange(ctx: CoordContext): IRequestOp[] {
  */
 export function markerGuard(ctx: CoordContext, previous: KVPair | null): ICompare[] {
   if (previous === null || !stamping(ctx) || !stamps.has(previous)) return [];
-  const stamp = stamps.get(previous)!;
-  const key = markerKey(ctx);
-  return stamp === null
-    ? [{ key, target: 'Create', result: 'Equal', create_revision: '0' }]
-    : [{ key, target: 'Value', result: 'Equal', value: stamp }];
+  return [historyCompare(markerKey(ctx), stamps.get(previous)!)];
 }
 
 /** The marker as the txn's last response (from {@link markerRange}) read it. */
