@@ -31,4 +31,17 @@ MSG
   fi
 fi
 
+# Tools some tests use: Go's etcd client (interop tests build a small Go program against it) and
+# Prometheus's promtool (checks the CLI's /metrics text). Installed as root on Debian when missing;
+# elsewhere the tests that need them say why they did not run.
+missing=()
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[ -d /usr/share/gocode/src/go.etcd.io/etcd ] || missing+=(golang-etcd-server-dev)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+if [ "${#missing[@]}" -gt 0 ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "setup: installing test tools: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 npm ci --no-audit --no-fund
