@@ -1,4 +1,5 @@
-export { Mutex, type LockOptions, type LockHolder } from './mutex.js';
-export { Lock, type LockGuard } from './lock.js';
+export { Mutex, type LockOptions } from './mutex.js';
+export { type LockHolder } from './holder.js';
+export { Lock, type LockGuard, type LockEvents } from './lock.js';
 export { RWMutex } from './rw-mutex.js';
 export { Semaphore } from './semaphore.js';

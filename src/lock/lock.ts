@@ -1,4 +1,5 @@
 import type { ICompare } from 'etcd3';
+import { EventEmitter } from 'eventemitter3';
 import type { CoordContext } from '../core/context.js';
 import type { Session } from '../core/session.js';
 import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
@@ -11,6 +12,26 @@ import { releaseMarkerOp } from '../core/lock-delay.js';
 import { clearHolderOp } from '../core/held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
 import type { Granted, QueueSpec } from './queue.js';
+import { watchRevocation } from './revocation.js';
+
+/** Events of a {@link Lock}. */
+export interface LockEvents {
+  /**
+   * Someone asked this holder to release (`mutex.requestRelease()`, a mutex with `revocable: true`). The
+   * holder decides: nothing is released by the request itself. Emitted at most once per lock.
+   */
+  revokeRequested: [];
+}
+
+/**
+ * A second handle on a lock held already (a reentrant mutex's nested `lock()`, see `reentrant.ts`): it
+ * shares the key, token and loss of `of`, and its `unlock()` only gives up this handle's count.
+ */
+export interface SharedHold {
+  readonly of: Lock;
+  /** This handle's unlock; `first` is true for its first call. */
+  unlock(opts: ReleaseRunOptions, first: boolean): Promise<void>;
+}
 
 /** How long the holder waits to learn whether a vanished key went with its lease (wording only). */
 const LOSS_CHECK_MS = 500;
@@ -35,7 +56,7 @@ export type LockGuard = readonly [key: Buffer, column: 'Create', cmp: '==', valu
  * when the key is deleted or replaced by someone else; from then on guarded writes fail. A fencing token
  * only protects writes that check it (through `guard()` in etcd, or a token check in the resource).
  */
-export class Lock {
+export class Lock extends EventEmitter<LockEvents> {
   /** The lock key, relative to the coordinator's namespace (e.g. `jobs/nightly/694d7a3b1c2e0f04`). */
   readonly key: string;
   /** The full etcd key (namespace included), as used in comparisons. */
@@ -58,9 +79,17 @@ export class Lock {
   readonly #session: Session;
   #watch: PrefixWatch;
   #release: Release | undefined;
+  readonly #granted: Granted;
+  readonly #shared: SharedHold | undefined;
+  #unlocked = false;
+  #revokeRequested = false;
+  #stopRevocation: () => void = () => undefined;
 
   /** @internal made by the lock recipes */
-  constructor(ctx: CoordContext, spec: QueueSpec, granted: Granted) {
+  constructor(ctx: CoordContext, spec: QueueSpec, granted: Granted, shared?: SharedHold) {
+    super();
+    this.#granted = granted;
+    this.#shared = shared;
     this.#ctx = ctx;
     this.#spec = spec;
     this.#what = spec.what;
@@ -70,9 +99,20 @@ export class Lock {
     this.leaseId = granted.session.leaseId;
     this.#watch = granted.watch;
     this.#gone = granted.gone;
-    this.#untrack = ctx.track(this);
     const session = granted.session;
     this.#session = session;
+    if (shared) {
+      // A handle: the lock it shares is tracked, monitored and released by its own Lock.
+      this.#untrack = () => undefined;
+      const of = shared.of;
+      const follow = () => this.#lose(of.signal.reason as LockLostError);
+      if (of.signal.aborted) follow();
+      else of.signal.addEventListener('abort', follow, { once: true });
+      if (of.revokeRequested) this.#revokeRequested = true;
+      else of.once('revokeRequested', () => this.#onRevokeRequested());
+      return;
+    }
+    this.#untrack = ctx.track(this);
     const onLost = () =>
       this.#lose(
         new LockLostError(`${this.#what}: the session's lease was lost`, { cause: session.signal.reason }),
@@ -87,6 +127,31 @@ export class Lock {
       );
     }
     void this.#monitor();
+    if (spec.revokeKey) {
+      this.#stopRevocation = watchRevocation(ctx, spec.revokeKey, this, () => this.#onRevokeRequested());
+      this.#controller.signal.addEventListener('abort', () => this.#stopRevocation(), { once: true });
+    }
+  }
+
+  /** True once a release was requested of this holder (see {@link LockEvents.revokeRequested}). */
+  get revokeRequested(): boolean {
+    return this.#revokeRequested;
+  }
+
+  /**
+   * Another handle on this same lock (a reentrant mutex's nested `lock()`): the same key and token, a
+   * signal of its own that also aborts when this lock is lost.
+   *
+   * @internal
+   */
+  share(unlock: SharedHold['unlock']): Lock {
+    return new Lock(this.#ctx, this.#spec, this.#granted, { of: this, unlock });
+  }
+
+  #onRevokeRequested(): void {
+    if (this.#revokeRequested || !this.held) return;
+    this.#revokeRequested = true;
+    this.emit('revokeRequested');
   }
 
   /** Aborted (with `LockLostError`) when the lock is lost, or (with `AbortedError`) once it is unlocked. */
@@ -144,6 +209,13 @@ export class Lock {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.#shared) {
+      const first = !this.#unlocked;
+      this.#unlocked = true;
+      if (!this.#controller.signal.aborted)
+        this.#controller.abort(new AbortedError(`${this.#what}: unlocked`));
+      return this.#shared.unlock(opts, first);
+    }
     if (!this.#release) {
       this.#untrack();
       if (!this.#controller.signal.aborted)
@@ -166,6 +238,8 @@ export class Lock {
             : []),
           // A newcomer then knows this holder is gone cleanly (held-marker.ts).
           ...(this.#spec.heldMarker ? [clearHolderOp(this.#spec.heldMarker)] : []),
+          // A request to release this holder ends with it (it names this holder's token anyway).
+          ...(this.#spec.revokeKey ? [{ request_delete_range: { key: this.#spec.revokeKey } }] : []),
         ],
       );
     }

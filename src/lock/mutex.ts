@@ -1,4 +1,3 @@
-import { SortOrder, SortTarget } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { withDeadline } from '../core/deadline.js';
@@ -13,10 +12,21 @@ import {
 } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
 import { Lock } from './lock.js';
+import { readHolder, type LockHolder } from './holder.js';
 import { heldMarkerKey } from '../core/held-marker.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
+import {
+  enterReentrant,
+  findHolding,
+  forkHoldings,
+  recordHolding,
+  reenter,
+  runWithHoldings,
+} from './reentrant.js';
+import type { ReentrantId } from './reentrant.js';
+import { requestRevocation, revokeKeyOf } from './revocation.js';
 
 /** Options of {@link Mutex}. */
 export interface LockOptions {
@@ -41,18 +51,24 @@ export interface LockOptions {
    * At most etcd's request limit (1.5 MiB minus the key). Default: empty, as etcd's own mutex.
    */
   value?: string | Buffer | Uint8Array | undefined;
-}
-
-/** Who holds a lock right now. */
-export interface LockHolder {
-  /** The holder's key, relative to the coordinator's namespace. */
-  key: string;
-  /** Create revision of the holder's key: its fencing token. */
-  fencingToken: bigint;
-  /** The holder's session lease. */
-  leaseId: bigint;
-  /** The value the holder's key was created with (see {@link LockOptions.value}); absent when empty. */
-  value?: Buffer;
+  /**
+   * Mutex only: a `lock()`/`tryLock()`/`withLock()` made from the async context that holds this lock gets
+   * a counted handle on it instead of waiting for itself (tracked with `AsyncLocalStorage`). The holder's
+   * context is the rest of the function that called `lock()` and everything it starts afterwards (its
+   * promises, timers, callbacks); inside `withLock(fn)`, `fn` and what it starts. Each handle unlocks
+   * once; the key is deleted when the last one unlocks, and a loss aborts every handle's signal.
+   *
+   * Not reentrant: a call from a context that does not descend from the holder's (another request's
+   * handler, a timer or promise chain set up before the `lock()`), another `Mutex` of the same name with
+   * a different `session` option, another coordinator, RW locks and semaphores. A nested call after the
+   * lock was lost rejects with the loss. Default false.
+   */
+  reentrant?: boolean | undefined;
+  /**
+   * Mutex only: the holder watches `<name>\0revoke` and emits `revokeRequested` on its {@link Lock} when
+   * someone calls {@link Mutex.requestRelease} (so an RBAC role needs that key too). Default false.
+   */
+  revocable?: boolean | undefined;
 }
 
 /** A holder value as bytes, checked against etcd's request limit. */
@@ -100,6 +116,8 @@ export class Mutex {
   readonly #ctx: CoordContext;
   readonly #session: Session | undefined;
   readonly #spec: QueueSpec;
+  /** Set for a reentrant mutex: which holdings of a context are this lock's. */
+  readonly #reentrant: ReentrantId | undefined;
 
   /**
    * @throws InvalidArgumentError for an empty name or one containing `\0`, before any request
@@ -125,7 +143,9 @@ export class Mutex {
       heldMarker: opts.lockDelayMs ? heldMarkerKey(ctx.keyspace.key(name)) : undefined,
       lockDelayMs: opts.lockDelayMs,
       holderValue,
+      revokeKey: opts.revocable ? revokeKeyOf(ctx.keyspace.key(name)) : undefined,
     };
+    this.#reentrant = opts.reentrant ? { ctx, name, session: opts.session } : undefined;
   }
 
   /**
@@ -136,9 +156,23 @@ export class Mutex {
    *   same session and name); LockLostError if the waiter key is deleted by someone else. The
    *   waiter key is removed in every case.
    */
-  async lock(opts: WaitOptions = {}): Promise<Lock> {
-    assertWaitOptions(opts);
-    opts.signal?.throwIfAborted();
+  lock(opts: WaitOptions = {}): Promise<Lock> {
+    try {
+      assertWaitOptions(opts);
+      opts.signal?.throwIfAborted();
+      if (!this.#reentrant) return this.#lock(opts);
+      // Synchronously, at the call: a sibling granted later is not this call's holder.
+      const held = findHolding(this.#reentrant);
+      if (held) return Promise.resolve(reenter(held));
+      const holdings = enterReentrant();
+      const id = this.#reentrant;
+      return this.#lock(opts).then((lock) => recordHolding(holdings, id, lock));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  async #lock(opts: WaitOptions): Promise<Lock> {
     return withCallDeadline(opts, this.#spec.what, async (signal) => {
       const session = await this.#sessionFor(signal);
       const key = this.#keyFor(session);
@@ -165,6 +199,15 @@ export class Mutex {
    * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
+    const id = this.#reentrant;
+    const held = id && findHolding(id);
+    if (held) return reenter(held);
+    const holdings = id && enterReentrant();
+    const lock = await this.#tryLock();
+    return lock && holdings && id ? recordHolding(holdings, id, lock) : lock;
+  }
+
+  #tryLock(): Promise<Lock | null> {
     return withTryDeadline(this.#ctx, async (signal) => {
       const session = await this.#sessionFor(signal);
       const key = this.#keyFor(session);
@@ -188,10 +231,22 @@ export class Mutex {
    * @throws whatever {@link lock} or `fn` throws; the unlock's error as described above
    */
   async withLock<T>(fn: (lock: Lock) => Promise<T> | T, opts: WaitOptions = {}): Promise<T> {
-    const lock = await this.lock(opts);
+    assertWaitOptions(opts);
+    opts.signal?.throwIfAborted();
+    let lock: Lock;
+    let run = (): Promise<T> | T => fn(lock);
+    const id = this.#reentrant;
+    const held = id && findHolding(id);
+    if (held) lock = reenter(held);
+    else if (id) {
+      // Not entered into the caller's context: only `fn` (and what it starts) shares this lock.
+      const holdings = forkHoldings();
+      lock = recordHolding(holdings, id, await this.#lock(opts));
+      run = () => runWithHoldings(holdings, () => fn(lock));
+    } else lock = await this.lock(opts);
     let result: T;
     try {
-      result = await fn(lock);
+      result = await run();
     } catch (err) {
       const unlockErr = await lock.unlock().then(
         () => undefined,
@@ -215,53 +270,37 @@ export class Mutex {
    *
    * @throws UnavailableError when etcd cannot be reached
    */
-  async holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
-    const { key, end } = this.#spec.blockers;
-    let after: bigint | undefined;
-    let revision: string | undefined;
-    for (;;) {
-      const res = await this.#ctx.requester.run(
-        `${this.#spec.what}: holder`,
-        (o) =>
-          this.#ctx.client.kv.range(
-            {
-              key,
-              range_end: end,
-              limit: 8,
-              sort_target: SortTarget.Create,
-              sort_order: SortOrder.Ascend,
-              keys_only: true,
-              ...(after !== undefined ? { min_create_revision: (after + 1n).toString() } : {}),
-              ...(revision !== undefined ? { revision } : {}),
-            },
-            o,
-          ),
-        { signal: opts.signal },
-      );
-      // Skip nested names' keys (`<name>/<child>/…`) that fall in the owner range.
-      const kv = res.kvs.find((k) => this.#spec.isOwner(k.key));
-      if (kv) {
-        // The scan is keys-only (waiters' values could add up past gRPC's message limit): read the
-        // holder's value at the same revision, so it belongs to this very key.
-        const at = revision ?? res.header.revision;
-        const got = await this.#ctx.requester.run(
-          `${this.#spec.what}: holder value`,
-          (o) => this.#ctx.client.kv.range({ key: kv.key, revision: at }, o),
-          { signal: opts.signal },
-        );
-        const value = got.kvs[0]?.value;
-        return {
-          key: this.#ctx.keyspace.strip(kv.key).toString(),
-          fencingToken: BigInt(kv.create_revision),
-          leaseId: BigInt(kv.lease),
-          ...(value && value.length > 0 ? { value } : {}),
-        };
-      }
-      const last = res.kvs[res.kvs.length - 1];
-      if (!res.more || !last) return null;
-      after = BigInt(last.create_revision);
-      revision ??= res.header.revision;
-    }
+  holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
+    return readHolder(this.#ctx, this.#spec, opts.signal);
+  }
+
+  /**
+   * Asks the current holder to release (Curator's `Revoker`): writes `<name>\0revoke` with the holder's
+   * fencing token, under the holder's lease and guarded by its key, so the request never reaches a later
+   * holder and is deleted by the holder's unlock. A holder whose mutex is `revocable` gets a
+   * `revokeRequested` event on its `Lock` and decides; nothing is released by the request. The forcible
+   * path is the CLI's `lock --break`.
+   *
+   * @example
+   * ```ts
+   * const asked = await coord.mutex('jobs/nightly').requestRelease();
+   * // holder: coord.mutex('jobs/nightly', { revocable: true }); lock.on('revokeRequested', () => stopSoon());
+   * ```
+   *
+   * @returns the holder asked, or `null` when the lock is free
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   */
+  async requestRelease(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
+    assertOptionalSignal(opts.signal, 'signal');
+    const key = revokeKeyOf(this.#ctx.keyspace.key(this.name));
+    const read = async () => {
+      const h = await this.holder(opts);
+      return h && { ...h, etcdKey: this.#ctx.keyspace.key(h.key) };
+    };
+    const asked = await requestRevocation(this.#ctx, this.#spec.what, key, read, opts.signal);
+    if (!asked) return null;
+    const { etcdKey: _, ...holder } = asked;
+    return holder;
   }
 
   #sessionFor(signal: AbortSignal | undefined): Promise<Session> {

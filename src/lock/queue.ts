@@ -37,6 +37,8 @@ export interface QueueSpec {
   readonly lockDelayMs?: number | undefined;
   /** The value each waiter/holder key is created with (a mutex's `value` option). Default empty. */
   readonly holderValue?: Buffer | undefined;
+  /** A revocable mutex's request key `<name>\0revoke` (see `revocation.ts`); cleared by every unlock. */
+  readonly revokeKey?: Buffer | undefined;
 }
 
 /** Keys that were older than mine at one revision: the candidates for "the one that made me first". */
