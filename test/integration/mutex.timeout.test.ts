@@ -47,3 +47,31 @@ describe('mutex timeout while waiting for the in-process turn', () => {
     }
   });
 });
+
+describe('rwMutex and semaphore: timeoutMs while another caller of this process holds', () => {
+  const etcd = useSharedEtcd('rw-sem-timeout');
+  let coord: Coordinator;
+  beforeAll(async () => {
+    coord = await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 2 });
+  });
+  afterAll(async () => {
+    await coord.close();
+  });
+
+  it('a write lock behind this process’s reader, a reader behind its writer, a permit behind its permit: LOCK_TIMEOUT', async () => {
+    const rw = coord.rwMutex('rw');
+    const r = await rw.readLock();
+    await expect(rw.writeLock({ timeoutMs: 300 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    await r.unlock();
+    const w = await rw.writeLock();
+    await expect(rw.readLock({ timeoutMs: 300 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    await w.unlock();
+    const sem = coord.semaphore('sem', 1);
+    const p = await sem.acquire();
+    await expect(sem.acquire({ timeoutMs: 300 })).rejects.toMatchObject({ code: 'LOCK_TIMEOUT' });
+    await p.release();
+    // Nothing left behind by the timed-out callers.
+    expect(await etcd.admin.getAll().prefix(`${etcd.prefix}rw/`).keys()).toEqual([]);
+    expect(await etcd.admin.getAll().prefix(`${etcd.prefix}sem/`).keys()).toEqual([]);
+  });
+});
