@@ -59,6 +59,7 @@ export {
   type LockOptions,
   type LockHolder,
   type LockGuard,
+  type LockEvents,
 } from './lock/index.js';
 export {
   Queue,
