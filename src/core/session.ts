@@ -73,6 +73,7 @@ export class Session extends EventEmitter<SessionEvents> {
   /** Send times of keepalives not yet acknowledged, oldest first (responses come in order on a stream). */
   #pending: number[] = [];
   #closing: Promise<void> | undefined;
+  #leaseGone = false;
 
   /**
    * Grants a lease and starts keeping it alive.
@@ -174,6 +175,28 @@ export class Session extends EventEmitter<SessionEvents> {
     if (!this.done && performance.now() >= this.#deadline)
       this.#declareLost(`no keepalive acknowledged within the TTL of ${this.ttlSeconds} s`);
     if (this.done) throw this.#controller.signal.reason as Error;
+  }
+
+  /**
+   * Declares the session lost because etcd answered a request with "lease not found" (revoked by an
+   * operator, or expired): the keepalive would notice only at its next tick, and a caller that renews the
+   * default session must not be handed this one again meanwhile.
+   *
+   * @internal
+   */
+  noteLeaseGone(): void {
+    this.#leaseGone = true;
+    this.#declareLost('etcd says the lease no longer exists');
+  }
+
+  /**
+   * True once etcd itself said the lease is gone (a keepalive answered TTL 0, or a request "lease not
+   * found") — not merely that contact was lost, when the server may still hold it.
+   *
+   * @internal
+   */
+  get leaseGone(): boolean {
+    return this.#leaseGone;
   }
 
   /**
@@ -294,7 +317,10 @@ export class Session extends EventEmitter<SessionEvents> {
     if (stream !== this.#stream || this.done) return;
     const sentAt = this.#pending.shift();
     const ttl = Number(res.TTL);
-    if (ttl <= 0) return this.#declareLost('the lease was revoked or has expired');
+    if (ttl <= 0) {
+      this.#leaseGone = true;
+      return this.#declareLost('the lease was revoked or has expired');
+    }
     if (sentAt === undefined) return;
     // The server renewed the lease for `ttl` seconds from some moment after we sent: measuring from the send
     // keeps our deadline before the server's, whatever the network delay.

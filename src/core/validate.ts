@@ -60,6 +60,18 @@ export function assertOptionalSignal(
   }
 }
 
+/** An options argument: an object (or omitted, which the caller's default replaces). */
+export function assertOptions(value: unknown, arg = 'opts'): asserts value is object {
+  if (value === null || typeof value !== 'object')
+    throw new TypeError(`Expected \`${arg}\` to be an object, got ${describe(value)}`);
+}
+
+/** A boolean option or nothing (`'yes'` or `1` is a mistake to report, not a truthy value to accept). */
+export function assertOptionalBoolean(value: unknown, arg: string): asserts value is boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean')
+    throw new TypeError(`Expected \`${arg}\` to be a boolean, got ${describe(value)}`);
+}
+
 /** A value that etcd will accept in one request next to its key. */
 export function assertValueSize(value: Buffer, arg: string, keyBytes = 0): void {
   const limit = MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES - keyBytes;

@@ -9,6 +9,7 @@ import type { Session } from '../core/session.js';
 import { newcomerDelay, recordHolder } from '../core/held-marker.js';
 import { keyRelease } from './lock-key.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
+import { markNotQueued } from './live-session.js';
 import { enqueue, waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';
 
 /* Taking a queue position: acquire (wait), tryAcquire (never wait), and the cleanup of a failed attempt. */
@@ -114,8 +115,8 @@ export async function acquire(
     if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
     else gone();
     // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
-    if (signal.aborted) throw abortError(signal, spec.what, onTimeout);
-    throw err;
+    const thrown = signal.aborted ? abortError(signal, spec.what, onTimeout) : err;
+    throw rev === undefined ? markNotQueued(thrown, session) : thrown;
   } finally {
     deadline.dispose();
   }
@@ -176,8 +177,8 @@ export async function tryAcquire(
     pw?.release();
     if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
     else gone();
-    if (deadline.signal.aborted) throw abortError(deadline.signal, spec.what, onTimeout);
-    throw err;
+    const thrown = deadline.signal.aborted ? abortError(deadline.signal, spec.what, onTimeout) : err;
+    throw rev === undefined ? markNotQueued(thrown, session) : thrown;
   } finally {
     deadline.dispose();
   }

@@ -6,8 +6,10 @@ import { releaseMarkerKey } from '../core/lock-delay.js';
 import type { Session } from '../core/session.js';
 import {
   assertName,
+  assertOptionalBoolean,
   assertOptionalDuration,
   assertOptionalSignal,
+  assertOptions,
   assertValueSize,
 } from '../core/validate.js';
 import { isLocallyBusy, takeLocalTurn } from './local-queue.js';
@@ -17,16 +19,10 @@ import { heldMarkerKey } from '../core/held-marker.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
-import {
-  enterReentrant,
-  findHolding,
-  forkHoldings,
-  recordHolding,
-  reenter,
-  runWithHoldings,
-} from './reentrant.js';
+import { findHolding, forkHoldings, recordHolding, reenter, runWithHoldings } from './reentrant.js';
 import type { ReentrantId } from './reentrant.js';
 import { requestRevocation, revokeKeyOf } from './revocation.js';
+import { onLiveSession } from './live-session.js';
 
 /** Options of {@link Mutex}. */
 export interface LockOptions {
@@ -52,16 +48,18 @@ export interface LockOptions {
    */
   value?: string | Buffer | Uint8Array | undefined;
   /**
-   * Mutex only: a `lock()`/`tryLock()`/`withLock()` made from the async context that holds this lock gets
-   * a counted handle on it instead of waiting for itself (tracked with `AsyncLocalStorage`). The holder's
-   * context is the rest of the function that called `lock()` and everything it starts afterwards (its
-   * promises, timers, callbacks); inside `withLock(fn)`, `fn` and what it starts. Each handle unlocks
-   * once; the key is deleted when the last one unlocks, and a loss aborts every handle's signal.
+   * Mutex only: inside `withLock(fn)`, a `lock()`/`tryLock()`/`withLock()` of the same mutex gets a counted
+   * handle on the held lock instead of waiting for itself. The scope is `fn` and everything it starts (its
+   * promises, timers, callbacks), tracked with `AsyncLocalStorage.run`. Each handle unlocks once; the key is
+   * deleted when the last one unlocks, and a loss aborts every handle's signal.
    *
-   * Not reentrant: a call from a context that does not descend from the holder's (another request's
-   * handler, a timer or promise chain set up before the `lock()`), another `Mutex` of the same name with
-   * a different `session` option, another coordinator, RW locks and semaphores. A nested call after the
-   * lock was lost rejects with the loss. Default false.
+   * Not reentrant: a bare `lock()` opens no scope — a second `lock()` after it in the same function waits
+   * (as with any mutex) — because the only way to mark "the rest of the caller" is `enterWith`, which also
+   * marks the caller's caller and every sibling task it starts later, so two independent workers would share
+   * the lock. Also not reentrant: a call from outside `fn` (another request's handler, a timer set up before),
+   * after `withLock` returned, another `Mutex` of the same name with a different `session` option, another
+   * coordinator, RW locks and semaphores. A nested call after the lock was lost rejects with the loss.
+   * Default false.
    */
   reentrant?: boolean | undefined;
   /**
@@ -83,6 +81,7 @@ function toHolderValue(value: unknown): Buffer {
 
 /** Checks `{ signal, timeoutMs }` before any request. */
 export function assertWaitOptions(opts: WaitOptions): void {
+  assertOptions(opts, 'opts');
   assertOptionalSignal(opts.signal, 'signal');
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
 }
@@ -124,7 +123,10 @@ export class Mutex {
    */
   constructor(ctx: CoordContext, name: string, opts: LockOptions = {}) {
     assertName(name, 'name');
+    assertOptions(opts, 'opts');
     assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
+    assertOptionalBoolean(opts.reentrant, 'reentrant');
+    assertOptionalBoolean(opts.revocable, 'revocable');
     const holderValue = opts.value === undefined ? undefined : toHolderValue(opts.value);
     this.name = name;
     this.#ctx = ctx;
@@ -160,34 +162,32 @@ export class Mutex {
     try {
       assertWaitOptions(opts);
       opts.signal?.throwIfAborted();
-      if (!this.#reentrant) return this.#lock(opts);
       // Synchronously, at the call: a sibling granted later is not this call's holder.
-      const held = findHolding(this.#reentrant);
+      const held = this.#reentrant && findHolding(this.#reentrant);
       if (held) return Promise.resolve(reenter(held));
-      const holdings = enterReentrant();
-      const id = this.#reentrant;
-      return this.#lock(opts).then((lock) => recordHolding(holdings, id, lock));
+      return this.#lock(opts);
     } catch (err) {
       return Promise.reject(err as Error);
     }
   }
 
   async #lock(opts: WaitOptions): Promise<Lock> {
-    return withCallDeadline(opts, this.#spec.what, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const key = this.#keyFor(session);
-      // The turn also ends with the session: a holder on a lost session may never unlock, and a caller
-      // behind it must see the loss, not wait out its deadline (or for ever).
-      const turnSignal = withDeadline(signal, undefined, session.signal);
-      let release: () => void;
-      try {
-        release = await takeLocalTurn(key.toString('hex'), turnSignal.signal, this.#spec.what);
-      } finally {
-        turnSignal.dispose();
-      }
-      const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
-      return new Lock(this.#ctx, this.#spec, granted);
-    });
+    return withCallDeadline(opts, this.#spec.what, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const key = this.#keyFor(session);
+        // The turn also ends with the session: a holder on a lost session may never unlock, and a caller
+        // behind it must see the loss, not wait out its deadline (or for ever).
+        const turnSignal = withDeadline(signal, undefined, session.signal);
+        let release: () => void;
+        try {
+          release = await takeLocalTurn(key.toString('hex'), turnSignal.signal, this.#spec.what);
+        } finally {
+          turnSignal.dispose();
+        }
+        const granted = await acquire(this.#ctx, this.#spec, key, session, { signal, onGone: release });
+        return new Lock(this.#ctx, this.#spec, granted);
+      }),
+    );
   }
 
   /**
@@ -199,24 +199,22 @@ export class Mutex {
    * @throws UnavailableError when etcd does not answer within the request deadline
    */
   async tryLock(): Promise<Lock | null> {
-    const id = this.#reentrant;
-    const held = id && findHolding(id);
+    const held = this.#reentrant && findHolding(this.#reentrant);
     if (held) return reenter(held);
-    const holdings = id && enterReentrant();
-    const lock = await this.#tryLock();
-    return lock && holdings && id ? recordHolding(holdings, id, lock) : lock;
+    return this.#tryLock();
   }
 
   #tryLock(): Promise<Lock | null> {
-    return withTryDeadline(this.#ctx, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const key = this.#keyFor(session);
-      const id = key.toString('hex');
-      if (isLocallyBusy(id)) return null;
-      const release = await takeLocalTurn(id, undefined, this.#spec.what);
-      const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release, signal });
-      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
-    });
+    return withTryDeadline(this.#ctx, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const key = this.#keyFor(session);
+        const id = key.toString('hex');
+        if (isLocallyBusy(id)) return null;
+        const release = await takeLocalTurn(id, undefined, this.#spec.what);
+        const granted = await tryAcquire(this.#ctx, this.#spec, key, session, { onGone: release, signal });
+        return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+      }),
+    );
   }
 
   /**
@@ -231,6 +229,7 @@ export class Mutex {
    * @throws whatever {@link lock} or `fn` throws; the unlock's error as described above
    */
   async withLock<T>(fn: (lock: Lock) => Promise<T> | T, opts: WaitOptions = {}): Promise<T> {
+    if (typeof fn !== 'function') throw new TypeError('Expected `fn` to be a function');
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
     let lock: Lock;
@@ -243,7 +242,7 @@ export class Mutex {
       const holdings = forkHoldings();
       lock = recordHolding(holdings, id, await this.#lock(opts));
       run = () => runWithHoldings(holdings, () => fn(lock));
-    } else lock = await this.lock(opts);
+    } else lock = await this.#lock(opts);
     let result: T;
     try {
       result = await run();
@@ -270,16 +269,19 @@ export class Mutex {
    *
    * @throws UnavailableError when etcd cannot be reached
    */
-  holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
+  async holder(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
+    assertOptions(opts, 'opts');
+    assertOptionalSignal(opts.signal, 'signal');
     return readHolder(this.#ctx, this.#spec, opts.signal);
   }
 
   /**
    * Asks the current holder to release (Curator's `Revoker`): writes `<name>\0revoke` with the holder's
    * fencing token, under the holder's lease and guarded by its key, so the request never reaches a later
-   * holder and is deleted by the holder's unlock. A holder whose mutex is `revocable` gets a
-   * `revokeRequested` event on its `Lock` and decides; nothing is released by the request. The forcible
-   * path is the CLI's `lock --break`.
+   * holder. A holder whose mutex is `revocable` gets a `revokeRequested` event on its `Lock` and decides;
+   * nothing is released by the request, and its unlock deletes it. A holder that is not revocable (or
+   * `etcdctl lock`, Go) never reads it: it stays until that holder's lease ends, and no later holder acts
+   * on it (it names the asked holder's token). The forcible path is the CLI's `lock --break`.
    *
    * @example
    * ```ts
@@ -291,6 +293,7 @@ export class Mutex {
    * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
    */
   async requestRelease(opts: { signal?: AbortSignal } = {}): Promise<LockHolder | null> {
+    assertOptions(opts, 'opts');
     assertOptionalSignal(opts.signal, 'signal');
     const key = revokeKeyOf(this.#ctx.keyspace.key(this.name));
     const read = async () => {
@@ -301,14 +304,6 @@ export class Mutex {
     if (!asked) return null;
     const { etcdKey: _, ...holder } = asked;
     return holder;
-  }
-
-  #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
-    if (this.#session) {
-      this.#session.throwIfDone();
-      return Promise.resolve(this.#session);
-    }
-    return this.#ctx.currentSession({ signal });
   }
 
   #keyFor(session: Session): Buffer {

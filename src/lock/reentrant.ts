@@ -5,9 +5,10 @@ import type { Session } from '../core/session.js';
 import type { Lock } from './lock.js';
 
 /*
- * Reentrancy of `mutex(name, { reentrant: true })`, tracked with `AsyncLocalStorage`: each async context
- * carries the set of reentrant locks it holds. A `lock()` that finds the same lock (same coordinator, name
- * and session option) held by its own context gets a counted handle on it instead of waiting for itself.
+ * Reentrancy of `mutex(name, { reentrant: true })`, tracked with `AsyncLocalStorage`: each `withLock(fn)`
+ * runs `fn` in a scope that carries the set of reentrant locks it holds. A `lock()`/`tryLock()`/`withLock()`
+ * inside that scope that finds the same lock (same coordinator, name and session option) gets a counted
+ * handle on it instead of waiting for itself. A bare `lock()` opens no scope (see {@link forkHoldings}).
  */
 
 /** Which mutex a holding belongs to: one coordinator, one name, one session option. */
@@ -43,7 +44,7 @@ export class Holding {
   }
 }
 
-/** The holdings visible to one context. A new set per `lock()` call: see {@link enterReentrant}. */
+/** The holdings visible to one context. A new set per `withLock()` scope: see {@link forkHoldings}. */
 type Holdings = Set<Holding>;
 
 const storage = new AsyncLocalStorage<Holdings>();
@@ -58,17 +59,11 @@ export function findHolding(id: ReentrantId): Holding | undefined {
 }
 
 /**
- * Makes the caller's context carry a fresh copy of its holdings, into which the lock about to be granted
- * is recorded (`enterWith`: the rest of the caller's function, and what it starts afterwards, see it).
- * Returns the set to record into.
+ * A fresh copy of the current holdings, for `withLock`, which runs `fn` in it with `AsyncLocalStorage.run`.
+ * Never `enterWith`: called from the synchronous part of an async caller, it would change the context of
+ * that caller's caller, so sibling tasks started later (a second worker, the next interval tick) would
+ * inherit the holding and share the lock.
  */
-export function enterReentrant(): Holdings {
-  const holdings: Holdings = new Set(live());
-  storage.enterWith(holdings);
-  return holdings;
-}
-
-/** A fresh copy of the current holdings, not entered (for `withLock`, which runs `fn` in it). */
 export function forkHoldings(): Holdings {
   return new Set(live());
 }

@@ -7,7 +7,10 @@ import type { WatchSubscription } from '../core/watch-hub.js';
  * Revocation (Curator's `Revoker`): anyone may *ask* the holder of a mutex to release it. The request is
  * one key, `<name>\0revoke`, whose value is the fencing token of the holder it asks, attached to that
  * holder's own lease. So a request never reaches the next holder: another token does not match, the key
- * goes with the asked holder's lease, and a clean unlock deletes it in the unlock txn.
+ * goes with the asked holder's lease, and a revocable holder's clean unlock deletes it in the unlock txn.
+ * A holder that never reads it (a mutex without `revocable`, `etcdctl lock`, Go) leaves it until its lease
+ * ends: deleting it in every unlock would make every user of a name need an RBAC grant on that key, for a
+ * key that names one holder's token and dies with that holder's lease anyway.
  */
 
 const REVOKE_SUFFIX = Buffer.from('\0revoke');

@@ -2,6 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { onLiveSession } from './live-session.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
@@ -99,27 +100,21 @@ export class RWMutex {
   async #lock(spec: QueueSpec, kind: string, opts: WaitOptions): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    return withCallDeadline(opts, spec.what, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
-      return new Lock(this.#ctx, spec, granted);
-    });
+    return withCallDeadline(opts, spec.what, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+        return new Lock(this.#ctx, spec, granted);
+      }),
+    );
   }
 
   async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
-    return withTryDeadline(this.#ctx, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
-      return granted ? new Lock(this.#ctx, spec, granted) : null;
-    });
-  }
-
-  #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
-    if (this.#session) {
-      this.#session.throwIfDone();
-      return Promise.resolve(this.#session);
-    }
-    return this.#ctx.currentSession({ signal });
+    return withTryDeadline(this.#ctx, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
+        return granted ? new Lock(this.#ctx, spec, granted) : null;
+      }),
+    );
   }
 
   #keyFor(kind: string, session: Session): Buffer {

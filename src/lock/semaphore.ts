@@ -3,6 +3,7 @@ import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { Lock } from './lock.js';
+import { onLiveSession } from './live-session.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
 import { assertWaitOptions, type LockOptions } from './mutex.js';
 import { UNIQUE_SUFFIX, uniqueSuffix } from './lock-key.js';
@@ -66,28 +67,22 @@ export class Semaphore {
   async acquire(opts: WaitOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
-    return withCallDeadline(opts, this.#spec.what, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
-      return new Lock(this.#ctx, this.#spec, granted);
-    });
+    return withCallDeadline(opts, this.#spec.what, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const granted = await acquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+        return new Lock(this.#ctx, this.#spec, granted);
+      }),
+    );
   }
 
   /** A permit if one is free and nobody older waits, else `null`. */
   async tryAcquire(): Promise<Lock | null> {
-    return withTryDeadline(this.#ctx, async (signal) => {
-      const session = await this.#sessionFor(signal);
-      const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
-      return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
-    });
-  }
-
-  #sessionFor(signal: AbortSignal | undefined): Promise<Session> {
-    if (this.#session) {
-      this.#session.throwIfDone();
-      return Promise.resolve(this.#session);
-    }
-    return this.#ctx.currentSession({ signal });
+    return withTryDeadline(this.#ctx, (signal) =>
+      onLiveSession(this.#ctx, this.#session, signal, async (session) => {
+        const granted = await tryAcquire(this.#ctx, this.#spec, this.#keyFor(session), session, { signal });
+        return granted ? new Lock(this.#ctx, this.#spec, granted) : null;
+      }),
+    );
   }
 
   #keyFor(session: Session): Buffer {

@@ -63,9 +63,12 @@ const NOT_ASYNC = new Set([
   'Election.observe', // returns an iterator: its first next() is the row 'Election.observe().next'
   'Lock.guard',
   'Lock.guardCompare',
+  'Lock.share', // @internal: a reentrant mutex's counted handle
   'Term.guard',
   'Term.guardCompare',
   'Session.throwIfDone',
+  'Session.noteLeaseGone', // @internal: etcd said "lease not found"
+  'Session.leaseGone',
   'ServiceDiscovery.instances',
   'ServiceDiscovery.get',
   'ServiceDiscovery.pick',
@@ -264,6 +267,11 @@ const ROWS: Row[] = [
     call: (f) => f.coord.mutex('held0').withLock(() => Promise.resolve(), t),
   },
   { name: 'Mutex.holder', deadlineMs: R, call: (f) => f.coord.mutex('held0').holder() },
+  {
+    name: 'Mutex.requestRelease',
+    deadlineMs: T,
+    call: (f) => f.coord.mutex('held0').requestRelease({ signal: abortAfter(T) }),
+  },
   { name: 'Lock.unlock', deadlineMs: R, call: (f) => f.locks[0]!.unlock() },
   { name: 'Lock.release', deadlineMs: R, call: (f) => f.locks[1]!.release() },
   { name: 'Lock.close', deadlineMs: R, call: (f) => f.locks[2]!.close() },

@@ -56,9 +56,35 @@ describe('mutex revocation requests', () => {
     await next.unlock();
   });
 
+  it('a holder that is not revocable leaves the request until its lease ends, and no later holder acts on it', async () => {
+    // Found by the breaker: the unlock of a holder that never watches the request does not delete it (that
+    // would make every user of the name need an RBAC grant on the key). It names that holder's token.
+    const owner = await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 2 });
+    const first = await owner.mutex('plain').lock();
+    await askerSide.mutex('plain').requestRelease();
+    await first.unlock();
+    expect(await etcd.admin.get(revokeKey('plain')).string()).toBe(first.fencingToken.toString());
+    const next = await holderSide.mutex('plain', { revocable: true }).lock();
+    let heard = false;
+    next.on('revokeRequested', () => (heard = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(heard).toBe(false);
+    await owner.close(); // the request's lease ends with the asked holder's session
+    expect(await etcd.admin.get(revokeKey('plain')).string()).toBeNull();
+    await next.unlock();
+  });
+
   it('bad input is named', async () => {
     await expect(
       askerSide.mutex('x').requestRelease({ signal: 'no' as unknown as AbortSignal }),
     ).rejects.toThrow(/signal/);
+    await expect(askerSide.mutex('x').requestRelease(null as never)).rejects.toThrow(/`opts`/);
+    await expect(askerSide.mutex('x').holder(null as never)).rejects.toThrow(/`opts`/);
+    await expect(askerSide.mutex('x', { reentrant: true }).lock(null as never)).rejects.toThrow(/`opts`/);
+    await expect(askerSide.mutex('x').withLock('no' as never)).rejects.toThrow(/`fn`/);
+    expect(() => askerSide.mutex('x', { reentrant: 'yes' as never })).toThrow(/`reentrant`/);
+    expect(() => askerSide.mutex('x', { revocable: 1 as never })).toThrow(/`revocable`/);
+    expect(() => askerSide.mutex('x', null as never)).toThrow(/`opts`/);
+    expect(await etcd.admin.getAll().prefix(etcd.prefix).keys()).not.toContain(`${etcd.prefix}x\0revoke`);
   });
 });
