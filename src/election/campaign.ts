@@ -3,6 +3,7 @@ import type { CoordContext } from '../core/context.js';
 import { abortError, sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
 import { DeletionWatch } from '../core/deletion-watch.js';
 import { GhostSweeper } from '../core/ghost-sweeper.js';
+import { withRetry } from '../core/retry.js';
 import { LockLostError, LockTimeoutError, SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { leaseHex, ownerKeyRange } from '../core/keys.js';
 import { isLocallyBusy, takeLocalTurn } from '../core/local-turn.js';
@@ -123,7 +124,13 @@ export async function runCampaign(
       let moved: { key: Buffer; rev: bigint } | null | undefined;
       let delayed = false;
       for (;;) {
-        const { revision, predecessor } = await keys.readQueue(key, myRev, session, waitSignal.signal);
+        // A read, safe to repeat: a connection reset while waiting (a proxy or member coming back) is retried
+        // with backoff, as the mutex's queue read is, instead of ending a campaign that has no deadline.
+        const own = session;
+        const { revision, predecessor } = await withRetry(
+          () => keys.readQueue(key, myRev, own, waitSignal.signal),
+          { signal: waitSignal.signal, what },
+        );
         if (!predecessor && moved !== undefined && !delayed && spec.lockDelayMs > 0) {
           // Made first by a deletion: a lost leader (lease expired or revoked, key deleted by someone) gives
           // whatever it was still doing lockDelayMs to stop; a clean resign (its marker) hands over at once.
