@@ -5,6 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FaultProxy } from '../support/proxy.js';
 import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 import { shq, startCli, useCli } from '../cli/cli-helper.js';
+import type { ChildHandle } from '../support/node-child.js';
 
 function alive(pid: number): boolean {
   try {
@@ -31,11 +32,22 @@ describe('etcd-coord lock: the holder cut off from etcd', { timeout: 120_000 }, 
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function waiters(prefix: string, name: string, n: number): Promise<void> {
+  /**
+   * Waits until `n` lock keys exist. A waiting CLI that exits instead (or is still starting on a loaded
+   * machine) shows up in the failure with its stderr, not as a bare timeout.
+   */
+  async function waiters(prefix: string, name: string, n: number, waiting: ChildHandle): Promise<void> {
     const client = etcd.cluster.client();
-    await waitFor(async () => (await client.getAll().prefix(`${prefix}${name}/`).keys()).length >= n, {
-      timeoutMs: 30_000,
+    const keys = waitFor(async () => (await client.getAll().prefix(`${prefix}${name}/`).keys()).length >= n, {
+      timeoutMs: 60_000,
       message: `${n} lock keys`,
+    });
+    const early = waiting.exited.then((e) => {
+      throw new Error(`the waiting CLI exited (${e.code ?? e.signal}) before it queued: ${waiting.stderr()}`);
+    });
+    early.catch(() => undefined);
+    await Promise.race([keys, early]).catch((err: Error) => {
+      throw new Error(`${err.message}; waiting CLI stderr: ${waiting.stderr()}`, { cause: err });
     });
   }
 
@@ -72,7 +84,7 @@ describe('etcd-coord lock: the holder cut off from etcd', { timeout: 120_000 }, 
       '-c',
       `echo B-start >> ${shq(log)}`,
     ]);
-    await waiters(prefix, 'job', 2);
+    await waiters(prefix, 'job', 2, b);
 
     proxy.blackhole();
     const [ea, eb] = await Promise.all([a.exited, b.exited]);
