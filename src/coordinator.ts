@@ -11,7 +11,13 @@ import { WatchedConfig, type ConfigValue, type WatchedConfigOptions } from './co
 import { Election, type ElectionOptions } from './election/election.js';
 import { Mutex, RWMutex, Semaphore, type LockOptions } from './lock/index.js';
 import { Queue, type QueueOptions } from './queue/index.js';
-import { AtomicCounter, Counter, type AtomicCounterOptions } from './counter/index.js';
+import {
+  AtomicCounter,
+  Counter,
+  IdGenerator,
+  type AtomicCounterOptions,
+  type IdGeneratorOptions,
+} from './counter/index.js';
 import { Barrier, DoubleBarrier, type DoubleBarrierOptions } from './barrier/index.js';
 import { Store } from './kv/index.js';
 
@@ -181,6 +187,16 @@ export class Coordinator extends CoordinatorCore {
    */
   atomicCounter(name: string, opts: AtomicCounterOptions = {}): AtomicCounter {
     return new AtomicCounter(this, name, opts);
+  }
+
+  /**
+   * Unique ids handed out from blocks reserved on an {@link AtomicCounter} (hi/lo): one request per
+   * `blockSize` ids. See {@link IdGenerator}.
+   *
+   * @throws InvalidArgumentError / TypeError for a bad name or `blockSize` (before any request)
+   */
+  idGenerator(name: string, opts: IdGeneratorOptions = {}): IdGenerator {
+    return new IdGenerator(this, name, opts);
   }
 
   /**

@@ -80,10 +80,12 @@ export {
 export {
   Counter,
   AtomicCounter,
+  IdGenerator,
   INT64_MIN,
   INT64_MAX,
   type AtomicCounterOptions,
   type CounterCallOptions,
+  type IdGeneratorOptions,
 } from './counter/index.js';
 export {
   Barrier,

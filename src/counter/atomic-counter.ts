@@ -1,32 +1,17 @@
-import type { IKeyValue, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
-import { AbortedError, ConflictError, UnavailableError } from '../core/errors.js';
+import { AbortedError, ConflictError, InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertName } from '../core/validate.js';
 import { checkedAdd, parseStored, toInt64 } from './int64.js';
 import { checkOptions, type CounterCallOptions } from './options.js';
-import { HistoryGuard } from './history-guard.js';
+import { CounterKey, type Read, type Seen } from './counter-key.js';
 
 /** Options of {@link AtomicCounter}. */
 export interface AtomicCounterOptions {
   /** Compare-and-set races this call may lose (each retried) before it fails with `ConflictError`. Default 256. */
   maxRetries?: number;
-}
-
-/** What this handle last saw of the key: the value and the revision that wrote it (0n: absent). */
-interface Seen {
-  value: bigint;
-  modRevision: bigint;
-  /** The store history it was read in (history-guard.ts). */
-  stamp: Buffer | null | undefined;
-}
-
-/** The key and the generation marker, read in one txn. */
-interface Read {
-  kv: IKeyValue | undefined;
-  stamp: Buffer | null | undefined;
 }
 
 /** `compute(value)`, or `null` when it refuses the value (an overflow): a cached value may be stale. */
@@ -68,11 +53,10 @@ export class AtomicCounter {
   /** The counter key, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
-  readonly #key: Buffer;
   readonly #maxRetries: number;
   #seen: Seen | undefined;
   #conflicts = 0;
-  readonly #history: HistoryGuard;
+  readonly #store: CounterKey;
 
   /** @internal use `coord.atomicCounter(name)` */
   constructor(ctx: CoordContext, name: string, opts: AtomicCounterOptions = {}) {
@@ -81,9 +65,8 @@ export class AtomicCounter {
     assertInteger(maxRetries, 'maxRetries', 0, 10_000);
     this.#ctx = ctx;
     this.name = name;
-    this.#key = ctx.keyspace.key(name);
     this.#maxRetries = maxRetries;
-    this.#history = new HistoryGuard(ctx);
+    this.#store = new CounterKey(ctx, ctx.keyspace.key(name));
   }
 
   /** Compare-and-set attempts this handle lost to concurrent writers so far (each one was retried or reported). */
@@ -161,6 +144,94 @@ export class AtomicCounter {
   }
 
   /**
+   * Sets the value to `value` whatever it is now (Curator's `forceSet`): one request, no compare, never a
+   * lost race.
+   *
+   * @example
+   * ```ts
+   * await coord.atomicCounter('stock/widgets').set(100n);
+   * ```
+   *
+   * Failure modes: unconditional on purpose, so a set whose answer was lost (`mayHaveApplied`) and that
+   * etcd applies later overwrites whatever was written meanwhile; use {@link compareAndSet} when that
+   * matters. Never retried.
+   *
+   * @throws TypeError / InvalidArgumentError before any request for a non-integer or out-of-range `value`
+   * @throws UnavailableError when etcd does not answer within `timeoutMs`; `mayHaveApplied` when the put was sent
+   * @throws AbortedError when `signal` aborted before the put was sent
+   */
+  async set(value: bigint | number, opts: CounterCallOptions = {}): Promise<void> {
+    const v = toInt64(value, 'value');
+    checkOptions(opts);
+    const what = `atomic counter "${this.name}": set`;
+    throwIfAborted(opts.signal, what);
+    this.#seen = undefined;
+    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    const deadline = withDeadline(opts.signal, timeoutMs);
+    try {
+      // The marker is made (once per handle) before the put, so the put's own read of it is meaningful.
+      await this.#store.history.ensure(deadline.signal);
+      throwIfAborted(deadline.signal, what);
+      this.#seen = await this.#store.put(what, v, deadline.remaining());
+    } catch (err) {
+      if (deadline.timedOut && err instanceof AbortedError)
+        throw new UnavailableError(
+          `${what}: etcd did not answer within ${timeoutMs} ms (nothing was written)`,
+          {
+            cause: err,
+          },
+        );
+      throw err;
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  /**
+   * Sets the value to `value` unless another writer changed it between this call's read and its write
+   * (Curator's `trySet`): one read and one compare-and-set, never retried. Returns whether the value was
+   * `value` as the call ended: written by it, or already (then nothing is written); `false` after a lost race
+   * to a writer who left another value.
+   *
+   * @example
+   * ```ts
+   * if (!(await coord.atomicCounter('schema/version').trySet(4n))) console.log('someone else moved it');
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError before any request for a non-integer or out-of-range `value`
+   * @throws UnavailableError / AbortedError as {@link add} (a compare-and-set without answer: `mayHaveApplied`)
+   */
+  async trySet(value: bigint | number, opts: CounterCallOptions = {}): Promise<boolean> {
+    const v = toInt64(value, 'value');
+    checkOptions(opts);
+    // Forget the cached guess: only this call's own read decides what "changed meanwhile" means.
+    this.#seen = undefined;
+    const done = await this.#update('trySet', (current) => (current === v ? null : v), opts, true);
+    return done.written || done.value === v;
+  }
+
+  /**
+   * Reserves `n` consecutive values in one atomic add and returns them as `{ first, last }` (inclusive):
+   * nobody else is handed any of them, whichever process asks. The block to hand out ids from at high rates
+   * without a request per id; {@link IdGenerator} does that for you.
+   *
+   * @example
+   * ```ts
+   * const { first, last } = await coord.atomicCounter('ids/order').reserve(1000); // e.g. 1n..1000n
+   * ```
+   *
+   * @throws TypeError / InvalidArgumentError before any request for `n` not an integer in 1..2^53-1
+   * @throws UnavailableError with `mayHaveApplied`: the block may have been taken and is then simply never
+   *   handed out (values stay unique, with a gap); ConflictError / AbortedError as {@link add}
+   */
+  async reserve(n: number | bigint, opts: CounterCallOptions = {}): Promise<{ first: bigint; last: bigint }> {
+    const count = toInt64(n, 'n');
+    if (count < 1n) throw new InvalidArgumentError(`Expected \`n\` to be at least 1, got ${count}`);
+    const last = await this.add(count, opts);
+    return { first: last - count + 1n, last };
+  }
+
+  /**
    * The current value (0n when the key does not exist). A linearizable read, retried on transient errors
    * within `timeoutMs`.
    *
@@ -171,7 +242,7 @@ export class AtomicCounter {
     checkOptions(opts);
     const what = `atomic counter "${this.name}": get`;
     // One deadline for every attempt together: `timeoutMs` bounds the call, not each request (issue 22).
-    const res = await withRetry((_, attempt) => this.#read(what, attempt.signal, attempt.remainingMs), {
+    const res = await withRetry((_, attempt) => this.#store.read(what, attempt.signal, attempt.remainingMs), {
       signal: opts.signal,
       // Without `timeoutMs` the retries stop at the request timeout: every public call settles within it.
       timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
@@ -190,6 +261,8 @@ export class AtomicCounter {
     op: string,
     compute: (current: bigint) => bigint | null,
     opts: CounterCallOptions,
+    /** Give up after one lost compare-and-set (`trySet`): `written: false`, not `ConflictError`. */
+    once = false,
   ): Promise<{ value: bigint; written: boolean }> {
     const what = `atomic counter "${this.name}": ${op}`;
     throwIfAborted(opts.signal, what);
@@ -208,14 +281,14 @@ export class AtomicCounter {
         if (!seen || next === null) {
           // Unknown, or a cached value that says "nothing to do" or "overflows": only a fresh read may
           // decide that (issue 16: a stale cached value refused a valid add).
-          seen = this.#remember(await this.#read(what, deadline.signal, deadline.remaining()));
+          seen = this.#remember(await this.#store.read(what, deadline.signal, deadline.remaining()));
           fresh = true;
           next = compute(seen.value);
           if (next === null) return { value: seen.value, written: false };
         }
         if (deadline.signal.aborted) throw abortError(deadline.signal, what);
         casInFlight = true;
-        const res = await this.#cas(what, seen, next, deadline.remaining());
+        const res = await this.#store.cas(what, seen, next, deadline.remaining());
         casInFlight = false;
         if (res.succeeded) {
           this.#seen = { value: next, modRevision: headerRevision(res.header), stamp: seen.stamp };
@@ -223,9 +296,10 @@ export class AtomicCounter {
         }
         this.#conflicts++;
         const current = res.responses[0]?.response_range;
-        if (current) this.#remember({ kv: current.kvs[0], stamp: this.#history.stampIn(res, 1) });
+        if (current) this.#remember({ kv: current.kvs[0], stamp: this.#store.history.stampIn(res, 1) });
         else this.#seen = undefined;
         fresh = current !== undefined;
+        if (once) return { value: this.#seen?.value ?? 0n, written: false };
         if (++lost > this.#maxRetries) {
           throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
         }
@@ -274,43 +348,6 @@ export class AtomicCounter {
     } finally {
       deadline.dispose();
     }
-  }
-
-  /** The compare-and-set: no signal on purpose, so an in-flight write is always answered or times out as "may have applied". */
-  #cas(what: string, seen: Seen, next: bigint, timeoutMs: number | undefined): Promise<ITxnResponse> {
-    return this.#ctx.requester.run(
-      what,
-      (o) =>
-        this.#ctx.client.kv.txn(
-          {
-            // An absent key compares as mod revision 0.
-            // …and the store is the history `seen` was read in (history-guard.ts).
-            compare: [
-              { key: this.#key, target: 'Mod', result: 'Equal', mod_revision: seen.modRevision.toString() },
-              ...this.#history.compare(seen.stamp),
-            ],
-            success: [{ request_put: { key: this.#key, value: Buffer.from(next.toString()) } }],
-            failure: [{ request_range: { key: this.#key } }, ...this.#history.readOp()],
-          },
-          o,
-        ),
-      { write: true, timeoutMs },
-    );
-  }
-
-  /** The key and the marker in one txn (the marker created first if this handle has not seen it). */
-  async #read(what: string, signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Read> {
-    await this.#history.ensure(signal);
-    const res = await this.#ctx.requester.run(
-      what,
-      (o) =>
-        this.#ctx.client.kv.txn(
-          { compare: [], success: [{ request_range: { key: this.#key } }, ...this.#history.readOp()] },
-          o,
-        ),
-      { signal, timeoutMs },
-    );
-    return { kv: res.responses[0]?.response_range?.kvs[0], stamp: this.#history.stampIn(res, 1) };
   }
 
   #remember(res: Read): Seen {
