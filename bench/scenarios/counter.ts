@@ -96,9 +96,40 @@ async function stmScenario(ctx: BenchContext): Promise<void> {
   await clients[0]!.delete().key(key);
 }
 
+/**
+ * Ids at high rates: IdGenerator (a block of 1000 reserved in one AtomicCounter add) against one
+ * `Counter.increment()` per id, both with 8 clients on one name, in the same run. The ratio is the point:
+ * the generator's cost is local once a block is reserved.
+ */
+async function idGeneratorScenario(ctx: BenchContext): Promise<void> {
+  const namespace = ctx.prefix('idgen');
+  const coords = await coordinators(ctx, 8, namespace);
+  const gens = coords.map((c) => c.idGenerator('ids', { blockSize: 1000 }));
+  await Promise.all(gens.map((g) => g.next())); // warm: one block each
+  const total = 80_000;
+  const got = new Set<bigint>();
+  const { opsPerSec, latencies } = await measure(total, 8, async (w) => {
+    got.add(await gens[w]!.next());
+  });
+  if (got.size !== total) throw new Error('IdGenerator handed out a duplicate id');
+  const reserved = await coords[0]!.atomicCounter('ids').get();
+  ctx.record({
+    scenario: 'counter',
+    variant: 'IdGenerator.next, 8 clients, blocks of 1000 (vs Counter.increment, 8 clients: one put per id)',
+    opsPerSec,
+    ratioTo: 'rawPut8',
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    extra: { requestsPerOp: Number(reserved / 1000n) / (total + 8) },
+  });
+  const { key, end } = coords[0]!.keyspace.prefixRange('');
+  await coords[0]!.client.kv.deleteRange({ key, range_end: end });
+}
+
 export const scenarios: Scenario[] = [
   { name: 'counter: increment, 1 client', run: (ctx) => incrementScenario(ctx, 1) },
   { name: 'counter: increment, 8 clients', run: (ctx) => incrementScenario(ctx, 8) },
+  { name: 'counter: IdGenerator.next, 8 clients', run: idGeneratorScenario },
   { name: 'counter: AtomicCounter.add, 8 clients', run: atomicScenario },
   { name: 'counter: etcd3 STM counter, 8 clients', run: stmScenario },
 ];
