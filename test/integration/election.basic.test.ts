@@ -61,6 +61,19 @@ describe('election: campaign, proclaim, resign', () => {
     expect(await a.election('e2').leader()).toBeNull();
   });
 
+  it('a resign ends term.signal with ABORTED, a loss with LOCK_LOST: listeners tell a close from a loss (Curator CloseMode.SILENT)', async () => {
+    const a = await coord();
+    const term = await a.election('e-silent').campaign('v');
+    const reasons: string[] = [];
+    term.signal.addEventListener('abort', () => reasons.push((term.signal.reason as { code: string }).code));
+    await term.resign();
+    expect(reasons).toEqual(['ABORTED']);
+    const lost = await a.election('e-silent').campaign('w');
+    await etcd.admin.delete().key(`${etcd.prefix}${lost.key}`);
+    await waitFor(() => lost.signal.aborted);
+    expect((lost.signal.reason as { code: string }).code).toBe('LOCK_LOST');
+  });
+
   it('a stale term cannot proclaim over or delete a newer leader key', async () => {
     const a = await coord();
     const b = await coord();
