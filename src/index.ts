@@ -37,7 +37,17 @@ export {
   type OnceRecord,
   type OnceAttempt,
   type OnceSlot,
+  SlotSkipped,
 } from './election/index.js';
+export {
+  schedule,
+  CronJob,
+  type ScheduleOptions,
+  type CronRun,
+  type CronEvents,
+  type CronHistoryEntry,
+  type OverlapPolicy,
+} from './cron/index.js';
 export {
   ServiceRegistry,
   Registration,

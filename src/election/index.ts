@@ -9,4 +9,5 @@ export {
   type OnceRecord,
   type OnceAttempt,
   type OnceSlot,
+  SlotSkipped,
 } from './once.js';

@@ -16,8 +16,8 @@ export interface OnceAttempt {
    * `crashed`: the holder's lease expired before it wrote an outcome. `interrupted`: its caller stopped it
    * (the `signal` given to once() aborted: a host shutting down) and the job then ended; the slot stays open.
    */
-  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
-  /** The error message of an `error` outcome. */
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | 'skipped' | undefined;
+  /** The error message of an `error` outcome, or why a `skipped` one did not run the job. */
   error?: string | undefined;
   /** Create revision of the lock key the attempt held (its fencing token), as a decimal string. */
   fencingToken: string;
@@ -37,9 +37,11 @@ export interface OnceRecord {
   /**
    * `running`: an attempt started and has not finished (or crashed); `done`: finished; `failed`: crashed
    * with `onCrash: 'fail'`; `interrupted`: the last attempt was stopped by its own host (shutdown), and the
-   * next host runs the slot again, whatever `onCrash` says.
+   * next host runs the slot again, whatever `onCrash` says. `skipped`: the holder decided not to run the job
+   * (it threw {@link SlotSkipped}: a cron slot missed outside its catch-up window, or overlapping a run still
+   * going); nobody runs it.
    */
-  state: 'running' | 'done' | 'failed' | 'interrupted';
+  state: 'running' | 'done' | 'failed' | 'interrupted' | 'skipped';
   /** The last attempt's host, pid, start, end and outcome, for a quick look. */
   host: string;
   /** Its process id. */
@@ -52,13 +54,32 @@ export interface OnceRecord {
    * How it ended: `ok`, `error` (the job threw or exited non-zero), `crashed` (its lease expired) or
    * `interrupted` (stopped by its own host).
    */
-  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | undefined;
+  outcome?: 'ok' | 'error' | 'crashed' | 'interrupted' | 'skipped' | undefined;
   /** Every attempt at this slot, oldest first. */
   attempts: OnceAttempt[];
 }
 
-const STATES = new Set(['running', 'done', 'failed', 'interrupted']);
-const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed', 'interrupted']);
+const STATES = new Set(['running', 'done', 'failed', 'interrupted', 'skipped']);
+const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed', 'interrupted', 'skipped']);
+
+/**
+ * Thrown by a `once()` job to record the slot as `skipped` without running it (the holder decides, so the
+ * decision is as exactly-once as a run): `once()` resolves `{ status: 'skipped' }` on every host.
+ *
+ * @example
+ * ```ts
+ * await once(coord, 'report', { slot }, async () => {
+ *   if (tooLate) throw new SlotSkipped('missed: outside the catch-up window');
+ *   return build();
+ * });
+ * ```
+ *
+ * Failure modes: none of its own; the `skipped` record is written like any outcome (guarded, retried while
+ * the holder's lease lives).
+ */
+export class SlotSkipped extends Error {
+  override readonly name = 'SlotSkipped';
+}
 
 /** What is wrong with `value` as a once record, or `undefined` when it is one. */
 function recordProblem(value: unknown): string | undefined {

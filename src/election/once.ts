@@ -9,7 +9,7 @@ import {
   SessionExpiredError,
 } from '../core/errors.js';
 import type { Session } from '../core/session.js';
-import { isOpen, RecordStore, type OnceAttempt, type OnceRecord } from './once-record.js';
+import { isOpen, RecordStore, SlotSkipped, type OnceAttempt, type OnceRecord } from './once-record.js';
 import { waitForRunner } from './once-runner-wait.js';
 import { sweepRecords } from './once-admin.js';
 import {
@@ -22,6 +22,7 @@ import { Election } from './election.js';
 import type { Term } from './term.js';
 
 export type { OnceAttempt, OnceRecord } from './once-record.js';
+export { SlotSkipped } from './once-record.js';
 
 /** What {@link once} did on this host. */
 export type OnceResult<T> =
@@ -266,6 +267,12 @@ export async function once<T>(
         guard: term.guardCompare(),
       });
     } catch (err) {
+      if (err instanceof SlotSkipped) {
+        // The holder decided not to run it: recorded like an outcome, so every host skips the slot.
+        const skipped = finish(running, 'skipped', err);
+        await store.write(skipped, outcomeGuard, alive);
+        return { status: 'skipped', record: skipped };
+      }
       // The job's own error is what the caller needs; if the outcome cannot be recorded (slot lost), the
       // record stays `running` and the slot is treated as crashed by the next host. A job that ended after
       // its caller's signal aborted (the host shutting down) was interrupted, not failed: the slot stays
@@ -294,12 +301,16 @@ export async function once<T>(
 }
 
 function finished<T>(record: OnceRecord): OnceResult<T> {
-  return record.state === 'done' && record.outcome === 'ok'
+  return (record.state === 'done' && record.outcome === 'ok') || record.state === 'skipped'
     ? { status: 'skipped', record }
     : { status: 'failed', record };
 }
 
-function finish(record: OnceRecord, outcome: 'ok' | 'error' | 'interrupted', err?: unknown): OnceRecord {
+function finish(
+  record: OnceRecord,
+  outcome: 'ok' | 'error' | 'interrupted' | 'skipped',
+  err?: unknown,
+): OnceRecord {
   const end = new Date().toISOString();
   const attempts = record.attempts.slice();
   const last = attempts.pop();
@@ -311,5 +322,6 @@ function finish(record: OnceRecord, outcome: 'ok' | 'error' | 'interrupted', err
       ...(err === undefined ? {} : { error: err instanceof Error ? err.message : String(err) }),
     });
   }
-  return { ...record, state: outcome === 'interrupted' ? 'interrupted' : 'done', end, outcome, attempts };
+  const state = outcome === 'interrupted' || outcome === 'skipped' ? outcome : 'done';
+  return { ...record, state, end, outcome, attempts };
 }

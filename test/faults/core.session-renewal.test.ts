@@ -32,6 +32,9 @@ describe('the shared session renewal is independent of any one caller', () => {
       setTimeout(() => impatient.abort(), 200);
 
       await expect(first).rejects.toBeInstanceOf(AbortedError);
+      // The grant is in flight; from here on the link is fast again, so the new session's keepalives are not
+      // 1.4 s round trips against a 2 s TTL (on a loaded CI machine that lost the fresh lease: a flake).
+      proxy.pass();
       const session = await second;
       expect(session.leaseId).not.toBe(lost.leaseId);
       expect(session.done).toBe(false);

@@ -1,0 +1,58 @@
+import type { CoordContext } from '../core/context.js';
+import { withDeadline } from '../core/deadline.js';
+import { AbortedError } from '../core/errors.js';
+import { SlotSkipped } from '../election/once-record.js';
+import type { Lock } from '../lock/lock.js';
+import { Mutex } from '../lock/mutex.js';
+
+/** What a slot does while the job's previous run (on any host) still runs. */
+export type OverlapPolicy = 'skip' | 'wait' | 'cancel-previous';
+
+/**
+ * Runs `run` under the job's overlap lock, a mutex `cron/<job>` held for the length of each run on any host,
+ * as `policy` says: `skip` records the slot `skipped` when the lock is held; `wait` queues for it (FIFO: slots
+ * run in order); `cancel-previous` asks the holder to release (its run's signal aborts, Curator's Revoker),
+ * then queues. The lock is under the runner's session lease, so a crashed run's lock goes with its lease.
+ *
+ * @example
+ * ```ts
+ * await withOverlapPolicy(ctx, 'nightly', 'skip', signal, (s) => job(s));
+ * ```
+ *
+ * Failure modes: throws {@link SlotSkipped} (skip, lock held); what the lock throws (`AbortedError` when
+ * `signal` aborts while waiting; `SessionExpiredError`); what `run` throws. The run's signal aborts when the
+ * lock is lost or a newer slot cancels it (`AbortedError` "cancelled by a newer slot").
+ */
+export async function withOverlapPolicy<T>(
+  ctx: CoordContext,
+  job: string,
+  policy: OverlapPolicy,
+  signal: AbortSignal,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const mutex = new Mutex(ctx, `cron/${job}`, { revocable: true });
+  let lock: Lock | null;
+  if (policy === 'wait') lock = await mutex.lock({ signal });
+  else {
+    lock = await mutex.tryLock();
+    if (!lock && policy === 'skip')
+      throw new SlotSkipped(`overlap: the previous run of "${job}" is still going`);
+    if (!lock) {
+      await mutex.requestRelease({ signal });
+      lock = await mutex.lock({ signal });
+    }
+  }
+  const held = lock;
+  const cancel = new AbortController();
+  const onRevoke = () => cancel.abort(new AbortedError(`cron "${job}": cancelled by a newer slot`));
+  held.on('revokeRequested', onRevoke);
+  if (held.revokeRequested) onRevoke();
+  const scope = withDeadline(signal, undefined, held.signal, cancel.signal);
+  try {
+    return await run(scope.signal);
+  } finally {
+    scope.dispose();
+    held.off('revokeRequested', onRevoke);
+    await held.unlock().catch(() => undefined);
+  }
+}
