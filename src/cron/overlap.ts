@@ -1,16 +1,20 @@
 import type { CoordContext } from '../core/context.js';
 import { withDeadline } from '../core/deadline.js';
-import { AbortedError } from '../core/errors.js';
+import { AbortedError, LockTimeoutError } from '../core/errors.js';
 import { SlotSkipped } from '../election/once-record.js';
 import type { Lock } from '../lock/lock.js';
 import { Mutex } from '../lock/mutex.js';
+
+/** How long after a slot's start a previous run still going counts as an overlap (skip / cancel-previous). */
+export const OVERLAP_TOLERANCE_MS = 2_000;
 
 /** What a slot does while the job's previous run (on any host) still runs. */
 export type OverlapPolicy = 'skip' | 'wait' | 'cancel-previous';
 
 /**
  * Runs `run` under the job's overlap lock, a mutex `cron/<job>` held for the length of each run on any host,
- * as `policy` says: `skip` records the slot `skipped` when the lock is held; `wait` queues for it (FIFO: slots
+ * as `policy` says: `skip` records the slot `skipped` when the lock is still held after `toleranceMs`; `wait`
+ * queues for it (FIFO: slots
  * run in order); `cancel-previous` asks the holder to release (its run's signal aborts, Curator's Revoker),
  * then queues. The lock is under the runner's session lease, so a crashed run's lock goes with its lease.
  *
@@ -29,12 +33,18 @@ export async function withOverlapPolicy<T>(
   policy: OverlapPolicy,
   signal: AbortSignal,
   run: (signal: AbortSignal) => Promise<T>,
+  toleranceMs = OVERLAP_TOLERANCE_MS,
 ): Promise<T> {
   const mutex = new Mutex(ctx, `cron/${job}`, { revocable: true });
   let lock: Lock | null;
   if (policy === 'wait') lock = await mutex.lock({ signal });
   else {
-    lock = await mutex.tryLock();
+    // A previous run that ends within the tolerance is not an overlap: the slot machinery's own requests,
+    // and hosts whose clocks disagree by a second, would otherwise make back-to-back short runs skip.
+    lock = await mutex.lock({ signal, timeoutMs: toleranceMs }).catch((err: unknown) => {
+      if (err instanceof LockTimeoutError) return null;
+      throw err;
+    });
     if (!lock && policy === 'skip')
       throw new SlotSkipped(`overlap: the previous run of "${job}" is still going`);
     if (!lock) {

@@ -15,7 +15,7 @@ import { once } from '../election/once.js';
 import type { OnceRecord } from '../election/once-record.js';
 import { SlotSkipped } from '../election/once-record.js';
 import { cronHistory, newestSlotTime, type CronHistoryEntry } from './history.js';
-import { withOverlapPolicy, type OverlapPolicy } from './overlap.js';
+import { OVERLAP_TOLERANCE_MS, withOverlapPolicy, type OverlapPolicy } from './overlap.js';
 import { planSlots } from './plan.js';
 import { slotId } from './slot-id.js';
 
@@ -98,6 +98,9 @@ export class CronJob extends EventEmitter<CronEvents> {
   readonly #clock: () => number;
   readonly #stop = new AbortController();
   readonly #running = new Set<Promise<void>>();
+  /** Slots of a catch-up in progress, oldest first. */
+  readonly #backlog: { at: number; missed: boolean }[] = [];
+  #draining = false;
   #loop: Promise<void> | undefined;
 
   /** @internal use {@link schedule} */
@@ -119,9 +122,12 @@ export class CronJob extends EventEmitter<CronEvents> {
     try {
       this.#cron = new Cron(expression, { paused: true, timezone: this.timezone });
     } catch (err) {
-      throw new InvalidArgumentError(`Expected \`expression\` to be a cron expression: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new InvalidArgumentError(
+        `Expected \`expression\` to be a cron expression: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     const onAbort = () => this.#stop.abort(opts.signal?.reason);
     if (opts.signal?.aborted) onAbort();
@@ -210,18 +216,46 @@ export class CronJob extends EventEmitter<CronEvents> {
     }
   }
 
-  /** Handles missed then due slots, oldest first, one after the other; the loop goes on meanwhile. */
+  /**
+   * Handles missed then due slots. A catch-up (several slots, or missed ones) is drained one slot after the
+   * other, oldest first, and slots that come due meanwhile join its queue, so nothing newer overtakes it. A
+   * single live slot runs beside whatever is running (the overlap policy decides what that means).
+   */
   #launch(missed: number[], due: number[]): void {
-    const p = (async () => {
-      for (const t of missed) if (!this.#stop.signal.aborted) await this.#slot(t, true);
-      for (const t of due) if (!this.#stop.signal.aborted) await this.#slot(t, false);
-    })().finally(() => this.#running.delete(p));
-    this.#running.add(p);
+    const items = [
+      ...missed.map((at) => ({ at, missed: true })),
+      ...due.map((at) => ({ at, missed: false })),
+    ];
+    if (!this.#draining && items.length === 1 && !items[0]!.missed) {
+      this.#track(this.#slot(items[0]!.at, false));
+      return;
+    }
+    this.#backlog.push(...items);
+    if (this.#draining) return;
+    this.#draining = true;
+    this.#track(
+      (async () => {
+        try {
+          for (let item = this.#backlog.shift(); item; item = this.#backlog.shift())
+            if (!this.#stop.signal.aborted) await this.#slot(item.at, item.missed);
+        } finally {
+          this.#draining = false;
+        }
+      })(),
+    );
+  }
+
+  #track(p: Promise<void>): void {
+    const tracked = p.finally(() => this.#running.delete(tracked));
+    this.#running.add(tracked);
   }
 
   async #slot(at: number, missed: boolean): Promise<void> {
     const slot = slotId(new Date(at), this.timezone);
-    const policy = this.#opts.overlap ?? 'skip';
+    // A slot handled late (caught up after an outage, or behind another host's catch-up) waits its turn:
+    // skipping or cancelling it for a neighbour's run would lose slots the catch-up exists to run.
+    const late = this.#clock() - at > OVERLAP_TOLERANCE_MS;
+    const policy = late ? 'wait' : (this.#opts.overlap ?? 'skip');
     try {
       const r = await once(
         this.#ctx,
@@ -303,7 +337,9 @@ export function schedule(
   assertOptionalDuration(opts.retainMs, 'retainMs');
   if (opts.ttlSeconds !== undefined) assertTtlSeconds(opts.ttlSeconds);
   if (opts.overlap !== undefined && !['skip', 'wait', 'cancel-previous'].includes(opts.overlap))
-    throw new InvalidArgumentError(`Expected \`overlap\` to be skip, wait or cancel-previous, got "${String(opts.overlap)}"`);
+    throw new InvalidArgumentError(
+      `Expected \`overlap\` to be skip, wait or cancel-previous, got "${String(opts.overlap)}"`,
+    );
   if (opts.clock !== undefined && typeof opts.clock !== 'function')
     throw new TypeError('Expected `clock` to be a function returning ms since the epoch');
   if (opts.host !== undefined && (typeof opts.host !== 'string' || opts.host === ''))
