@@ -63,7 +63,7 @@ describe('etcd-coord lock: the holder cut off from etcd', { timeout: 120_000 }, 
       'lock',
       'job',
       '--ttl',
-      '2',
+      '4',
       '--',
       'sh',
       '-c',
@@ -78,13 +78,16 @@ describe('etcd-coord lock: the holder cut off from etcd', { timeout: 120_000 }, 
       'lock',
       'job',
       '--ttl',
-      '2',
+      '4',
       '--',
       'sh',
       '-c',
       `echo B-start >> ${shq(log)}`,
     ]);
+    // TTL 4 s, not 2: under the full suite a 2 s lease through the proxy was lost before the blackhole,
+    // A exited, B took the lock, and the two keys never existed together.
     await waiters(prefix, 'job', 2, b);
+    if (!alive(a.pid)) throw new Error(`the holder exited before the blackhole: ${a.stderr()}`);
 
     proxy.blackhole();
     const [ea, eb] = await Promise.all([a.exited, b.exited]);
