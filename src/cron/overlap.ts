@@ -33,24 +33,52 @@ export async function withOverlapPolicy<T>(
   policy: OverlapPolicy,
   signal: AbortSignal,
   run: (signal: AbortSignal) => Promise<T>,
+  ttlSeconds?: number,
   toleranceMs = OVERLAP_TOLERANCE_MS,
 ): Promise<T> {
-  const mutex = new Mutex(ctx, `cron/${job}`, { revocable: true });
+  // A lease of its own per run: every run's waiter is then a key in etcd, queued FIFO by create revision
+  // with every other host's, instead of some waiting in this process's local queue (slots of one host
+  // would then overtake another host's older slot under `wait`). It goes with the run (finally below).
+  const session = await ctx.newSession({ ttlSeconds: ttlSeconds ?? ctx.ttlSeconds, signal });
+  try {
+    return await underLock(
+      new Mutex(ctx, `cron/${job}`, { revocable: true, session }),
+      job,
+      policy,
+      signal,
+      run,
+      toleranceMs,
+    );
+  } finally {
+    await session.close().catch(() => undefined);
+  }
+}
+
+async function underLock<T>(
+  mutex: Mutex,
+  job: string,
+  policy: OverlapPolicy,
+  signal: AbortSignal,
+  run: (signal: AbortSignal) => Promise<T>,
+  toleranceMs: number,
+): Promise<T> {
   let lock: Lock | null;
   if (policy === 'wait') lock = await mutex.lock({ signal });
-  else {
+  else if (policy === 'cancel-previous') {
+    lock = await mutex.tryLock();
+    if (!lock) {
+      // Cancel at once: the running job's signal aborts (Curator's Revoker); it unlocks when it returns.
+      await mutex.requestRelease({ signal });
+      lock = await mutex.lock({ signal });
+    }
+  } else {
     // A previous run that ends within the tolerance is not an overlap: the slot machinery's own requests,
     // and hosts whose clocks disagree by a second, would otherwise make back-to-back short runs skip.
     lock = await mutex.lock({ signal, timeoutMs: toleranceMs }).catch((err: unknown) => {
       if (err instanceof LockTimeoutError) return null;
       throw err;
     });
-    if (!lock && policy === 'skip')
-      throw new SlotSkipped(`overlap: the previous run of "${job}" is still going`);
-    if (!lock) {
-      await mutex.requestRelease({ signal });
-      lock = await mutex.lock({ signal });
-    }
+    if (!lock) throw new SlotSkipped(`overlap: the previous run of "${job}" is still going`);
   }
   const held = lock;
   const cancel = new AbortController();

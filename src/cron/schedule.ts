@@ -103,6 +103,11 @@ export class CronJob extends EventEmitter<CronEvents> {
   #draining = false;
   #loop: Promise<void> | undefined;
 
+  /** Slots older than this are missed, not run (never narrower than jitter + grace: see plan.ts). */
+  get #window(): number {
+    return Math.max(this.#opts.catchUpMs ?? 0, (this.#opts.jitterMs ?? 0) + GRACE_MS);
+  }
+
   /** @internal use {@link schedule} */
   constructor(
     ctx: CoordContext,
@@ -182,15 +187,15 @@ export class CronJob extends EventEmitter<CronEvents> {
     const stop = this.#stop.signal;
     const catchUpMs = this.#opts.catchUpMs ?? 0;
     const jitterMs = this.#opts.jitterMs ?? 0;
-    const window = Math.max(catchUpMs, jitterMs + GRACE_MS);
+    const window = this.#window;
     // Where to start: after the newest recorded slot, so an outage's slots are caught up (within the window)
     // or recorded missed (older); a job with no record has nothing to catch up.
     let after: number | undefined;
     while (after === undefined) {
       try {
-        const base = this.#clock() - window;
         const newest = await newestSlotTime(this.#ctx, this.name, stop);
-        after = newest === undefined ? base : Math.min(newest, base);
+        // A new job starts with its next slot (or catches up `catchUpMs`, if asked): nothing was missed.
+        after = newest === undefined ? this.#clock() - catchUpMs : Math.min(newest, this.#clock() - window);
       } catch {
         // etcd unreachable at start-up: try again (the first slot's once() would fail the same way).
         await sleep(1_000, stop, 'cron').catch(() => undefined);
@@ -236,8 +241,12 @@ export class CronJob extends EventEmitter<CronEvents> {
     this.#track(
       (async () => {
         try {
-          for (let item = this.#backlog.shift(); item; item = this.#backlog.shift())
-            if (!this.#stop.signal.aborted) await this.#slot(item.at, item.missed);
+          for (let item = this.#backlog.shift(); item; item = this.#backlog.shift()) {
+            if (this.#stop.signal.aborted) break;
+            // A slot that waited in the backlog past the catch-up window (runs longer than the interval) is
+            // missed, not run: the backlog cannot grow for ever.
+            await this.#slot(item.at, item.missed || this.#clock() - item.at > this.#window);
+          }
         } finally {
           this.#draining = false;
         }
@@ -269,14 +278,20 @@ export class CronJob extends EventEmitter<CronEvents> {
         },
         async (signal, s) => {
           if (missed) throw new SlotSkipped('missed: outside the catch-up window');
-          return withOverlapPolicy(this.#ctx, this.name, policy, signal, (runSignal) =>
-            this.#fn({
-              slot,
-              scheduledAt: new Date(at),
-              signal: runSignal,
-              attempt: s.attempt,
-              fencingToken: s.fencingToken,
-            }),
+          return withOverlapPolicy(
+            this.#ctx,
+            this.name,
+            policy,
+            signal,
+            (runSignal) =>
+              this.#fn({
+                slot,
+                scheduledAt: new Date(at),
+                signal: runSignal,
+                attempt: s.attempt,
+                fencingToken: s.fencingToken,
+              }),
+            this.#opts.ttlSeconds,
           );
         },
       );
