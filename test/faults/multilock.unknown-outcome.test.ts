@@ -46,9 +46,9 @@ describe('multiLock: enqueue of unknown outcome', () => {
     try {
       proxy.dropReplies();
       const locking = holder.multiLock(names).lock({ timeoutMs: 20_000 });
-      const kvs = await waitFor(async () => ((await keys()).length === 3 ? keys() : undefined), {
+      const kvs = (await waitFor(async () => ((await keys()).length === 3 ? keys() : undefined), {
         message: 'first enqueue attempt applied',
-      });
+      }))!;
       proxy.pass();
       const held = await locking;
       const rev = BigInt(kvs[0]!.create_revision);
@@ -79,9 +79,9 @@ describe('multiLock: enqueue of unknown outcome', () => {
     try {
       proxy.dropReplies();
       const locking = holder.multiLock(names).lock({ timeoutMs: 20_000 });
-      const kvs = await waitFor(async () => ((await keys()).length === 3 ? keys() : undefined), {
+      const kvs = (await waitFor(async () => ((await keys()).length === 3 ? keys() : undefined), {
         message: 'first enqueue attempt applied',
-      });
+      }))!;
       const first = BigInt(kvs[0]!.create_revision);
       await admin.delete().key(kvs[1]!.key.toString()); // someone deletes b's key
       proxy.pass();

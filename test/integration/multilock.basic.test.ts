@@ -140,7 +140,7 @@ describe('multiLock', () => {
       expect(await ml.tryLock()).toBeNull();
       const held = await ml.lock({ timeoutMs: 15_000 });
       const grantedAt = performance.now();
-      expect(grantedAt).toBeGreaterThan(await seen('out'));
+      expect(grantedAt).toBeGreaterThan((await seen('out'))!);
       await held.unlock();
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
