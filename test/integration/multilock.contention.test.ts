@@ -88,6 +88,32 @@ describe('multiLock under contention', () => {
     expect(performance.now() - t0).toBeLessThan(30_000);
   }, 60_000);
 
+  it('one coordinator (one session, one key per name): [a,b], [b,a] and a plain mutex on b all finish, b never shared', async () => {
+    const coord = coords[0]!;
+    const checker = new OverlapChecker();
+    const inB = async (who: string) => {
+      checker.enter(who);
+      await sleep(1 + Math.random() * 3);
+      checker.leave(who);
+    };
+    const loop = (who: string, take: () => Promise<unknown>) => async () => {
+      for (let i = 0; i < 10; i++) await take();
+    };
+    const t0 = performance.now();
+    await Promise.all(
+      [
+        loop('ab', () => coord.multiLock(['l/a', 'l/b']).withLock(() => inB('ab'), { timeoutMs: 20_000 })),
+        loop('ba', () => coord.multiLock(['l/b', 'l/a']).withLock(() => inB('ba'), { timeoutMs: 20_000 })),
+        loop('bc', () => coord.multiLock(['l/c', 'l/b']).withLock(() => inB('bc'), { timeoutMs: 20_000 })),
+        loop('b', () => coord.mutex('l/b').withLock(() => inB('b'), { timeoutMs: 20_000 })),
+      ].map((f) => f()),
+    );
+    expect(checker.entries).toBe(40);
+    expect(checker.maxInside).toBe(1);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+    expect(await etcd.admin.getAll().prefix(`${etcd.prefix}l/`).keys()).toEqual([]);
+  }, 60_000);
+
   it('negative control: plain mutexes taken one by one in opposite orders deadlock', async () => {
     const [p, q] = [coords[0]!, coords[1]!];
     const first = await Promise.all([p.mutex('s/a').lock(), q.mutex('s/b').lock()]);
