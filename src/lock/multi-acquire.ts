@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import type { CoordContext } from '../core/context.js';
 import { abortError, withDeadline } from '../core/deadline.js';
 import { CoordError, LockLostError, LockTimeoutError, UnavailableError } from '../core/errors.js';
@@ -8,10 +7,11 @@ import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import type { Session } from '../core/session.js';
 import { blockersOp, completeBlockers, kvsOf } from './blockers.js';
-import { keyRelease, waiterKeyLost } from './lock-key.js';
+import { keyRelease } from './lock-key.js';
 import { markNotQueued } from './live-session.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { waitTurn, type Granted, type Predecessors, type QueueSpec } from './queue.js';
+import type { Granted, Predecessors, QueueSpec } from './queue.js';
+import { waitAll } from './multi-wait.js';
 
 /*
  * Taking a place in several mutex queues at once (`coord.multiLock`): ONE txn creates the key of every name
@@ -29,7 +29,7 @@ export interface MultiPart {
 }
 
 /** The names of one enqueue: my create revision, and per part the older keys (none: first already). */
-interface Enqueued {
+export interface Enqueued {
   createRevision: bigint;
   older: Predecessors[];
 }
@@ -137,63 +137,6 @@ async function enqueueAll(
     );
     return { createRevision, older };
   }
-}
-
-/**
- * Waits, in every queue at once, until my key is first; one part's failure (its key deleted, the session
- * lost, a timeout) cancels the others' waits. Then checks, from the watches, that no key of mine went in
- * the meantime (a read when a watch cannot tell): nobody older can join a queue once I am first, so all
- * keys present means first in all at once.
- */
-async function waitAll(
-  ctx: CoordContext,
-  what: string,
-  parts: readonly MultiPart[],
-  q: Enqueued,
-  session: Session,
-  watches: { current: PrefixWatch }[],
-  signal: AbortSignal,
-): Promise<void> {
-  const rev = q.createRevision;
-  const cancel = new AbortController();
-  const inner = withDeadline(signal, undefined, cancel.signal);
-  setMaxListeners(0, inner.signal);
-  try {
-    await Promise.all(
-      parts.map((p, i) =>
-        q.older[i]!.kvs.length === 0
-          ? undefined
-          : waitTurn(ctx, p.spec, p.key, rev, session, watches[i]!, inner.signal, q.older[i]!).catch(
-              (err: unknown) => {
-                cancel.abort(err);
-                throw err;
-              },
-            ),
-      ),
-    );
-  } catch (err) {
-    // The first failure is the cause; the others are the cancellation it caused.
-    throw cancel.signal.aborted && !signal.aborted ? (cancel.signal.reason as Error) : err;
-  } finally {
-    inner.dispose();
-  }
-  const unsure = parts.some((p, i) => watches[i]!.current.watch.deletedAbove(p.key, rev) !== undefined);
-  if (!unsure) return;
-  const res = await withRetry(
-    () =>
-      ctx.requester.run(
-        `${what}: check waiter keys`,
-        (o) =>
-          ctx.client.kv.txn(
-            { compare: [], success: parts.map((p) => ({ request_range: { key: p.key } })) },
-            o,
-          ),
-        { signal },
-      ),
-    { signal, what },
-  );
-  if (parts.some((_, i) => BigInt(kvsOf(res, i)[0]?.create_revision ?? 0) !== rev))
-    throw await waiterKeyLost(ctx, what, session);
 }
 
 /**

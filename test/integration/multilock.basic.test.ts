@@ -147,6 +147,30 @@ describe('multiLock', () => {
     }
   });
 
+  it('while queued: a waiter key deleted → LOCK_LOST, the lease revoked → SESSION_EXPIRED; no key is left', async () => {
+    const plain = await other.mutex('w/b').lock();
+    try {
+      const ml = coord.multiLock(['w/a', 'w/b']);
+      const waiting = ml.lock({ timeoutMs: 10_000 });
+      await waitFor(async () => (await keysUnder('w/b')).length === 2 || undefined);
+      const mine = (await keysUnder('w/a'))[0]!;
+      await etcd.admin.delete().key(`${etcd.prefix}${mine}`);
+      await expect(waiting).rejects.toMatchObject({ code: 'LOCK_LOST' });
+      expect(await keysUnder('w/a')).toEqual([]);
+      expect(await keysUnder('w/b')).toEqual([plain.key]);
+
+      const session = await coord.newSession();
+      const queued = coord.multiLock(['w/a', 'w/b'], { session }).lock({ timeoutMs: 10_000 });
+      await waitFor(async () => (await keysUnder('w/b')).length === 2 || undefined);
+      await etcd.admin.leaseClient.leaseRevoke({ ID: session.leaseId.toString() });
+      await expect(queued).rejects.toMatchObject({ code: 'SESSION_EXPIRED' });
+      expect(await keysUnder('w/a')).toEqual([]);
+      expect(await keysUnder('w/b')).toEqual([plain.key]);
+    } finally {
+      await plain.unlock();
+    }
+  });
+
   it('a revoked lease aborts the handle’s signal with LOCK_LOST', async () => {
     const session = await coord.newSession();
     const held = await coord.multiLock(['r/a', 'r/b'], { session }).lock({ timeoutMs: 5000 });
