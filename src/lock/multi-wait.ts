@@ -38,6 +38,11 @@ async function watchOwn(
       // The watch broke (compaction while disconnected, cancellation): a fresh one, then a read after it.
       pw.current.retire();
       const next = await acquirePrefixWatch(ctx, part.spec.prefix, signal);
+      if (signal.aborted) {
+        // The wait ended meanwhile: the grant keeps the watch it has.
+        next.release();
+        throw abortError(signal, what);
+      }
       pw.current.release();
       pw.current = next;
       const res = await withRetry(
