@@ -9,7 +9,14 @@ import { ServiceDiscovery, ServiceRegistry } from './registry/index.js';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { WatchedConfig, type ConfigValue, type WatchedConfigOptions } from './config/index.js';
 import { Election, type ElectionOptions } from './election/election.js';
-import { Mutex, RWMutex, Semaphore, type LockOptions } from './lock/index.js';
+import {
+  MultiLock,
+  Mutex,
+  RWMutex,
+  Semaphore,
+  type LockOptions,
+  type MultiLockOptions,
+} from './lock/index.js';
 import { Queue, type QueueOptions } from './queue/index.js';
 import {
   AtomicCounter,
@@ -141,6 +148,23 @@ export class Coordinator extends CoordinatorCore {
    */
   mutex(name: string, opts: LockOptions = {}): Mutex {
     return new Mutex(this, name, opts);
+  }
+
+  /**
+   * Several mutexes taken all-or-nothing and deadlock-free: one txn enqueues in every name's queue (keys
+   * `<name>/<leaseId hex>`, as `mutex(name)` and `etcdctl lock`), then it waits to be first in all. See
+   * {@link MultiLock}.
+   *
+   * @example
+   * ```ts
+   * await coord.multiLock(['accounts/alice', 'accounts/bob']).withLock(async (held) => transfer(held.signal));
+   * ```
+   *
+   * @throws TypeError when `names` is not an array; InvalidArgumentError for no names, a bad name or the
+   *   same name twice (before any request)
+   */
+  multiLock(names: readonly string[], opts: MultiLockOptions = {}): MultiLock {
+    return new MultiLock(this, names, opts);
   }
 
   /**

@@ -23,6 +23,7 @@ import {
   type DoubleBarrier,
   type Job,
   type Lock,
+  type MultiLockHandle,
   type Registration,
   type ServiceDiscovery,
   type Session,
@@ -50,6 +51,7 @@ const NOT_ASYNC = new Set([
   'Coordinator.election',
   'Coordinator.registry',
   'Coordinator.mutex',
+  'Coordinator.multiLock',
   'Coordinator.rwMutex',
   'Coordinator.semaphore',
   'Coordinator.queue',
@@ -106,6 +108,7 @@ interface Fixture {
   longTtl: Coordinator;
   proxyEndpoint: string;
   locks: Lock[];
+  multis: MultiLockHandle[];
   terms: Term[];
   regs: Registration[];
   discoveries: ServiceDiscovery[];
@@ -278,6 +281,32 @@ const ROWS: Row[] = [
   { name: 'Lock.release', deadlineMs: R, call: (f) => f.locks[1]!.release() },
   { name: 'Lock.close', deadlineMs: R, call: (f) => f.locks[2]!.close() },
   { name: 'Lock[asyncDispose]', deadlineMs: R, call: (f) => f.locks[3]![Symbol.asyncDispose]() },
+  // held0 is held, so the multi-lock queues and waits out its timeoutMs; m-free is free (the try enqueues).
+  { name: 'MultiLock.lock', deadlineMs: T, call: (f) => f.coord.multiLock(['m-free', 'held0']).lock(t) },
+  {
+    name: 'MultiLock.lock (ttl 10)',
+    deadlineMs: T,
+    call: (f) => f.longTtl.multiLock(['m-free', 'held0']).lock(t),
+  },
+  {
+    name: 'MultiLock.tryLock',
+    deadlineMs: R,
+    call: (f) => f.coord.multiLock(['m-free', 'm-free2']).tryLock(),
+  },
+  {
+    name: 'MultiLock.tryLock (ttl 10)',
+    deadlineMs: R,
+    call: (f) => f.longTtl.multiLock(['m-free', 'm-free2']).tryLock(),
+  },
+  {
+    name: 'MultiLock.withLock',
+    deadlineMs: T,
+    call: (f) => f.coord.multiLock(['m-free', 'held0']).withLock(neverRuns, t),
+  },
+  { name: 'MultiLockHandle.unlock', deadlineMs: R, call: (f) => f.multis[0]!.unlock() },
+  { name: 'MultiLockHandle.release', deadlineMs: R, call: (f) => f.multis[1]!.release() },
+  { name: 'MultiLockHandle.close', deadlineMs: R, call: (f) => f.multis[2]!.close() },
+  { name: 'MultiLockHandle[asyncDispose]', deadlineMs: R, call: (f) => f.multis[3]![Symbol.asyncDispose]() },
   { name: 'RWMutex.readLock', deadlineMs: T, call: (f) => f.coord.rwMutex('rw').readLock(t) },
   { name: 'RWMutex.writeLock', deadlineMs: T, call: (f) => f.coord.rwMutex('rw').writeLock(t) },
   { name: 'RWMutex.tryReadLock', deadlineMs: R, call: (f) => f.coord.rwMutex('rw2').tryReadLock() },
@@ -485,6 +514,9 @@ describe('every public async call settles within its deadline while etcd is down
       connect({ ...opts, ttlSeconds: 10 }),
     ]);
     const locks = await Promise.all([0, 1, 2, 3].map((i) => coord.mutex(`held${i}`).lock()));
+    const multis = await Promise.all(
+      [0, 1, 2, 3].map((i) => coord.multiLock([`multi${i}/a`, `multi${i}/b`]).lock()),
+    );
     const terms = await Promise.all([0, 1, 2, 3].map((i) => coord.election(`term${i}`).campaign('v')));
     const regs = await Promise.all(
       [0, 1, 2, 3].map((i) => coord.registry('svc').register({ id: `r${i}`, address: `10.0.0.${i}:1` })),
@@ -512,6 +544,7 @@ describe('every public async call settles within its deadline while etcd is down
       longTtl,
       proxyEndpoint,
       locks,
+      multis,
       terms,
       regs,
       discoveries,
