@@ -1,0 +1,58 @@
+/**
+ * The child of `config watch -- <cmd…>` and `config exec`: started once the config is rendered, signalled
+ * or restarted (SIGTERM to its group, SIGKILL after `--kill-after`, start again) when it changes, and its
+ * own exit ends the command with its status.
+ *
+ * @module
+ */
+import type { CliIo } from '../io.js';
+import { Child } from '../supervise.js';
+
+/** One restartable child (through {@link Child}, which forwards the CLI's signals to it). */
+export class ConfigChild {
+  readonly #io: CliIo;
+  readonly #argv: readonly string[];
+  readonly #killAfterMs: number;
+  readonly #onExit: (exitCode: number) => void;
+  #child: Child | undefined;
+
+  /** `onExit` is called when the child exits by itself (not when restarted or stopped by us). */
+  constructor(io: CliIo, argv: readonly string[], killAfterMs: number, onExit: (exitCode: number) => void) {
+    this.#io = io;
+    this.#argv = argv;
+    this.#killAfterMs = killAfterMs;
+    this.#onExit = onExit;
+  }
+
+  /** Starts the child with `env` added to the CLI's environment. */
+  start(env: Record<string, string>): void {
+    const started = Child.start(this.#io, { argv: this.#argv, killAfterMs: this.#killAfterMs, env });
+    this.#child = started;
+    void started.exited.then((r) => {
+      if (this.#child === started) {
+        this.#child = undefined;
+        this.#onExit(r.exitCode);
+      }
+    });
+  }
+
+  /** Sends a reload signal (e.g. SIGHUP) to the child process. */
+  signal(sig: NodeJS.Signals): void {
+    this.#child?.signal(sig);
+  }
+
+  /** Terminates the child, waits until its group is gone, and starts it again with `env`. */
+  async restart(env: Record<string, string>): Promise<void> {
+    await this.stop();
+    this.start(env);
+  }
+
+  /** Terminates the child (if running) and resolves with its exit code once it is gone. Idempotent. */
+  async stop(): Promise<number | undefined> {
+    const running = this.#child;
+    this.#child = undefined;
+    if (running === undefined) return undefined;
+    running.terminate();
+    return (await running.exited).exitCode;
+  }
+}
