@@ -57,7 +57,11 @@ export class CliError extends Error {
   }
 }
 
-/** The config (or a template) cannot be rendered as asked: exit 78, a one-line message naming the culprit. */
+/**
+ * The config (or a template) cannot be rendered as asked: exit 78, a one-line message naming the culprit.
+ *
+ * @example `throw new ConfigError('config keys "db/url" and "db_url" both become the environment variable DB_URL')`
+ */
 export class ConfigError extends CliError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, ExitCode.CONFIG, options);

@@ -8,7 +8,20 @@
 import type { CliIo } from '../io.js';
 import { Child } from '../supervise.js';
 
-/** One restartable child (through {@link Child}, which forwards the CLI's signals to it). */
+/**
+ * One restartable child (through {@link Child}, which forwards the CLI's signals to it and reaps its group).
+ *
+ * @example
+ * ```ts
+ * const child = new ConfigChild(io, ['./server'], 5000, (code) => stop(code));
+ * child.start({ DB_URL: 'pg://db' });
+ * await child.restart({ DB_URL: 'pg://db-2' }); // the old one (and its group) is gone before the new starts
+ * const code = await child.stop();
+ * ```
+ *
+ * Failure modes: a command that cannot be run exits 127/126 through `onExit`; one that ignores SIGTERM is
+ * SIGKILLed after `killAfterMs`. Nothing here throws.
+ */
 export class ConfigChild {
   readonly #io: CliIo;
   readonly #argv: readonly string[];
@@ -24,7 +37,7 @@ export class ConfigChild {
     this.#onExit = onExit;
   }
 
-  /** Starts the child with `env` added to the CLI's environment. */
+  /** Starts the child with `env` added to the CLI's environment (spawn failures arrive through `onExit`). */
   start(env: Record<string, string>): void {
     const started = Child.start(this.#io, { argv: this.#argv, killAfterMs: this.#killAfterMs, env });
     this.#child = started;

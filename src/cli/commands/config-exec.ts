@@ -19,6 +19,7 @@ const WATCH_ONLY = ['render', 'template', 'out', 'format', 'exec', 'signal'] as 
 /**
  * Runs `config exec <prefix> -- <cmd…>`.
  *
+ * @example `await exec(parseCommand(['app/', '--', './server'], WATCH_OPTIONS, 'config'), io, 'app/')`
  * @throws UsageError without a command or with a `config watch`-only option; ConfigError (78) when two
  *   keys give one variable name at start (no child started)
  */

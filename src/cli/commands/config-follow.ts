@@ -32,6 +32,17 @@ export interface FollowSpec<T, O> {
  * Follows `cfg` until the CLI is interrupted (exit 0, or the child's status after it got the signal) or the
  * child exits by itself (its status).
  *
+ * @example
+ * ```ts
+ * return followConfig(io, cfg, {
+ *   wait: undefined,
+ *   output: renderJson,
+ *   identity: (text) => text,
+ *   apply: (text) => writeAtomic(file, text),
+ * });
+ * ```
+ * @throws ConfigError (78) when the first value cannot be rendered; whatever `apply` throws
+ *
  * Failure modes: the first value that cannot be rendered throws its {@link ConfigError} (exit 78, nothing
  * written, no child started); a later one is reported on stderr and the last output (file, child) stays.
  * A failing `apply` (a file that cannot be written) ends the command with that error.

@@ -15,7 +15,11 @@ import { toEnvFile } from './config-env-format.js';
 /** Turns a config value into the bytes to write. Throws {@link ConfigError} when it cannot. */
 export type Renderer = (value: unknown) => string;
 
-/** The config as indented JSON (bigints as decimal strings). */
+/**
+ * The config as indented JSON (bigints as decimal strings), ending in a newline.
+ *
+ * @example `renderJson({ db: { pool: 5 } })` → `'{\n  "db": {\n    "pool": 5\n  }\n}\n'`
+ */
 export function renderJson(value: unknown): string {
   return `${JSON.stringify(value, jsonReplacer, 2)}\n`;
 }
@@ -65,7 +69,12 @@ function templateMessage(err: unknown): string {
   return lines.length > 1 ? `${lines[0] ?? ''} ${lines.at(-1) ?? ''}` : text;
 }
 
-/** The renderer for `--template` or `--format json|env`. */
+/**
+ * The renderer for `--template` or `--format json|env`.
+ *
+ * @example `const render = await renderer({ format: 'env' }); render({ db: { url: 'x' } }) // "DB_URL='x'\n"`
+ * @throws as {@link loadTemplate} for a template
+ */
 export async function renderer(opts: {
   template?: string | undefined;
   format: 'json' | 'env';
@@ -74,7 +83,14 @@ export async function renderer(opts: {
   return opts.format === 'env' ? toEnvFile : renderJson;
 }
 
-/** Replaces `file` with `content` atomically: temporary file in the same directory, fsync, rename. */
+/**
+ * Replaces `file` with `content` atomically: temporary file in the same directory (keeping the file's mode),
+ * fsync, rename. A reader sees the old bytes or the new ones, never a part.
+ *
+ * @example `await writeAtomic('/etc/app/config.json', renderJson(cfg.value));`
+ * @throws the system's error (ENOENT, EACCES: exit 74) when the directory cannot be written; the temporary
+ *   file is removed and `file` is untouched
+ */
 export async function writeAtomic(file: string, content: string): Promise<void> {
   const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const mode = await stat(file).then(

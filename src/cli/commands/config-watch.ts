@@ -14,7 +14,11 @@ import { followConfig } from './config-follow.js';
 import { renderer, writeAtomic } from './config-render.js';
 import { parseWait } from './config-wait.js';
 
-/** The options of `config watch` (and the `--wait`/`--kill-after` that `config exec` shares). */
+/**
+ * The options of `config watch` (and the `--wait`/`--kill-after` that `config exec` shares), for `parseArgs`.
+ *
+ * @example `parseCommand(args, { ...WATCH_OPTIONS, 'expect-revision': { type: 'string' } }, 'config')`
+ */
 export const WATCH_OPTIONS = {
   render: { type: 'string' },
   template: { type: 'string' },
@@ -68,6 +72,7 @@ function reloadSignal(p: Parsed, hasChild: boolean): NodeJS.Signals | undefined 
 /**
  * Runs `config watch <prefix>`.
  *
+ * @example `await watch(parseCommand(['app/', '--render', '/etc/app.json'], WATCH_OPTIONS, 'config'), io, 'app/')`
  * @throws UsageError for a bad combination of options; ConfigError (78) when the first value cannot be
  *   rendered (nothing written, no child started); a system error (74) when the file cannot be written
  */
