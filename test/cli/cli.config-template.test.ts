@@ -84,6 +84,39 @@ describe('etcd-coord config watch: templates, change-only reloads, --wait, env',
     expect((await ok.exited).code).toBe(0);
   });
 
+  it('a key the template needs deleted while running: one line on stderr, file and child kept, then re-rendered', async () => {
+    const tmpl = join(dir, 'later.tmpl');
+    const out = join(dir, 'later.conf');
+    const starts = join(dir, 'later.starts');
+    await writeFile(tmpl, 'port {{port}}\n');
+    await put('t6/port', '1');
+    const watch = startCli([
+      ...g(),
+      'config',
+      'watch',
+      't6/',
+      '--template',
+      tmpl,
+      '--out',
+      out,
+      '--',
+      'sh',
+      '-c',
+      `echo "start $(cat ${shq(out)})" >> ${shq(starts)}; exec sleep 1000`,
+    ]);
+    await waitFor(async () => (await lines(starts)).length === 1, { timeoutMs: 30_000 });
+    await etcd.admin.delete().key(`${etcd.prefix}t6/port`);
+    await waitFor(async () => watch.stderr().includes('"port" is not in the config'), { timeoutMs: 30_000 });
+    expect(watch.stderr()).toContain(tmpl);
+    expect(await readFile(out, 'utf8')).toBe('port 1\n');
+    await put('t6/port', '2');
+    await waitFor(async () => (await lines(starts)).length === 2, { timeoutMs: 30_000 });
+    expect(await lines(starts)).toEqual(['start port 1', 'start port 2']);
+    expect(watch.stderr().trim().split('\n')).toHaveLength(1);
+    watch.kill('SIGTERM');
+    await watch.exited;
+  });
+
   it('the same value written 3 times: no rewrite, 0 restarts; a real change: one restart', async () => {
     const out = join(dir, 'same.json');
     const starts = join(dir, 'same.starts');

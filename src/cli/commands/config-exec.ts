@@ -38,7 +38,9 @@ export async function exec(p: Parsed, io: CliIo, prefix: string): Promise<number
         wait,
         child: { argv, killAfterMs },
         output: (value) => Object.fromEntries(configEnv(value)),
-        identity: (vars) => JSON.stringify(vars),
+        // Sorted: the same variables in another order are the same environment.
+        identity: (vars) =>
+          JSON.stringify(Object.entries(vars).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
         apply: async (vars, { first, child, revision }) => {
           const env = { ...vars, ETCD_COORD_CONFIG_REVISION: revision.toString() };
           if (first) child?.start(env);
