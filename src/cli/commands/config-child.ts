@@ -57,6 +57,8 @@ export class ConfigChild {
   /** Terminates the child, waits until its group is gone, and starts it again with `env`. */
   async restart(env: Record<string, string>): Promise<void> {
     await this.stop();
+    // Interrupted while the old one was stopping: the CLI is exiting, starting another would only delay it.
+    if (this.#io.signal.aborted) return;
     this.start(env);
   }
 

@@ -48,7 +48,7 @@ they are JSON, else kept as strings.
          → DB_POOL_SIZE (upper-cased, anything but A-Z0-9_ as _), strings as they are, other values as
          JSON, plus ETCD_COORD_CONFIG_REVISION. When the environment changes the command is restarted
          (SIGTERM to its group, SIGKILL after --kill-after, start again); a change that leaves it the same
-         restarts nothing.
+         restarts nothing. A config variable replaces one of the same name the CLI has (path → PATH).
   --wait <min>[:<max>]  after a change, wait until nothing changed for <min>, but no longer than <max>
          after the first pending change, then render and reload once (a burst of writes is one reload).
          <max> defaults to 4 × <min>. The first render is immediate.
