@@ -98,7 +98,7 @@ describe('etcd-coord config exec', { timeout: 120_000 }, () => {
       'exec',
       'x4/',
       '--wait',
-      '400ms:5s',
+      '800ms:10s',
       '--',
       'sh',
       '-c',

@@ -189,7 +189,7 @@ describe('etcd-coord config watch: templates, change-only reloads, --wait, env',
     await watch.exited;
   });
 
-  it('--wait 400ms:5s: a burst of 6 writes is one render and one restart, with the last value', async () => {
+  it('--wait 800ms:10s: a burst of 6 writes is one render and one restart, with the last value', async () => {
     const out = join(dir, 'burst.json');
     const starts = join(dir, 'burst.starts');
     await put('t5/v', '0');
@@ -201,7 +201,7 @@ describe('etcd-coord config watch: templates, change-only reloads, --wait, env',
       '--render',
       out,
       '--wait',
-      '400ms:5s',
+      '800ms:10s',
       '--',
       'sh',
       '-c',
