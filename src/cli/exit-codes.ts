@@ -27,6 +27,11 @@ export const ExitCode = {
   TIMED_OUT: 75,
   /** etcd refused the credentials or the request (EX_NOPERM). */
   PERMISSION_DENIED: 77,
+  /**
+   * The config cannot be turned into the requested output: a `--template` that does not parse or uses a
+   * key the config lacks, two keys that become one environment variable (EX_CONFIG).
+   */
+  CONFIG: 78,
   /** The lock, leadership or slot was lost while the child ran; the child was terminated. */
   LOST: 79,
   /** Did not run here because another instance did: `once` slot already done, `elect --try` not elected. */
@@ -49,6 +54,17 @@ export class CliError extends Error {
   ) {
     super(message, options);
     this.name = new.target.name;
+  }
+}
+
+/**
+ * The config (or a template) cannot be rendered as asked: exit 78, a one-line message naming the culprit.
+ *
+ * @example `throw new ConfigError('config keys "db/url" and "db_url" both become the environment variable DB_URL')`
+ */
+export class ConfigError extends CliError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, ExitCode.CONFIG, options);
   }
 }
 

@@ -74,8 +74,9 @@ Run "etcd-coord <command> --help" for a command's options and examples.
 
 Exit status: 0 ok (or the supervised command's own status); 1 operation failed (not found, conflict);
   64 usage error; 69 etcd unavailable; 70 internal error; 74 I/O error (--render file);
-  75 timed out waiting / not acquired; 77 permission denied; 79 lock/leadership/slot lost while the
-  command ran; 80 not run here (slot already done, not elected); 81 the slot's run failed elsewhere;
+  75 timed out waiting / not acquired; 77 permission denied; 78 config error (a --template that fails,
+  two keys for one env name); 79 lock/leadership/slot lost while the command ran; 80 not run here (slot
+  already done, not elected); 81 the slot's run failed elsewhere;
   126/127 command not executable / not found; 128+N ended by signal N.
 
 Examples:

@@ -75,11 +75,11 @@ describe('etcd-coord config', { timeout: 120_000 }, () => {
     await etcd.admin.put(`${etcd.prefix}e/db/url`).value('pg://h/db');
     await etcd.admin.put(`${etcd.prefix}e/pool-size`).value('7');
     const watch = startCli([...g(), 'config', 'watch', 'e/', '--render', file, '--format', 'env']);
-    await waitFor(async () => (await readFile(file, 'utf8')).includes('DB_URL='), { timeoutMs: 30_000 });
+    await waitFor(async () => (await readFile(file, 'utf8')).includes('POOL_SIZE='), { timeoutMs: 30_000 });
     expect((await readFile(file, 'utf8')).split('\n').sort()).toEqual([
       '',
-      'DB_URL=pg://h/db',
-      'POOL_SIZE=7',
+      "DB_URL='pg://h/db'",
+      "POOL_SIZE='7'",
     ]);
     watch.kill('SIGINT');
     expect((await watch.exited).code).toBe(0);

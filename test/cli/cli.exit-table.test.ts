@@ -78,6 +78,30 @@ describe('the exit-status table in --help is what the CLI does', { timeout: 90_0
     expect(table.get('70')).toMatch(/internal/);
   });
 
+  it('78 a config that cannot be rendered: a template that does not parse, two keys for one env name', async () => {
+    if (table.size === 0) table = parseTable((await runCli(['--help'])).stdout.join('\n'));
+    const tmpl = join(tmpdir(), `etcd-coord-broken-${process.pid}.tmpl`);
+    await writeFile(tmpl, '{{oops}\n');
+    const broken = await runCli([
+      ...g(),
+      'config',
+      'watch',
+      'cfg/',
+      '--template',
+      tmpl,
+      '--out',
+      `${tmpl}.out`,
+    ]);
+    await rm(tmpl, { force: true });
+    expect(broken.code, broken.stderr).toBe(documented(78, /config error/));
+    expect(oneLine(broken)).toContain(tmpl);
+    await etcd.admin.put(`${etcd.prefix}clash/a/b`).value('1');
+    await etcd.admin.put(`${etcd.prefix}clash/a_b`).value('2');
+    const clash = await runCli([...g(), 'config', 'exec', 'clash/', '--', 'true']);
+    expect(clash.code, clash.stderr).toBe(78);
+    expect(oneLine(clash)).toMatch(/"a\/b" and "a_b"/);
+  });
+
   it('64 usage, 69 unavailable, 77 credentials for an etcd without auth', async () => {
     if (table.size === 0) table = parseTable((await runCli(['--help'])).stdout.join('\n'));
     const usage = await runCli(['lock', 'x', '--tll', '5']);

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCommand, parseDuration, connectOptions } from '../../src/cli/args.js';
 import { UsageError } from '../../src/cli/exit-codes.js';
-import { toEnvFile, writeAtomic } from '../../src/cli/commands/config.js';
+import { toEnvFile } from '../../src/cli/commands/config-env-format.js';
+import { writeAtomic } from '../../src/cli/commands/config-render.js';
 import { slotFor } from '../../src/cli/commands/once.js';
 import type { CliIo } from '../../src/cli/io.js';
 
@@ -78,9 +79,9 @@ describe('cli global options', () => {
 });
 
 describe('cli config rendering', () => {
-  it('renders nested config as KEY_PATH=value lines', () => {
+  it("renders nested config as KEY_PATH='value' lines", () => {
     expect(toEnvFile({ db: { url: 'pg://h', 'pool-size': 5 }, on: true, list: [1, 2], multi: 'a\nb' })).toBe(
-      'DB_URL=pg://h\nDB_POOL_SIZE=5\nON=true\nLIST=[1,2]\nMULTI="a\\nb"\n',
+      "DB_URL='pg://h'\nDB_POOL_SIZE='5'\nON='true'\nLIST='[1,2]'\nMULTI='a\nb'\n",
     );
   });
 
