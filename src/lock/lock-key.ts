@@ -20,7 +20,8 @@ export function uniqueSuffix(session: Session): string {
 /**
  * One attempt to delete `key` if it still has `createRevision` — or, when the revision is unknown (an
  * enqueue whose answer was lost), the key found under `leaseId`, by the create revision just read — with
- * `alsoOnSuccess` in the same txn (a release marker, see `core/lock-delay.ts`). Never deletes a newer
+ * `alsoOnSuccess` in the same txn (a release marker, see `core/lock-delay.ts`), and the acquisition's
+ * `extraKeys` (created in the same txn as `key`) deleted in that txn whether or not the guard holds. Never deletes a newer
  * holder's key (etcd#22082), nor the key the next `lock()` of this session re-creates under the same name
  * and lease, so it is safe to repeat after an attempt of unknown outcome and harmless when it lands late.
  *
@@ -33,9 +34,12 @@ export async function deleteKeyOnce(
   leaseId: bigint,
   what: string,
   alsoOnSuccess: IRequestOp[] = [],
+  extraKeys: readonly Buffer[] = [],
 ): Promise<void> {
   const guard = createRevision === undefined ? { leaseId } : { createRevision };
-  await deleteGuarded(ctx, what, key, guard, { alsoOnSuccess });
+  // The other keys of the acquisition have names unique to it: deleting them unguarded is safe.
+  const alsoAlways = extraKeys.map((k): IRequestOp => ({ request_delete_range: { key: k } }));
+  await deleteGuarded(ctx, what, key, guard, { alsoOnSuccess, alsoAlways });
 }
 
 /**
@@ -60,10 +64,12 @@ export function keyRelease(
   session: Session,
   gone: () => void,
   alsoOnSuccess: IRequestOp[] = [],
+  extraKeys: readonly Buffer[] = [],
 ): Release {
   const release = new Release({
     what,
-    attempt: () => deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess),
+    attempt: () =>
+      deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess, extraKeys),
     alive: session.signal,
   });
   void (async () => {

@@ -82,6 +82,7 @@ export class Lock extends EventEmitter<LockEvents> {
   readonly #granted: Granted;
   readonly #shared: SharedHold | undefined;
   #unlocked = false;
+  #detached = false;
   #revokeRequested = false;
   #stopRevocation: () => void = () => undefined;
 
@@ -209,6 +210,7 @@ export class Lock extends EventEmitter<LockEvents> {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.#detached) return Promise.resolve();
     if (this.#shared) {
       const first = !this.#unlocked;
       this.#unlocked = true;
@@ -241,6 +243,7 @@ export class Lock extends EventEmitter<LockEvents> {
           // A request to release this holder ends with it (it names this holder's token anyway).
           ...(this.#spec.revokeKey ? [{ request_delete_range: { key: this.#spec.revokeKey } }] : []),
         ],
+        this.#granted.extraKeys,
       );
     }
     return this.#release.run({
@@ -262,6 +265,22 @@ export class Lock extends EventEmitter<LockEvents> {
   /** Unlocks, for `await using`: the same as {@link Lock.unlock}. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.unlock();
+  }
+
+  /**
+   * Ends this handle without deleting its keys and hands its grant (keys, shared watch, in-process holds)
+   * to the caller, which now owns their release: an RW write lock's downgrade (`downgrade.ts`). Aborts
+   * `signal` with `reason`; `unlock()` then resolves at once. `undefined` when the lock is lost or
+   * already released (nothing is handed over).
+   *
+   * @internal
+   */
+  detach(reason: Error): Granted | undefined {
+    if (this.#shared || this.#release || this.#detached || !this.held) return undefined;
+    this.#detached = true;
+    this.#untrack();
+    this.#controller.abort(reason);
+    return this.#granted;
   }
 
   #lose(err: LockLostError): void {
@@ -306,7 +325,9 @@ export class Lock extends EventEmitter<LockEvents> {
     const signal = this.#controller.signal;
     while (!signal.aborted) {
       try {
-        await this.#watch.watch.waitForDelete(this.etcdKey, after, signal);
+        // Any key of the acquisition (a multi-permit semaphore's, a write lock's companion) gone is a loss.
+        const keys = [this.etcdKey, ...this.#granted.extraKeys];
+        await Promise.race(keys.map((k) => this.#watch.watch.waitForDelete(k, after, signal)));
         this.#lose(await this.#keyGone());
         return;
       } catch (err) {
@@ -319,17 +340,21 @@ export class Lock extends EventEmitter<LockEvents> {
           const next = await acquirePrefixWatch(this.#ctx, this.#spec.prefix, signal);
           this.#watch.release();
           this.#watch = next;
+          const keys = [this.etcdKey, ...this.#granted.extraKeys];
           const res = await this.#ctx.requester.run(
             `${this.#what}: check lock key`,
-            (o) => this.#ctx.client.kv.range({ key: this.etcdKey }, o),
-            {
-              signal,
-            },
+            (o) =>
+              this.#ctx.client.kv.txn(
+                { compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] },
+                o,
+              ),
+            { signal },
           );
-          const kv = res.kvs[0];
-          if (!kv || BigInt(kv.create_revision) !== this.fencingToken) {
-            return this.#lose(await this.#keyGone());
-          }
+          const mine = res.responses.every((r) => {
+            const kv = r.response_range?.kvs[0];
+            return kv !== undefined && BigInt(kv.create_revision) === this.fencingToken;
+          });
+          if (!mine) return this.#lose(await this.#keyGone());
           after = headerRevision(res.header);
         } catch {
           if (signal.aborted) return;
