@@ -13,7 +13,7 @@ import type { QueueSpec } from './queue.js';
 import { InvalidArgumentError } from '../core/errors.js';
 
 /** Options of {@link Semaphore.acquire}. */
-export interface AcquireOptions extends WaitOptions {
+export interface SemaphoreAcquireOptions extends WaitOptions {
   /**
    * How many permits to take at once, all or none (Curator's `acquire(qty)`). Default 1. At most the
    * semaphore's `permits` and {@link MAX_PERMITS_PER_CALL}.
@@ -100,7 +100,7 @@ export class Semaphore {
    * Failure modes: as {@link Mutex.lock}; the returned handle's `signal` aborts when any of its permit keys
    * is lost. Its `fencingToken` is the create revision shared by its keys.
    */
-  async acquire(opts: AcquireOptions = {}): Promise<Lock> {
+  async acquire(opts: SemaphoreAcquireOptions = {}): Promise<Lock> {
     assertWaitOptions(opts);
     const n = this.#count(opts.permits);
     opts.signal?.throwIfAborted();
