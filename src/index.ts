@@ -60,6 +60,7 @@ export {
   MAX_PERMITS_PER_CALL,
   type SemaphoreAcquireOptions,
   type DowngradeOptions,
+  type LockParticipant,
   type LockOptions,
   type LockHolder,
   type LockGuard,

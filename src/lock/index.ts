@@ -4,3 +4,4 @@ export { Lock, type LockGuard, type LockEvents } from './lock.js';
 export { RWMutex } from './rw-mutex.js';
 export { Semaphore, MAX_PERMITS_PER_CALL, type SemaphoreAcquireOptions } from './semaphore.js';
 export { WriteLock, type DowngradeOptions } from './write-lock.js';
+export { type LockParticipant } from './participants.js';

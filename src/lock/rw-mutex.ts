@@ -12,6 +12,8 @@ import type { QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
 import type { Granted } from './queue.js';
 import { WriteLock } from './write-lock.js';
+import { readGroups, splitReadersWriters, toParticipant, type LockParticipant, type Split } from './participants.js';
+import { assertOptionalSignal, assertOptions } from '../core/validate.js';
 
 /**
  * A fair readers-writer lock: readers share, a writer excludes everyone, and everyone queues in one FIFO
@@ -99,6 +101,54 @@ export class RWMutex {
   /** The write lock if it is free and nobody waits, else `null`. */
   tryWriteLock(): Promise<WriteLock | null> {
     return this.#try(this.#write, 'write', (g) => this.#writeLockOf(g));
+  }
+
+  /**
+   * Who holds the lock now, in queue order: the first writer alone, or every reader older than the first
+   * writer (`mode` says which; a downgraded writer is a reader). Read at one revision (paged if long).
+   *
+   * @example
+   * ```ts
+   * for (const h of await coord.rwMutex('catalog').holders()) console.log(h.mode, h.key, h.leaseId);
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   *
+   * Failure modes: a holder is whoever the queue entitles at that revision; one just granted may not have
+   * seen its turn yet. History compacted between pages → read again (up to 3 times).
+   */
+  async holders(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).holders;
+  }
+
+  /**
+   * Who waits, in queue order (the order they will be granted in), read at one revision as {@link holders}.
+   *
+   * @example
+   * ```ts
+   * const queued = await coord.rwMutex('catalog').waiters();
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   */
+  async waiters(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).waiters;
+  }
+
+  async #participants(opts: { signal?: AbortSignal | undefined }): Promise<Split> {
+    assertOptions(opts, 'opts');
+    assertOptionalSignal(opts.signal, 'signal');
+    const { prefix, isOwner } = this.#write;
+    const writers = this.#ctx.keyspace.key(`${this.name}/write/`);
+    const isWriteKey = (k: Buffer) => writers.compare(k, 0, writers.length) === 0;
+    const groups = await readGroups(this.#ctx, `rwmutex "${this.name}": participants`, prefix, isOwner, opts.signal);
+    const queue = groups.map((g) => {
+      // A writer's group is its write key and the companion read key: name it by the write key.
+      const write = g.kvs.find((kv) => isWriteKey(kv.key));
+      const named = write ? { ...g, kvs: [write] } : g;
+      return toParticipant(this.#ctx, named, { mode: write ? 'write' : 'read' });
+    });
+    return splitReadersWriters(queue);
   }
 
   #writeLockOf(granted: Granted): WriteLock {

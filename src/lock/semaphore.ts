@@ -1,7 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import type { Session } from '../core/session.js';
-import { assertInteger, assertName, assertOptions } from '../core/validate.js';
+import { assertInteger, assertName, assertOptionalSignal, assertOptions } from '../core/validate.js';
 import { Lock } from './lock.js';
 import { onLiveSession } from './live-session.js';
 import { withCallDeadline, withTryDeadline } from './call-deadline.js';
@@ -11,6 +11,7 @@ import { isOwnerKey, ownerKeyRange } from '../core/keys.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
 import { InvalidArgumentError } from '../core/errors.js';
+import { readGroups, splitPermits, toParticipant, type LockParticipant, type Split } from './participants.js';
 
 /** Options of {@link Semaphore.acquire}. */
 export interface SemaphoreAcquireOptions extends WaitOptions {
@@ -133,6 +134,48 @@ export class Semaphore {
     );
   }
 
+  /**
+   * Who holds permits now, in queue order, each acquisition once with its `permits`: the oldest ones whose
+   * permits fit in this handle's `permits`. Read at one revision (paged if long).
+   *
+   * @example
+   * ```ts
+   * const used = (await sem.holders()).reduce((n, h) => n + (h.permits ?? 1), 0);
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   *
+   * Failure modes: a holder is whoever the queue entitles at that revision (one just granted may not have
+   * seen its turn yet); counted with this handle's `permits`, so a user that disagrees on the total sees
+   * another split. History compacted between pages → read again (up to 3 times).
+   */
+  async holders(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).holders;
+  }
+
+  /**
+   * Who waits, in queue order (the order they will be granted in), read at one revision as {@link holders}.
+   *
+   * @example
+   * ```ts
+   * console.log(`${(await sem.waiters()).length} waiting`);
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   */
+  async waiters(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).waiters;
+  }
+
+  async #participants(opts: { signal?: AbortSignal | undefined }): Promise<Split> {
+    assertOptions(opts, 'opts');
+    assertOptionalSignal(opts.signal, 'signal');
+    const { blockers, isOwner } = this.#spec;
+    const groups = await readGroups(this.#ctx, `${this.#spec.what}: participants`, blockers, isOwner, opts.signal);
+    const queue = groups.map((g) => toParticipant(this.#ctx, g, { permits: g.kvs.length }));
+    return splitPermits(queue, this.permits);
+  }
+
   #count(permits: unknown): number {
     if (permits === undefined) return 1;
     assertInteger(permits, 'permits', 1, MAX_PERMITS_PER_CALL);
@@ -148,7 +191,11 @@ export class Semaphore {
     return n === 1 ? this.#spec : { ...this.#spec, limit: this.permits - n + 1 };
   }
 
+  /** `n` permit keys, the first (the handle's `key`) the smallest, as {@link holders} names an acquisition. */
   #keysFor(session: Session, n: number): Buffer[] {
-    return Array.from({ length: n }, () => this.#ctx.keyspace.key(`${this.name}/${uniqueSuffix(session)}`));
+    const keys = Array.from({ length: n }, () =>
+      this.#ctx.keyspace.key(`${this.name}/${uniqueSuffix(session)}`),
+    );
+    return keys.sort(Buffer.compare);
   }
 }

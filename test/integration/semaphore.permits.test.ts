@@ -80,6 +80,20 @@ describe('semaphore: several permits at once', () => {
     expect(await keys('fifo')).toBe(0);
   });
 
+  it("a nested name's key before a 3-permit holder does not hide one of its permits (page boundary)", async () => {
+    const [a, b] = coords as [Coordinator, Coordinator];
+    // `nested/abc/x` sorts in the permit-key range but is not a permit: the first queue read (3 keys) gets
+    // it and only 2 of the holder's 3 keys; the rest of that txn's keys must be read before moving on.
+    await etcd.admin.put(`${etcd.prefix}nested/abc/x`).value('');
+    const three = await a.semaphore('nested', 3).acquire({ permits: 3 });
+    expect(await b.semaphore('nested', 3).tryAcquire()).toBeNull();
+    await three.release();
+    const one = await b.semaphore('nested', 3).tryAcquire();
+    expect(one).not.toBeNull();
+    await one!.release();
+    await etcd.admin.delete().key(`${etcd.prefix}nested/abc/x`).exec();
+  });
+
   /** Workers on every coordinator take 1..3 of `total` permits in a loop; the checker counts them. */
   async function contend(
     name: string,
