@@ -81,7 +81,11 @@ export async function deleteGuarded(
       client.kv.txn(
         {
           compare: [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
-          success: [{ request_delete_range: { key } }, ...(opts.alsoOnSuccess ?? []), ...(opts.alsoAlways ?? [])],
+          success: [
+            { request_delete_range: { key } },
+            ...(opts.alsoOnSuccess ?? []),
+            ...(opts.alsoAlways ?? []),
+          ],
           failure: [...(opts.alsoAlways ?? [])],
         },
         o,

@@ -68,8 +68,7 @@ export function keyRelease(
 ): Release {
   const release = new Release({
     what,
-    attempt: () =>
-      deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess, extraKeys),
+    attempt: () => deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess, extraKeys),
     alive: session.signal,
   });
   void (async () => {

@@ -125,7 +125,15 @@ export async function enqueue(
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
   const at = headerRevision(res.header);
-  const oldest = await completeBlockers(ctx, spec, query, res, res.succeeded ? 1 + extraKeys.length : 1, at, signal);
+  const oldest = await completeBlockers(
+    ctx,
+    spec,
+    query,
+    res,
+    res.succeeded ? 1 + extraKeys.length : 1,
+    at,
+    signal,
+  );
   const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision);
   return { createRevision, granted: older.length < spec.limit, older: { kvs: older, at } };
 }

@@ -12,7 +12,13 @@ import type { QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
 import type { Granted } from './queue.js';
 import { WriteLock } from './write-lock.js';
-import { readGroups, splitReadersWriters, toParticipant, type LockParticipant, type Split } from './participants.js';
+import {
+  readGroups,
+  splitReadersWriters,
+  toParticipant,
+  type LockParticipant,
+  type Split,
+} from './participants.js';
 import { assertOptionalSignal, assertOptions } from '../core/validate.js';
 
 /**
@@ -141,7 +147,13 @@ export class RWMutex {
     const { prefix, isOwner } = this.#write;
     const writers = this.#ctx.keyspace.key(`${this.name}/write/`);
     const isWriteKey = (k: Buffer) => writers.compare(k, 0, writers.length) === 0;
-    const groups = await readGroups(this.#ctx, `rwmutex "${this.name}": participants`, prefix, isOwner, opts.signal);
+    const groups = await readGroups(
+      this.#ctx,
+      `rwmutex "${this.name}": participants`,
+      prefix,
+      isOwner,
+      opts.signal,
+    );
     const queue = groups.map((g) => {
       // A writer's group is its write key and the companion read key: name it by the write key.
       const write = g.kvs.find((kv) => isWriteKey(kv.key));

@@ -171,7 +171,13 @@ export class Semaphore {
     assertOptions(opts, 'opts');
     assertOptionalSignal(opts.signal, 'signal');
     const { blockers, isOwner } = this.#spec;
-    const groups = await readGroups(this.#ctx, `${this.#spec.what}: participants`, blockers, isOwner, opts.signal);
+    const groups = await readGroups(
+      this.#ctx,
+      `${this.#spec.what}: participants`,
+      blockers,
+      isOwner,
+      opts.signal,
+    );
     const queue = groups.map((g) => toParticipant(this.#ctx, g, { permits: g.kvs.length }));
     return splitPermits(queue, this.permits);
   }

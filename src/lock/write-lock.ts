@@ -82,11 +82,14 @@ export class WriteLock extends Lock {
     const granted = this.detach(new AbortedError(`${what}d to a read lock`));
     if (!granted) {
       const reason = this.signal.reason as Error | undefined;
-      throw new LockLostError(`${what}: the write lock is no longer held (${reason?.message ?? 'released'})`, {
-        cause: reason,
-      });
+      throw new LockLostError(
+        `${what}: the write lock is no longer held (${reason?.message ?? 'released'})`,
+        {
+          cause: reason,
+        },
+      );
     }
-    const { key: writeKey, createRevision: rev, session } = granted;
+    const { key: writeKey, createRevision: rev } = granted;
     const readKey = granted.extraKeys[0]!;
     const token = rev.toString();
     let kept: boolean;

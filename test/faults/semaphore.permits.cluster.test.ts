@@ -58,7 +58,10 @@ describe('semaphore permits on a 3-member cluster', () => {
         const leader = await etcd.cluster.leader();
         await leader.kill();
         killed = true;
-        await waitFor(() => cyclesAfterKill > 40, { timeoutMs: 45_000, message: 'grants go on after the kill' });
+        await waitFor(() => cyclesAfterKill > 40, {
+          timeoutMs: 45_000,
+          message: 'grants go on after the kill',
+        });
         stop = true;
         await Promise.all(loops);
         await leader.restart();

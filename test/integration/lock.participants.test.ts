@@ -96,13 +96,17 @@ describe('lock participants', () => {
     const name = 'long';
     const groups = 180;
     for (let g = 0; g < groups; g++) {
-      const txn = etcd.admin.if(`${etcd.prefix}${name}/x`, 'Create', '==', 0).then(
-        ...Array.from({ length: 7 }, (_, k) =>
-          etcd.admin
-            .put(`${etcd.prefix}${name}/${(g + 1).toString(16)}_${(g * 7 + k).toString(16).padStart(12, '0')}`)
-            .value(''),
-        ),
-      );
+      const txn = etcd.admin
+        .if(`${etcd.prefix}${name}/x`, 'Create', '==', 0)
+        .then(
+          ...Array.from({ length: 7 }, (_, k) =>
+            etcd.admin
+              .put(
+                `${etcd.prefix}${name}/${(g + 1).toString(16)}_${(g * 7 + k).toString(16).padStart(12, '0')}`,
+              )
+              .value(''),
+          ),
+        );
       await txn.commit();
     }
     const sem = coords[0]!.semaphore(name, 14);
