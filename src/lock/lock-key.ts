@@ -104,3 +104,43 @@ export async function waiterKeyLost(ctx: CoordContext, what: string, session: Se
   }
   return new LockLostError(`${what}: the waiter key was deleted while waiting`);
 }
+
+/** How long a holder waits to learn whether a vanished key went with its lease (wording only). */
+const LOSS_CHECK_MS = 500;
+
+/**
+ * Why a held lock key is gone, said as it is: its lease was revoked (`etcdctl lease revoke`) or expired, or
+ * the key itself was deleted (`etcdctl del`) while the lease lives. The lease check is bounded by
+ * {@link LOSS_CHECK_MS}: the loss must reach the holder promptly (another holder may already be granted).
+ *
+ * @example
+ * ```ts
+ * lose(await heldKeyLost(ctx, 'mutex "a"', lock.leaseId));
+ * ```
+ *
+ * Failure modes: none: an unanswered lease check gives the message that names both causes.
+ */
+export async function heldKeyLost(ctx: CoordContext, what: string, leaseId: bigint): Promise<LockLostError> {
+  const lease = leaseHex(leaseId);
+  const ttl = await ctx.requester
+    .run(
+      `${what}: check lease`,
+      (o) => ctx.client.leaseClient.leaseTimeToLive({ ID: leaseId.toString() }, o),
+      { timeoutMs: LOSS_CHECK_MS },
+    )
+    .then(
+      (res) => Number(res.TTL),
+      () => undefined,
+    );
+  if (ttl !== undefined && ttl <= 0) {
+    return new LockLostError(
+      `${what}: the lock's lease ${lease} was revoked or expired, and the lock key with it`,
+    );
+  }
+  if (ttl !== undefined) {
+    return new LockLostError(
+      `${what}: the lock key was deleted by someone else (its lease ${lease} is still alive)`,
+    );
+  }
+  return new LockLostError(`${what}: the lock key was deleted (by someone else, or with its lease ${lease})`);
+}

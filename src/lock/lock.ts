@@ -4,9 +4,8 @@ import type { CoordContext } from '../core/context.js';
 import type { Session } from '../core/session.js';
 import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
-import { leaseHex } from '../core/keys.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { keyRelease } from './lock-key.js';
+import { heldKeyLost, keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
 import { clearHolderOp } from '../core/held-marker.js';
@@ -32,9 +31,6 @@ export interface SharedHold {
   /** This handle's unlock; `first` is true for its first call. */
   unlock(opts: ReleaseRunOptions, first: boolean): Promise<void>;
 }
-
-/** How long the holder waits to learn whether a vanished key went with its lease (wording only). */
-const LOSS_CHECK_MS = 500;
 
 /**
  * The comparator a guarded write adds to its txn: "the lock key still exists with my create revision".
@@ -287,38 +283,6 @@ export class Lock extends EventEmitter<LockEvents> {
     if (!this.#controller.signal.aborted) this.#controller.abort(err);
   }
 
-  /**
-   * Why the own key is gone, said as it is: its lease was revoked (`etcdctl lease revoke`) or expired, or
-   * the key itself was deleted (`etcdctl del`) while the lease lives. The lease check is bounded by
-   * {@link LOSS_CHECK_MS}: the loss must reach the holder promptly (another holder may already be granted).
-   */
-  async #keyGone(): Promise<LockLostError> {
-    const lease = leaseHex(this.leaseId);
-    const ttl = await this.#ctx.requester
-      .run(
-        `${this.#what}: check lease`,
-        (o) => this.#ctx.client.leaseClient.leaseTimeToLive({ ID: this.leaseId.toString() }, o),
-        { timeoutMs: LOSS_CHECK_MS },
-      )
-      .then(
-        (res) => Number(res.TTL),
-        () => undefined,
-      );
-    if (ttl !== undefined && ttl <= 0) {
-      return new LockLostError(
-        `${this.#what}: the lock's lease ${lease} was revoked or expired, and the lock key with it`,
-      );
-    }
-    if (ttl !== undefined) {
-      return new LockLostError(
-        `${this.#what}: the lock key was deleted by someone else (its lease ${lease} is still alive)`,
-      );
-    }
-    return new LockLostError(
-      `${this.#what}: the lock key was deleted (by someone else, or with its lease ${lease})`,
-    );
-  }
-
   /** Watches the own key on the shared prefix watch: deleted or replaced means lost. Never rejects. */
   async #monitor(): Promise<void> {
     let after = this.fencingToken;
@@ -328,7 +292,7 @@ export class Lock extends EventEmitter<LockEvents> {
         // Any key of the acquisition (a multi-permit semaphore's, a write lock's companion) gone is a loss.
         const keys = [this.etcdKey, ...this.#granted.extraKeys];
         await Promise.race(keys.map((k) => this.#watch.watch.waitForDelete(k, after, signal)));
-        this.#lose(await this.#keyGone());
+        this.#lose(await heldKeyLost(this.#ctx, this.#what, this.leaseId));
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -354,7 +318,7 @@ export class Lock extends EventEmitter<LockEvents> {
             const kv = r.response_range?.kvs[0];
             return kv !== undefined && BigInt(kv.create_revision) === this.fencingToken;
           });
-          if (!mine) return this.#lose(await this.#keyGone());
+          if (!mine) return this.#lose(await heldKeyLost(this.#ctx, this.#what, this.leaseId));
           after = headerRevision(res.header);
         } catch {
           if (signal.aborted) return;
