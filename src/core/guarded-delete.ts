@@ -16,6 +16,12 @@ export interface GuardedDeleteOptions {
   signal?: AbortSignal | undefined;
   /** Ops committed in the same txn when the delete applies (a release marker, see `core/lock-delay.ts`). */
   alsoOnSuccess?: IRequestOp[] | undefined;
+  /**
+   * Ops committed in the same txn whether or not the guard holds: deletes of keys unique to the same
+   * acquisition (a multi-permit semaphore's other keys, a write lock's companion read key), which must go
+   * even when the guarded key was deleted by someone else.
+   */
+  alsoAlways?: IRequestOp[] | undefined;
 }
 
 /**
@@ -63,6 +69,8 @@ export async function deleteGuarded(
       signal,
     });
     const kv = res.kvs[0];
+    // Absent: the create (which makes every key of the acquisition in one txn) never applied, or applies
+    // later (the ghost sweeper's); there is nothing of `alsoAlways` to delete either.
     if (!kv || BigInt(kv.lease || 0) !== guard.leaseId) return false;
     createRevision = BigInt(kv.create_revision);
     timeoutMs = Math.max(1, expiresAt - performance.now());
@@ -73,8 +81,12 @@ export async function deleteGuarded(
       client.kv.txn(
         {
           compare: [{ key, target: 'Create', result: 'Equal', create_revision: createRevision.toString() }],
-          success: [{ request_delete_range: { key } }, ...(opts.alsoOnSuccess ?? [])],
-          failure: [],
+          success: [
+            { request_delete_range: { key } },
+            ...(opts.alsoOnSuccess ?? []),
+            ...(opts.alsoAlways ?? []),
+          ],
+          failure: [...(opts.alsoAlways ?? [])],
         },
         o,
       ),

@@ -23,6 +23,33 @@ export interface AcquireOptions {
    * (which may finish after the call rejected). Until then nobody in this process may write the key again.
    */
   onGone?: (() => void) | undefined;
+  /** Further keys created with `key` in one txn (see {@link Granted.extraKeys}). */
+  extraKeys?: readonly Buffer[] | undefined;
+}
+
+/**
+ * In-process holds on every key of one acquisition (see {@link GhostSweeper.hold}): `gone` ends them all
+ * (and calls `onGone`) once; `drop` ends one early.
+ */
+function holdKeys(
+  ctx: CoordContext,
+  keys: readonly Buffer[],
+  onGone: (() => void) | undefined,
+): { gone: () => void; drop: (key: Buffer) => void } {
+  const holds = new Map(keys.map((k) => [k.toString('hex'), GhostSweeper.of(ctx).hold(k)]));
+  const drop = (key: Buffer) => {
+    const id = key.toString('hex');
+    holds.get(id)?.();
+    holds.delete(id);
+  };
+  let called = false;
+  const gone = () => {
+    for (const k of keys) drop(k);
+    if (called) return;
+    called = true;
+    onGone?.();
+  };
+  return { gone, drop };
 }
 
 /** How long a failing call waits for its waiter key's removal before rejecting (the removal goes on). */
@@ -41,8 +68,10 @@ async function cleanUp(
   rev: bigint | undefined,
   session: Session,
   gone: () => void,
+  extraKeys: readonly Buffer[],
 ): Promise<void> {
-  const release = keyRelease(ctx, key, rev, `${spec.what}: remove waiter key`, session, gone);
+  const what = `${spec.what}: remove waiter key`;
+  const release = keyRelease(ctx, key, rev, what, session, gone, [], extraKeys);
   if (session.done) return;
   await release
     .run({ timeoutMs: Math.min(CLEANUP_WAIT_MS, ctx.requester.requestTimeoutMs) })
@@ -76,19 +105,16 @@ export async function acquire(
   const deadline = withDeadline(opts.signal, opts.timeoutMs, session.signal, ctx.closedSignal);
   const onTimeout = (ms: number) => new LockTimeoutError(`timed out after ${ms} ms waiting for ${spec.what}`);
   const signal = deadline.signal;
-  const hold = GhostSweeper.of(ctx).hold(key);
-  const gone = () => {
-    hold();
-    opts.onGone?.();
-  };
+  const extraKeys = opts.extraKeys ?? [];
+  const { gone, drop } = holdKeys(ctx, [key, ...extraKeys], opts.onGone);
   let rev: bigint | undefined;
   let enqueued = false;
   const pw: { current: PrefixWatch | undefined } = { current: undefined };
   try {
     pw.current = await acquirePrefixWatch(ctx, spec.prefix, signal);
-    await GhostSweeper.of(ctx).settled(key, signal);
+    for (const k of [key, ...extraKeys]) await GhostSweeper.of(ctx).settled(k, signal);
     enqueued = true;
-    const q = await enqueue(ctx, spec, key, session, signal);
+    const q = await enqueue(ctx, spec, key, session, signal, extraKeys);
     rev = q.createRevision;
     const current = pw as { current: PrefixWatch };
     if (q.granted && spec.heldMarker && (spec.lockDelayMs ?? 0) > 0) {
@@ -108,11 +134,11 @@ export async function acquire(
     // A pause since the last reply (SIGSTOP, a blocked loop) leaves the loss timer unrun: ask the lease's
     // deadline before handing out a lock the server may already have given to someone else.
     session.throwIfDone();
-    return { key, createRevision: rev, session, watch: pw.current, gone };
+    return { key, extraKeys, createRevision: rev, session, watch: pw.current, gone, dropHold: drop };
   } catch (err) {
     pw.current?.release();
     // Clean up with the client, not with the aborted signal; a key of unknown revision is only ever ours.
-    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone, extraKeys);
     else gone();
     // The deadline's reason: LockTimeoutError, the session's SessionExpiredError, or AbortedError.
     const thrown = signal.aborted ? abortError(signal, spec.what, onTimeout) : err;
@@ -144,38 +170,35 @@ export async function tryAcquire(
   spec: QueueSpec,
   key: Buffer,
   session: Session,
-  opts: Pick<AcquireOptions, 'onGone'> & { signal?: AbortSignal } = {},
+  opts: Pick<AcquireOptions, 'onGone' | 'extraKeys'> & { signal?: AbortSignal } = {},
 ): Promise<Granted | undefined> {
   const ms = ctx.requester.requestTimeoutMs;
   // `opts.signal`: the whole try call's deadline, begun before the session was acquired.
   const deadline = withDeadline(undefined, ms, session.signal, ctx.closedSignal, opts.signal);
   const onTimeout = () => new UnavailableError(`${spec.what}: etcd did not answer within ${ms} ms`);
-  const hold = GhostSweeper.of(ctx).hold(key);
-  const gone = () => {
-    hold();
-    opts.onGone?.();
-  };
+  const extraKeys = opts.extraKeys ?? [];
+  const { gone, drop } = holdKeys(ctx, [key, ...extraKeys], opts.onGone);
   let pw: PrefixWatch | undefined;
   let rev: bigint | undefined;
   try {
-    await GhostSweeper.of(ctx).settled(key, deadline.signal);
+    for (const k of [key, ...extraKeys]) await GhostSweeper.of(ctx).settled(k, deadline.signal);
     pw = await acquirePrefixWatch(ctx, spec.prefix, deadline.signal);
-    const q = await enqueue(ctx, spec, key, session, deadline.signal);
+    const q = await enqueue(ctx, spec, key, session, deadline.signal, extraKeys);
     rev = q.createRevision;
     if (q.granted) {
       // Never waits for a lost predecessor, but records itself so a later newcomer sees this holder's loss.
       if (spec.heldMarker) await recordHolder(ctx, spec.heldMarker, key, rev, deadline.signal);
       session.throwIfDone();
-      return { key, createRevision: rev, session, watch: pw, gone };
+      return { key, extraKeys, createRevision: rev, session, watch: pw, gone, dropHold: drop };
     }
     pw.release();
     pw = undefined;
-    await cleanUp(ctx, spec, key, rev, session, gone);
+    await cleanUp(ctx, spec, key, rev, session, gone, extraKeys);
     return undefined;
   } catch (err) {
     const enqueued = pw !== undefined;
     pw?.release();
-    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone);
+    if (enqueued) await cleanUp(ctx, spec, key, rev, session, gone, extraKeys);
     else gone();
     const thrown = deadline.signal.aborted ? abortError(deadline.signal, spec.what, onTimeout) : err;
     throw rev === undefined ? markNotQueued(thrown, session) : thrown;

@@ -55,8 +55,8 @@ export function kvsOf(res: ITxnResponse, i: number): IKeyValue[] {
  *
  * @throws UnavailableError when a further page cannot be read; CompactedError if `revision` was compacted
  *
- * Failure modes: two keys with the same create revision (one txn) at a page boundary: the second is
- * skipped. Lock keys are created one per txn, so only nested names' keys can share a revision.
+ * Failure modes: none beyond etcd's; keys that share a create revision (one txn's) are never cut at a
+ * page boundary: the boundary revision is read whole.
  */
 export async function completeBlockers(
   ctx: CoordContext,
@@ -69,24 +69,40 @@ export async function completeBlockers(
 ): Promise<Blockers> {
   let page = kvsOf(res, i);
   let more = res.responses[i]?.response_range?.more ?? false;
+  const seen = new Set(page.map((kv) => kv.key.toString('hex')));
   const owners = page.filter((kv) => spec.isOwner(kv.key));
-  while (owners.length < q.limit && more && page.length > 0) {
-    const last = BigInt(page[page.length - 1]!.create_revision);
-    const next = q.descending
-      ? blockersOp(spec, { ...q, maxCreateRevision: last - 1n })
-      : blockersOp(spec, q, last + 1n);
-    const r = await withRetry(
+  const read = (op: IRequestOp) =>
+    withRetry(
       () =>
         ctx.requester.run(
           `${spec.what}: read queue`,
-          (o) => ctx.client.kv.range({ ...next.request_range!, revision: revision.toString() }, o),
+          (o) => ctx.client.kv.range({ ...op.request_range!, revision: revision.toString() }, o),
           { signal },
         ),
       { signal, what: spec.what },
     );
+  const add = (kvs: IKeyValue[]) => {
+    for (const kv of kvs) {
+      const id = kv.key.toString('hex');
+      if (seen.has(id)) continue;
+      seen.add(id);
+      if (spec.isOwner(kv.key)) owners.push(kv);
+    }
+  };
+  while (owners.length < q.limit && more && page.length > 0) {
+    const last = BigInt(page[page.length - 1]!.create_revision);
+    // The page may have cut the keys of one txn (a multi-permit acquisition's keys, a write lock and its
+    // companion share one create revision): read that revision whole before moving past it. One
+    // revision's keys are one txn's, so this read is small.
+    add((await read(blockersOp(spec, { limit: 0, maxCreateRevision: last }, last))).kvs);
+    if (owners.length >= q.limit) break;
+    const next = q.descending
+      ? blockersOp(spec, { ...q, maxCreateRevision: last - 1n })
+      : blockersOp(spec, q, last + 1n);
+    const r = await read(next);
     page = r.kvs;
     more = r.more;
-    for (const kv of page) if (spec.isOwner(kv.key)) owners.push(kv);
+    add(page);
   }
   return { kvs: owners.slice(0, q.limit), more: more || owners.length > q.limit };
 }

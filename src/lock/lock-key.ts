@@ -20,7 +20,8 @@ export function uniqueSuffix(session: Session): string {
 /**
  * One attempt to delete `key` if it still has `createRevision` — or, when the revision is unknown (an
  * enqueue whose answer was lost), the key found under `leaseId`, by the create revision just read — with
- * `alsoOnSuccess` in the same txn (a release marker, see `core/lock-delay.ts`). Never deletes a newer
+ * `alsoOnSuccess` in the same txn (a release marker, see `core/lock-delay.ts`), and the acquisition's
+ * `extraKeys` (created in the same txn as `key`) deleted in that txn whether or not the guard holds. Never deletes a newer
  * holder's key (etcd#22082), nor the key the next `lock()` of this session re-creates under the same name
  * and lease, so it is safe to repeat after an attempt of unknown outcome and harmless when it lands late.
  *
@@ -33,9 +34,12 @@ export async function deleteKeyOnce(
   leaseId: bigint,
   what: string,
   alsoOnSuccess: IRequestOp[] = [],
+  extraKeys: readonly Buffer[] = [],
 ): Promise<void> {
   const guard = createRevision === undefined ? { leaseId } : { createRevision };
-  await deleteGuarded(ctx, what, key, guard, { alsoOnSuccess });
+  // The other keys of the acquisition have names unique to it: deleting them unguarded is safe.
+  const alsoAlways = extraKeys.map((k): IRequestOp => ({ request_delete_range: { key: k } }));
+  await deleteGuarded(ctx, what, key, guard, { alsoOnSuccess, alsoAlways });
 }
 
 /**
@@ -60,10 +64,11 @@ export function keyRelease(
   session: Session,
   gone: () => void,
   alsoOnSuccess: IRequestOp[] = [],
+  extraKeys: readonly Buffer[] = [],
 ): Release {
   const release = new Release({
     what,
-    attempt: () => deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess),
+    attempt: () => deleteKeyOnce(ctx, key, createRevision, session.leaseId, what, alsoOnSuccess, extraKeys),
     alive: session.signal,
   });
   void (async () => {
@@ -98,4 +103,44 @@ export async function waiterKeyLost(ctx: CoordContext, what: string, session: Se
     // Cannot tell: report the key loss.
   }
   return new LockLostError(`${what}: the waiter key was deleted while waiting`);
+}
+
+/** How long a holder waits to learn whether a vanished key went with its lease (wording only). */
+const LOSS_CHECK_MS = 500;
+
+/**
+ * Why a held lock key is gone, said as it is: its lease was revoked (`etcdctl lease revoke`) or expired, or
+ * the key itself was deleted (`etcdctl del`) while the lease lives. The lease check is bounded by
+ * {@link LOSS_CHECK_MS}: the loss must reach the holder promptly (another holder may already be granted).
+ *
+ * @example
+ * ```ts
+ * lose(await heldKeyLost(ctx, 'mutex "a"', lock.leaseId));
+ * ```
+ *
+ * Failure modes: none: an unanswered lease check gives the message that names both causes.
+ */
+export async function heldKeyLost(ctx: CoordContext, what: string, leaseId: bigint): Promise<LockLostError> {
+  const lease = leaseHex(leaseId);
+  const ttl = await ctx.requester
+    .run(
+      `${what}: check lease`,
+      (o) => ctx.client.leaseClient.leaseTimeToLive({ ID: leaseId.toString() }, o),
+      { timeoutMs: LOSS_CHECK_MS },
+    )
+    .then(
+      (res) => Number(res.TTL),
+      () => undefined,
+    );
+  if (ttl !== undefined && ttl <= 0) {
+    return new LockLostError(
+      `${what}: the lock's lease ${lease} was revoked or expired, and the lock key with it`,
+    );
+  }
+  if (ttl !== undefined) {
+    return new LockLostError(
+      `${what}: the lock key was deleted by someone else (its lease ${lease} is still alive)`,
+    );
+  }
+  return new LockLostError(`${what}: the lock key was deleted (by someone else, or with its lease ${lease})`);
 }

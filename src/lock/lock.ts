@@ -4,9 +4,8 @@ import type { CoordContext } from '../core/context.js';
 import type { Session } from '../core/session.js';
 import { AbortedError, LockLostError, PermissionDeniedError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
-import { leaseHex } from '../core/keys.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
-import { keyRelease } from './lock-key.js';
+import { heldKeyLost, keyRelease } from './lock-key.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
 import { clearHolderOp } from '../core/held-marker.js';
@@ -32,9 +31,6 @@ export interface SharedHold {
   /** This handle's unlock; `first` is true for its first call. */
   unlock(opts: ReleaseRunOptions, first: boolean): Promise<void>;
 }
-
-/** How long the holder waits to learn whether a vanished key went with its lease (wording only). */
-const LOSS_CHECK_MS = 500;
 
 /**
  * The comparator a guarded write adds to its txn: "the lock key still exists with my create revision".
@@ -82,6 +78,7 @@ export class Lock extends EventEmitter<LockEvents> {
   readonly #granted: Granted;
   readonly #shared: SharedHold | undefined;
   #unlocked = false;
+  #detached = false;
   #revokeRequested = false;
   #stopRevocation: () => void = () => undefined;
 
@@ -209,6 +206,7 @@ export class Lock extends EventEmitter<LockEvents> {
     } catch (err) {
       return Promise.reject(err as Error);
     }
+    if (this.#detached) return Promise.resolve();
     if (this.#shared) {
       const first = !this.#unlocked;
       this.#unlocked = true;
@@ -241,6 +239,7 @@ export class Lock extends EventEmitter<LockEvents> {
           // A request to release this holder ends with it (it names this holder's token anyway).
           ...(this.#spec.revokeKey ? [{ request_delete_range: { key: this.#spec.revokeKey } }] : []),
         ],
+        this.#granted.extraKeys,
       );
     }
     return this.#release.run({
@@ -264,40 +263,24 @@ export class Lock extends EventEmitter<LockEvents> {
     await this.unlock();
   }
 
-  #lose(err: LockLostError): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(err);
+  /**
+   * Ends this handle without deleting its keys and hands its grant (keys, shared watch, in-process holds)
+   * to the caller, which now owns their release: an RW write lock's downgrade (`downgrade.ts`). Aborts
+   * `signal` with `reason`; `unlock()` then resolves at once. `undefined` when the lock is lost or
+   * already released (nothing is handed over).
+   *
+   * @internal
+   */
+  detach(reason: Error): Granted | undefined {
+    if (this.#shared || this.#release || this.#detached || !this.held) return undefined;
+    this.#detached = true;
+    this.#untrack();
+    this.#controller.abort(reason);
+    return this.#granted;
   }
 
-  /**
-   * Why the own key is gone, said as it is: its lease was revoked (`etcdctl lease revoke`) or expired, or
-   * the key itself was deleted (`etcdctl del`) while the lease lives. The lease check is bounded by
-   * {@link LOSS_CHECK_MS}: the loss must reach the holder promptly (another holder may already be granted).
-   */
-  async #keyGone(): Promise<LockLostError> {
-    const lease = leaseHex(this.leaseId);
-    const ttl = await this.#ctx.requester
-      .run(
-        `${this.#what}: check lease`,
-        (o) => this.#ctx.client.leaseClient.leaseTimeToLive({ ID: this.leaseId.toString() }, o),
-        { timeoutMs: LOSS_CHECK_MS },
-      )
-      .then(
-        (res) => Number(res.TTL),
-        () => undefined,
-      );
-    if (ttl !== undefined && ttl <= 0) {
-      return new LockLostError(
-        `${this.#what}: the lock's lease ${lease} was revoked or expired, and the lock key with it`,
-      );
-    }
-    if (ttl !== undefined) {
-      return new LockLostError(
-        `${this.#what}: the lock key was deleted by someone else (its lease ${lease} is still alive)`,
-      );
-    }
-    return new LockLostError(
-      `${this.#what}: the lock key was deleted (by someone else, or with its lease ${lease})`,
-    );
+  #lose(err: LockLostError): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(err);
   }
 
   /** Watches the own key on the shared prefix watch: deleted or replaced means lost. Never rejects. */
@@ -306,8 +289,10 @@ export class Lock extends EventEmitter<LockEvents> {
     const signal = this.#controller.signal;
     while (!signal.aborted) {
       try {
-        await this.#watch.watch.waitForDelete(this.etcdKey, after, signal);
-        this.#lose(await this.#keyGone());
+        // Any key of the acquisition (a multi-permit semaphore's, a write lock's companion) gone is a loss.
+        const keys = [this.etcdKey, ...this.#granted.extraKeys];
+        await Promise.race(keys.map((k) => this.#watch.watch.waitForDelete(k, after, signal)));
+        this.#lose(await heldKeyLost(this.#ctx, this.#what, this.leaseId));
         return;
       } catch (err) {
         if (signal.aborted) return;
@@ -319,17 +304,21 @@ export class Lock extends EventEmitter<LockEvents> {
           const next = await acquirePrefixWatch(this.#ctx, this.#spec.prefix, signal);
           this.#watch.release();
           this.#watch = next;
+          const keys = [this.etcdKey, ...this.#granted.extraKeys];
           const res = await this.#ctx.requester.run(
             `${this.#what}: check lock key`,
-            (o) => this.#ctx.client.kv.range({ key: this.etcdKey }, o),
-            {
-              signal,
-            },
+            (o) =>
+              this.#ctx.client.kv.txn(
+                { compare: [], success: keys.map((key) => ({ request_range: { key } })), failure: [] },
+                o,
+              ),
+            { signal },
           );
-          const kv = res.kvs[0];
-          if (!kv || BigInt(kv.create_revision) !== this.fencingToken) {
-            return this.#lose(await this.#keyGone());
-          }
+          const mine = res.responses.every((r) => {
+            const kv = r.response_range?.kvs[0];
+            return kv !== undefined && BigInt(kv.create_revision) === this.fencingToken;
+          });
+          if (!mine) return this.#lose(await heldKeyLost(this.#ctx, this.#what, this.leaseId));
           after = headerRevision(res.header);
         } catch {
           if (signal.aborted) return;

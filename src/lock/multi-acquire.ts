@@ -239,10 +239,13 @@ export async function acquireAll(
     const createRevision = rev;
     return parts.map((p, i) => ({
       key: p.key,
+      // A multi-lock takes one key per name: no companion keys, nothing to drop early.
+      extraKeys: [],
       createRevision,
       session,
       watch: live[i]!.current,
       gone: gones[i]!,
+      dropHold: () => undefined,
     }));
   } catch (err) {
     for (const w of watches) w.current?.release();

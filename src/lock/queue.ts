@@ -50,16 +50,25 @@ export interface Predecessors {
 /** A granted queue position: my key, its create revision, and the shared watch still referenced. */
 export interface Granted {
   readonly key: Buffer;
+  /**
+   * The other keys of this acquisition, created in the same txn as `key` (so with the same create
+   * revision) under the same lease: a multi-permit semaphore's further permits, a write lock's companion
+   * read key (see `rw-mutex.ts`). Released with `key`.
+   */
+  readonly extraKeys: readonly Buffer[];
   readonly createRevision: bigint;
   readonly session: Session;
   readonly watch: PrefixWatch;
   /** Call once the key is released for good (see {@link AcquireOptions.onGone}). */
   readonly gone: () => void;
+  /** Ends the in-process hold on one key of the acquisition early (a downgrade deletes the write key). */
+  readonly dropHold: (key: Buffer) => void;
 }
 
 /**
- * One txn: create my key under my lease unless it exists (so a repeat of an enqueue whose answer was lost
- * finds the first attempt's key), and read the oldest `limit` blockers in the same revision.
+ * One txn: create my key (and `extraKeys`, all with one create revision) under my lease unless it exists
+ * (so a repeat of an enqueue whose answer was lost finds the first attempt's keys), and read the oldest
+ * `limit` blockers in the same revision.
  *
  * An attempt of unknown outcome (no answer, or abandoned when `signal` aborted) may still be applied later,
  * after the caller moved on, and re-create the key: it arms the {@link GhostSweeper} for the key, which
@@ -71,11 +80,16 @@ export async function enqueue(
   key: Buffer,
   session: Session,
   signal: AbortSignal,
+  extraKeys: readonly Buffer[] = [],
 ): Promise<{ createRevision: bigint; granted: boolean; older: Predecessors }> {
   const query = { limit: spec.limit };
   const first = blockersOp(spec, query);
-  const arm = () =>
-    GhostSweeper.of(ctx).arm(key, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
+  const arm = () => {
+    for (const k of [key, ...extraKeys])
+      GhostSweeper.of(ctx).arm(k, { leaseId: session.leaseId, alive: session.signal, what: spec.what });
+  };
+  const value = spec.holderValue ?? Buffer.alloc(0);
+  const lease = session.leaseId.toString();
   const res = await withRetry(
     () =>
       ctx.requester
@@ -86,13 +100,7 @@ export async function enqueue(
               {
                 compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
                 success: [
-                  {
-                    request_put: {
-                      key,
-                      value: spec.holderValue ?? Buffer.alloc(0),
-                      lease: session.leaseId.toString(),
-                    },
-                  },
+                  ...[key, ...extraKeys].map((k) => ({ request_put: { key: k, value, lease } })),
                   first,
                 ],
                 failure: [{ request_range: { key } }, first],
@@ -117,7 +125,15 @@ export async function enqueue(
   if (createRevision === undefined)
     throw new LockLostError(`${spec.what}: the waiter key vanished while enqueueing`);
   const at = headerRevision(res.header);
-  const oldest = await completeBlockers(ctx, spec, query, res, 1, at, signal);
+  const oldest = await completeBlockers(
+    ctx,
+    spec,
+    query,
+    res,
+    res.succeeded ? 1 + extraKeys.length : 1,
+    at,
+    signal,
+  );
   const older = oldest.kvs.filter((kv) => BigInt(kv.create_revision) < createRevision);
   return { createRevision, granted: older.length < spec.limit, older: { kvs: older, at } };
 }

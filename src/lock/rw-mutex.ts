@@ -10,12 +10,24 @@ import { isOwnerKey } from '../core/keys.js';
 import { acquire, tryAcquire } from './acquire.js';
 import type { QueueSpec } from './queue.js';
 import type { Session } from '../core/session.js';
+import type { Granted } from './queue.js';
+import { WriteLock } from './write-lock.js';
+import {
+  readGroups,
+  splitReadersWriters,
+  toParticipant,
+  type LockParticipant,
+  type Split,
+} from './participants.js';
+import { assertOptionalSignal, assertOptions } from '../core/validate.js';
 
 /**
  * A fair readers-writer lock: readers share, a writer excludes everyone, and everyone queues in one FIFO
  * by create revision, so a queued writer is never overtaken by later readers (writers are not starved).
  * Keys: `<name>/read/<leaseHex>_<random>` and `<name>/write/<leaseHex>_<random>` (one per acquisition, so
- * one session can hold several read locks at once).
+ * one session can hold several read locks at once). A write lock also creates, in the same txn, a companion
+ * read key with the same suffix, which lets it {@link WriteLock.downgrade | downgrade} to a read lock
+ * without ever freeing the lock (see {@link WriteLock}).
  *
  * Names: as {@link Mutex}, with one rule more. A semaphore (or another RW lock's reader/writer keys) named
  * `<name>/read` or `<name>/write` uses the same keys as this lock's readers or writers
@@ -75,7 +87,7 @@ export class RWMutex {
    * @throws LockTimeoutError, AbortedError, SessionExpiredError, LockLostError as {@link Mutex.lock}
    */
   readLock(opts: WaitOptions = {}): Promise<Lock> {
-    return this.#lock(this.#read, 'read', opts);
+    return this.#lock(this.#read, 'read', opts, (g) => new Lock(this.#ctx, this.#read, g));
   }
 
   /**
@@ -83,41 +95,112 @@ export class RWMutex {
    *
    * @throws LockTimeoutError, AbortedError, SessionExpiredError, LockLostError as {@link Mutex.lock}
    */
-  writeLock(opts: WaitOptions = {}): Promise<Lock> {
-    return this.#lock(this.#write, 'write', opts);
+  writeLock(opts: WaitOptions = {}): Promise<WriteLock> {
+    return this.#lock(this.#write, 'write', opts, (g) => this.#writeLockOf(g));
   }
 
   /** A read lock if one is available without waiting, else `null`. */
   tryReadLock(): Promise<Lock | null> {
-    return this.#try(this.#read, 'read');
+    return this.#try(this.#read, 'read', (g) => new Lock(this.#ctx, this.#read, g));
   }
 
   /** The write lock if it is free and nobody waits, else `null`. */
-  tryWriteLock(): Promise<Lock | null> {
-    return this.#try(this.#write, 'write');
+  tryWriteLock(): Promise<WriteLock | null> {
+    return this.#try(this.#write, 'write', (g) => this.#writeLockOf(g));
   }
 
-  async #lock(spec: QueueSpec, kind: string, opts: WaitOptions): Promise<Lock> {
+  /**
+   * Who holds the lock now, in queue order: the first writer alone, or every reader older than the first
+   * writer (`mode` says which; a downgraded writer is a reader). Read at one revision (paged if long).
+   *
+   * @example
+   * ```ts
+   * for (const h of await coord.rwMutex('catalog').holders()) console.log(h.mode, h.key, h.leaseId);
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   *
+   * Failure modes: a holder is whoever the queue entitles at that revision; one just granted may not have
+   * seen its turn yet. History compacted between pages → read again (up to 3 times).
+   */
+  async holders(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).holders;
+  }
+
+  /**
+   * Who waits, in queue order (the order they will be granted in), read at one revision as {@link holders}.
+   *
+   * @example
+   * ```ts
+   * const queued = await coord.rwMutex('catalog').waiters();
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached; AbortedError when `signal` aborts
+   */
+  async waiters(opts: { signal?: AbortSignal | undefined } = {}): Promise<LockParticipant[]> {
+    return (await this.#participants(opts)).waiters;
+  }
+
+  async #participants(opts: { signal?: AbortSignal | undefined }): Promise<Split> {
+    assertOptions(opts, 'opts');
+    assertOptionalSignal(opts.signal, 'signal');
+    const { prefix, isOwner } = this.#write;
+    const writers = this.#ctx.keyspace.key(`${this.name}/write/`);
+    const isWriteKey = (k: Buffer) => writers.compare(k, 0, writers.length) === 0;
+    const groups = await readGroups(
+      this.#ctx,
+      `rwmutex "${this.name}": participants`,
+      prefix,
+      isOwner,
+      opts.signal,
+    );
+    const queue = groups.map((g) => {
+      // A writer's group is its write key and the companion read key: name it by the write key.
+      const write = g.kvs.find((kv) => isWriteKey(kv.key));
+      const named = write ? { ...g, kvs: [write] } : g;
+      return toParticipant(this.#ctx, named, { mode: write ? 'write' : 'read' });
+    });
+    return splitReadersWriters(queue);
+  }
+
+  #writeLockOf(granted: Granted): WriteLock {
+    return new WriteLock(this.#ctx, this.#write, granted, this.#read);
+  }
+
+  async #lock<L extends Lock>(
+    spec: QueueSpec,
+    kind: 'read' | 'write',
+    opts: WaitOptions,
+    make: (g: Granted) => L,
+  ): Promise<L> {
     assertWaitOptions(opts);
     opts.signal?.throwIfAborted();
     return withCallDeadline(opts, spec.what, (signal) =>
       onLiveSession(this.#ctx, this.#session, signal, async (session) => {
-        const granted = await acquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
-        return new Lock(this.#ctx, spec, granted);
+        const [key, ...extraKeys] = this.#keysFor(kind, session);
+        return make(await acquire(this.#ctx, spec, key!, session, { signal, extraKeys }));
       }),
     );
   }
 
-  async #try(spec: QueueSpec, kind: string): Promise<Lock | null> {
+  async #try<L extends Lock>(
+    spec: QueueSpec,
+    kind: 'read' | 'write',
+    make: (g: Granted) => L,
+  ): Promise<L | null> {
     return withTryDeadline(this.#ctx, (signal) =>
       onLiveSession(this.#ctx, this.#session, signal, async (session) => {
-        const granted = await tryAcquire(this.#ctx, spec, this.#keyFor(kind, session), session, { signal });
-        return granted ? new Lock(this.#ctx, spec, granted) : null;
+        const [key, ...extraKeys] = this.#keysFor(kind, session);
+        const granted = await tryAcquire(this.#ctx, spec, key!, session, { signal, extraKeys });
+        return granted ? make(granted) : null;
       }),
     );
   }
 
-  #keyFor(kind: string, session: Session): Buffer {
-    return this.#ctx.keyspace.key(`${this.name}/${kind}/${uniqueSuffix(session)}`);
+  /** A reader's key; a writer's key and its companion read key (same suffix, see {@link WriteLock}). */
+  #keysFor(kind: 'read' | 'write', session: Session): Buffer[] {
+    const suffix = uniqueSuffix(session);
+    const key = (k: string) => this.#ctx.keyspace.key(`${this.name}/${k}/${suffix}`);
+    return kind === 'read' ? [key('read')] : [key('write'), key('read')];
   }
 }

@@ -29,6 +29,7 @@ import {
   type Session,
   type Term,
   type WatchedConfig,
+  type WriteLock,
 } from '../../src/index.js';
 import { FaultProxy } from '../support/proxy.js';
 import { uniquePrefix, usePrivateEtcd } from '../support/shared.js';
@@ -68,6 +69,11 @@ const NOT_ASYNC = new Set([
   'Lock.guard',
   'Lock.guardCompare',
   'Lock.share', // @internal: a reentrant mutex's counted handle
+  'Lock.detach', // @internal: a write lock's downgrade takes over its keys
+  'WriteLock.guard',
+  'WriteLock.guardCompare',
+  'WriteLock.share', // @internal, inherited from Lock
+  'WriteLock.detach', // @internal, inherited from Lock
   'Term.guard',
   'Term.guardCompare',
   'Session.throwIfDone',
@@ -109,6 +115,8 @@ interface Fixture {
   proxyEndpoint: string;
   locks: Lock[];
   multis: MultiLockHandle[];
+  /** Write locks of RW locks `wl0`…`wl4`, held. */
+  writeLocks: WriteLock[];
   terms: Term[];
   regs: Registration[];
   discoveries: ServiceDiscovery[];
@@ -313,6 +321,26 @@ const ROWS: Row[] = [
   { name: 'RWMutex.tryWriteLock', deadlineMs: R, call: (f) => f.coord.rwMutex('rw3').tryWriteLock() },
   { name: 'Semaphore.acquire', deadlineMs: T, call: (f) => f.coord.semaphore('sem', 2).acquire(t) },
   { name: 'Semaphore.tryAcquire', deadlineMs: R, call: (f) => f.coord.semaphore('sem2', 2).tryAcquire() },
+  {
+    name: 'Semaphore.acquire (permits)',
+    deadlineMs: T,
+    call: (f) => f.coord.semaphore('sem4', 3).acquire({ permits: 2, ...t }),
+  },
+  {
+    name: 'Semaphore.tryAcquire (permits)',
+    deadlineMs: R,
+    call: (f) => f.coord.semaphore('sem5', 3).tryAcquire({ permits: 3 }),
+  },
+  { name: 'Semaphore.holders', deadlineMs: R, call: (f) => f.coord.semaphore('sem', 2).holders() },
+  { name: 'Semaphore.waiters', deadlineMs: R, call: (f) => f.coord.semaphore('sem', 2).waiters() },
+  { name: 'RWMutex.holders', deadlineMs: R, call: (f) => f.coord.rwMutex('rw').holders() },
+  { name: 'RWMutex.waiters', deadlineMs: R, call: (f) => f.coord.rwMutex('rw').waiters() },
+  { name: 'WriteLock.downgrade', deadlineMs: R, call: (f) => f.writeLocks[0]!.downgrade() },
+  { name: 'WriteLock.downgrade (timeoutMs)', deadlineMs: T, call: (f) => f.writeLocks[1]!.downgrade(t) },
+  { name: 'WriteLock.unlock', deadlineMs: R, call: (f) => f.writeLocks[2]!.unlock() },
+  { name: 'WriteLock.release', deadlineMs: R, call: (f) => f.writeLocks[3]!.release() },
+  { name: 'WriteLock.close', deadlineMs: R, call: (f) => f.writeLocks[4]!.close() },
+  { name: 'WriteLock[asyncDispose]', deadlineMs: R, call: (f) => f.writeLocks[5]![Symbol.asyncDispose]() },
   // Registry
   {
     name: 'ServiceRegistry.register',
@@ -517,6 +545,7 @@ describe('every public async call settles within its deadline while etcd is down
     const multis = await Promise.all(
       [0, 1, 2, 3].map((i) => coord.multiLock([`multi${i}/a`, `multi${i}/b`]).lock()),
     );
+    const writeLocks = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => coord.rwMutex(`wl${i}`).writeLock()));
     const terms = await Promise.all([0, 1, 2, 3].map((i) => coord.election(`term${i}`).campaign('v')));
     const regs = await Promise.all(
       [0, 1, 2, 3].map((i) => coord.registry('svc').register({ id: `r${i}`, address: `10.0.0.${i}:1` })),
@@ -545,6 +574,7 @@ describe('every public async call settles within its deadline while etcd is down
       proxyEndpoint,
       locks,
       multis,
+      writeLocks,
       terms,
       regs,
       discoveries,

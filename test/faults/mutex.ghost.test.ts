@@ -19,7 +19,8 @@ import { uniquePrefix, usePrivateEtcd, waitFor } from '../support/shared.js';
 describe('ghost keys from late-applied enqueues', () => {
   const etcd = usePrivateEtcd({ members: 1, useExternal: false });
 
-  for (const kind of ['mutex', 'semaphore'] as const) {
+  // `semaphore x3` and `rw write` make several keys in one txn (issue 25): each must be swept.
+  for (const kind of ['mutex', 'semaphore', 'semaphore x3', 'rw write'] as const) {
     it(`${kind}: a key re-created by the late first attempt after unlock is deleted; another client acquires within 2 s`, async () => {
       const ns = uniquePrefix(`ghost-${kind}`);
       const proxy = await FaultProxy.start(etcd.cluster.endpoints[0]!);
@@ -32,7 +33,14 @@ describe('ghost keys from late-applied enqueues', () => {
       const other = await connect({ endpoints: etcd.cluster.endpoints, namespace: ns, ttlSeconds: 2 });
       const admin = etcd.cluster.client();
       const take = (c: typeof holder, opts: { timeoutMs?: number } = {}) =>
-        kind === 'mutex' ? c.mutex('m').lock(opts) : c.semaphore('m', 1).acquire(opts);
+        kind === 'mutex'
+          ? c.mutex('m').lock(opts)
+          : kind === 'semaphore'
+            ? c.semaphore('m', 1).acquire(opts)
+            : kind === 'semaphore x3'
+              ? c.semaphore('m', 3).acquire({ ...opts, permits: 3 })
+              : c.rwMutex('m').writeLock(opts);
+      const keysPerTake = kind === 'semaphore x3' ? 3 : kind === 'rw write' ? 2 : 1;
       try {
         // Warm up: the lock's shared watch is open (it lingers), so the enqueue is the next request.
         await (await take(holder)).unlock();
@@ -47,17 +55,19 @@ describe('ghost keys from late-applied enqueues', () => {
           },
           { message: 'first enqueue attempt applied' },
         );
-        const kv = kvs?.[0];
         proxy.pass(); // the retry goes through and finds (adopts) the key
         const lock = await locking;
-        expect(lock.etcdKey.equals(kv!.key)).toBe(true);
-        expect(GhostSweeper.of(holder).armedCount).toBe(1);
+        expect(kvs).toHaveLength(keysPerTake); // one txn: every key of the acquisition, or none
+        expect(kvs!.some((kv) => lock.etcdKey.equals(kv.key))).toBe(true);
+        expect(GhostSweeper.of(holder).armedCount).toBe(keysPerTake);
         await lock.unlock();
 
         // The stalled first attempt, applied late: its guard passes again because the key is absent.
         const late = await admin.kv.txn({
-          compare: [{ key: kv!.key, target: 'Create', result: 'Equal', create_revision: '0' }],
-          success: [{ request_put: { key: kv!.key, value: Buffer.alloc(0), lease: kv!.lease } }],
+          compare: [{ key: lock.etcdKey, target: 'Create', result: 'Equal', create_revision: '0' }],
+          success: kvs!.map((kv) => ({
+            request_put: { key: kv.key, value: Buffer.alloc(0), lease: kv.lease },
+          })),
         });
         expect(late.succeeded).toBe(true);
 

@@ -23,6 +23,7 @@ describe('rwMutex', () => {
   });
   const keyCount = async (name: string) =>
     (await etcd.admin.getAll().prefix(`${etcd.prefix}${name}/`).keys()).length;
+  // A writer has two keys: its write key and the companion read key a downgrade keeps (write-lock.ts).
 
   it('concurrent readers overlap; a writer excludes readers and writers', async () => {
     const [a, b, c] = coords as [Coordinator, Coordinator, Coordinator];
@@ -35,7 +36,7 @@ describe('rwMutex', () => {
       .rwMutex('rw1')
       .writeLock()
       .then((w) => ((wGranted = true), w));
-    await waitFor(async () => (await keyCount('rw1')) === 4, { message: 'writer queued' });
+    await waitFor(async () => (await keyCount('rw1')) === 5, { message: 'writer queued' });
     await r1.unlock();
     await r2.unlock();
     await sleep(100);
@@ -61,7 +62,7 @@ describe('rwMutex', () => {
         events.push('writer done');
         await w.unlock();
       });
-    await waitFor(async () => (await keyCount('rw2')) === 2, { message: 'writer queued' });
+    await waitFor(async () => (await keyCount('rw2')) === 3, { message: 'writer queued' });
     const rp = c
       .rwMutex('rw2')
       .readLock()
@@ -69,7 +70,7 @@ describe('rwMutex', () => {
         events.push('late reader');
         await r.unlock();
       });
-    await waitFor(async () => (await keyCount('rw2')) === 3, { message: 'late reader queued' });
+    await waitFor(async () => (await keyCount('rw2')) === 4, { message: 'late reader queued' });
     await sleep(100);
     expect(events).toEqual([]);
     await r1.unlock();
