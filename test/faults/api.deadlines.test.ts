@@ -19,6 +19,7 @@ import {
   connect,
   once,
   runAsLeader,
+  schedule,
   type Coordinator,
   type DoubleBarrier,
   type Job,
@@ -59,6 +60,8 @@ const NOT_ASYNC = new Set([
   'Coordinator.counter',
   'Coordinator.atomicCounter',
   'Coordinator.idGenerator',
+  'schedule', // returns the CronJob at once; its slots report through events
+  'CronJob.start', // @internal: schedule()
   'IdGenerator.remaining',
   'Coordinator.barrier',
   'Coordinator.doubleBarrier',
@@ -445,6 +448,22 @@ const ROWS: Row[] = [
     name: 'AtomicCounter.compareAndSet (no timeoutMs)',
     deadlineMs: R,
     call: (f) => f.coord.atomicCounter('a').compareAndSet(0n, 1n),
+  },
+  // Cron
+  {
+    name: 'CronJob.history',
+    deadlineMs: R,
+    call: (f) => schedule(f.coord, 'cron-h', '0 0 1 1 *', async () => undefined).history(),
+  },
+  {
+    name: 'CronJob.close',
+    deadlineMs: R,
+    call: (f) => schedule(f.coord, 'cron-c', '* * * * * *', async () => undefined).close(),
+  },
+  {
+    name: 'CronJob[asyncDispose]',
+    deadlineMs: R,
+    call: (f) => schedule(f.coord, 'cron-d', '* * * * * *', async () => undefined)[Symbol.asyncDispose](),
   },
   // Barriers
   { name: 'Barrier.hold', deadlineMs: R, call: (f) => f.coord.barrier('b-new').hold() },
