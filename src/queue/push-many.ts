@@ -54,7 +54,8 @@ export async function pushBatch(
   ctx: CoordContext,
   spec: BatchSpec,
 ): Promise<{ ids: string[]; applied: boolean; revision: bigint }> {
-  const what = `queue "${spec.queue}": pushMany (${spec.values.length} jobs)`;
+  const n = spec.values.length;
+  const what = `queue "${spec.queue}": pushMany (${n} job${n === 1 ? '' : 's'})`;
   const base = newToken();
   const marker = ctx.keyspace.key(`${queuePrefix(spec.queue)}batches/${base}`);
   const puts: IRequestOp[] = spec.values.map((value, i) => ({
