@@ -1,8 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { CoordContext } from '../core/context.js';
-import { sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
+import { withDeadline, type WaitOptions } from '../core/deadline.js';
 import { AbortedError, InvalidArgumentError } from '../core/errors.js';
-import { GhostSweeper } from '../core/ghost-sweeper.js';
 import { withRetry } from '../core/retry.js';
 import {
   assertInteger,
@@ -27,7 +26,8 @@ import type { Job } from './job.js';
 import type { JobHandler, ProcessOptions, PushOptions, QueueOptions } from './options.js';
 import { peekItem, type PeekedJob } from './peek.js';
 import { assertBatchSize, MAX_PUSH_MANY, pushBatch } from './push-many.js';
-import { runPushTxn } from './push-txn.js';
+import { pushOne } from './push-one.js';
+import { runWorkers } from './process.js';
 import { removeItem } from './remove.js';
 
 /**
@@ -129,37 +129,17 @@ export class Queue<T = unknown> {
     const value = encodeItem({ a: 0, v: visibleAt(opts.delayMs) }, bytes);
     const rel = (token: string) => `${queuePrefix(this.name)}items/${priorityBucket(priority)}/${token}`;
     assertValueSize(value, 'payload', Buffer.byteLength(rel(newToken())));
-    const what = `queue "${this.name}": push`;
-    const key = this.#ctx.keyspace.key(rel(newToken()));
-    // Guarded by "key absent", so a retry after an unanswered request does not enqueue twice. The guard
-    // passes again once the job is acked: an ambiguous attempt arms the sweeper (once mode) so that a
-    // late-applied one cannot enqueue the done job again while this coordinator is open.
-    const sweeper = GhostSweeper.of(this.#ctx);
-    const hold = sweeper.hold(key);
-    try {
-      const res = await runPushTxn(this.#ctx, {
-        what,
-        guardKey: key,
-        ops: () => Promise.resolve([{ request_put: { key, value } }]),
-        room: this.#room(1, opts.wait),
-        signal: opts.signal,
-        timeoutMs: opts.timeoutMs,
-        onAmbiguous: () => {
-          const alive = this.#ctx.closedSignal;
-          sweeper.arm(key, { leaseId: 0n, alive, what, once: {} });
-        },
-      });
-      // A pop on this handle after this push sees it: one handle reads its own writes, in order.
-      if (res.applied) this.#consumer?.noteWrite(res.revision);
-      const own = res.applied ? res.revision : res.found ? BigInt(res.found.create_revision) : null;
-      sweeper.own(key, own);
-      // Without the key, an earlier attempt applied and the job was already consumed and acked: it is
-      // done, and pushing it again would run it twice. Its id is gone with its key; the retry's revision
-      // is an upper bound of it.
-      return (own ?? res.revision).toString();
-    } finally {
-      hold();
-    }
+    const res = await pushOne(this.#ctx, {
+      queue: this.name,
+      key: this.#ctx.keyspace.key(rel(newToken())),
+      value,
+      room: this.#room(1, opts.wait),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    // A pop on this handle after this push sees it: one handle reads its own writes, in order.
+    if (res.applied) this.#consumer?.noteWrite(res.revision);
+    return res.id;
   }
 
   /**
@@ -315,40 +295,7 @@ export class Queue<T = unknown> {
     this.#throwIfClosed();
     const stop = withDeadline(opts.signal, undefined, this.#closed.signal);
     setMaxListeners(0, stop.signal);
-    const report = (err: unknown, job: Job<T> | undefined) => {
-      try {
-        opts.onError?.(err, job);
-      } catch {
-        // A throwing error reporter must not stop the loop.
-      }
-    };
-    const loop = async () => {
-      let failures = 0;
-      while (!stop.signal.aborted) {
-        let job: Job<T>;
-        try {
-          job = await this.pop({ signal: stop.signal });
-          failures = 0;
-        } catch (err) {
-          if (stop.signal.aborted) return;
-          report(err, undefined);
-          await sleep(Math.min(2000, 50 * 2 ** failures++), stop.signal).catch(() => undefined);
-          continue;
-        }
-        const jobStop = withDeadline(stop.signal, undefined, job.signal);
-        try {
-          await handler(job, jobStop.signal);
-          if (!job.settled) await job.ack();
-        } catch (err) {
-          report(err, job);
-          if (!job.settled)
-            await job.nack({ delayMs: opts.retryDelayMs ?? 0 }).catch((e: unknown) => report(e, job));
-        } finally {
-          jobStop.dispose();
-        }
-      }
-    };
-    const run = Promise.all(Array.from({ length: concurrency }, loop)).then(() => undefined);
+    const run = runWorkers((o) => this.pop(o), handler, { ...opts, concurrency }, stop.signal);
     this.#processing.add(run);
     try {
       await run;
