@@ -27,12 +27,14 @@ export class Room {
   /** Fail at once with `QueueFullError` instead of waiting. */
   readonly wait: boolean;
   readonly queue: string;
+  /** The queue handle's close: a push waiting for room stops with it. */
+  readonly closed: AbortSignal | undefined;
   readonly #key: Buffer;
   readonly #end: Buffer;
 
   constructor(
     range: { key: Buffer; end: Buffer },
-    settings: { maxSize: number; adding: number; wait: boolean; queue: string },
+    settings: { maxSize: number; adding: number; wait: boolean; queue: string; closed?: AbortSignal },
   ) {
     this.#key = range.key;
     this.#end = range.end;
@@ -40,6 +42,7 @@ export class Room {
     this.adding = settings.adding;
     this.wait = settings.wait;
     this.queue = settings.queue;
+    this.closed = settings.closed;
   }
 
   /** "No item was created after `revision`" (true of an empty range too: etcd compares a zero key). */
@@ -97,7 +100,7 @@ export async function waitForRoom(
     );
   if (!room.wait) throw full('');
   if (room.adding > room.maxSize) throw full(': it can never hold them all');
-  const wait = withDeadline(opts.signal, opts.timeoutMs, ctx.closedSignal);
+  const wait = withDeadline(opts.signal, opts.timeoutMs, ctx.closedSignal, room.closed);
   let count = state.count;
   try {
     return await new Promise<RoomState | undefined>((resolve, reject) => {

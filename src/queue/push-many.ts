@@ -1,7 +1,9 @@
 import type { IRequestOp } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, SessionExpiredError, UnavailableError } from '../core/errors.js';
 import { MAX_REQUEST_BYTES } from '../core/validate.js';
+import { hasClassName } from '../core/refused.js';
+import type { Session } from '../core/session.js';
 import type { Room } from './bounded.js';
 import { queuePrefix } from './claims.js';
 import { batchItemId, batchToken } from './ids.js';
@@ -64,18 +66,42 @@ export async function pushBatch(
       value,
     },
   }));
+  // The marker guards retries only while its lease lives: once an attempt went unanswered under one
+  // lease, an attempt under another could enqueue the batch a second time.
+  let session: Session | undefined;
+  let lease: bigint | undefined;
+  let ambiguousLease: bigint | undefined;
+  let leaseChanged: UnavailableError | undefined;
   const res = await runPushTxn(ctx, {
     what,
     guardKey: marker,
     ops: async (signal) => {
-      const session = await ctx.currentSession({ signal });
-      const lease = session.leaseId.toString();
-      return [...puts, { request_put: { key: marker, value: Buffer.alloc(0), lease } }];
+      session = await ctx.currentSession({ signal });
+      if (ambiguousLease !== undefined && session.leaseId !== ambiguousLease) {
+        leaseChanged = new UnavailableError(
+          `${what}: an earlier attempt got no answer and its session lease ended since: the batch may have been enqueued (its marker went with the lease), so it is not sent again`,
+          { mayHaveApplied: true },
+        );
+        throw leaseChanged;
+      }
+      lease = session.leaseId;
+      return [...puts, { request_put: { key: marker, value: Buffer.alloc(0), lease: lease.toString() } }];
     },
     room: spec.room,
     signal: spec.signal,
     timeoutMs: spec.timeoutMs,
-    onAmbiguous: () => undefined,
+    onAmbiguous: () => (ambiguousLease ??= lease),
+    shouldRetry: (err, uncertain) => {
+      if (err === leaseChanged) return false;
+      // etcd refused the marker's lease ("lease not found"): nothing applied; the next attempt takes the
+      // coordinator's new session, unless an earlier one may have applied under the old lease.
+      if (err instanceof SessionExpiredError && hasClassName(err.cause, 'EtcdLeaseInvalidError')) {
+        if (uncertain) return false;
+        session?.noteLeaseGone();
+        return true;
+      }
+      return undefined;
+    },
   });
   if (res.applied && !res.uncertain) {
     // Only this attempt was ever sent, and it applied: no other can, so the marker has done its job.

@@ -24,6 +24,8 @@ export interface PushTxnSpec {
   timeoutMs: number | undefined;
   /** Told of every attempt that got no answer (it may have applied, or may apply later). */
   onAmbiguous(): void;
+  /** Overrides whether an error is retried (`undefined`: the default, transient errors only). */
+  shouldRetry?: ((err: unknown, uncertain: boolean) => boolean | undefined) | undefined;
 }
 
 /** @internal How a push ended. */
@@ -57,7 +59,7 @@ export async function runPushTxn(ctx: CoordContext, spec: PushTxnSpec): Promise<
     withRetry((_, attempt) => fn(attempt.signal, attempt.remainingMs), {
       signal: spec.signal,
       timeoutMs: overall.remaining() ?? ctx.requester.requestTimeoutMs,
-      shouldRetry: isTransient,
+      shouldRetry: (err: unknown) => spec.shouldRetry?.(err, uncertain) ?? isTransient(err),
       what,
     });
   try {

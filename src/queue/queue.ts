@@ -366,6 +366,7 @@ export class Queue<T = unknown> {
       adding,
       wait: wait ?? true,
       queue: this.name,
+      closed: this.#closed.signal,
     });
   }
 

@@ -119,7 +119,12 @@ describe('bounded queue', () => {
     const signal = AbortSignal.timeout(400);
     await expect(q.push(2, { signal })).rejects.toBeInstanceOf(AbortedError);
     expect(await q.size()).toBe(1);
+    // Closing the handle stops a push waiting for room, as it stops a waiting pop.
+    const waiting = q.push(3);
+    await sleep(200);
     await q.close();
+    await expect(waiting).rejects.toBeInstanceOf(AbortedError);
+    expect(await coord.queue('deadline').size()).toBe(1);
   });
 
   it('maxSize 5, 3 clients × 8 concurrent pushes with wait: false: exactly 5 land, the rest are QUEUE_FULL', async () => {

@@ -96,6 +96,32 @@ describe('queue pushMany', () => {
     await q.close();
   });
 
+  it('a batch pushed right after etcd revoked the session lease lands once, on a new session', async () => {
+    const c = await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 30 });
+    try {
+      const q = c.queue<number>('revoked');
+      await q.pushMany([1]);
+      const old = c.session.leaseId;
+      await (
+        etcd.admin as unknown as { leaseClient: { leaseRevoke(r: { ID: string }): Promise<unknown> } }
+      ).leaseClient.leaseRevoke({ ID: old.toString() });
+      const ids = await q.pushMany([2, 3]);
+      expect(ids).toHaveLength(2);
+      expect(c.session.leaseId).not.toBe(old);
+      const got: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const job = await q.pop({ timeoutMs: 10_000 });
+        got.push(job.payload);
+        await job.ack();
+      }
+      expect(got).toEqual([1, 2, 3]);
+      expect(await q.size()).toBe(0);
+      await q.close();
+    } finally {
+      await c.close();
+    }
+  });
+
   it('a batch marker is cleaned up after a clean push (no key left behind besides the jobs)', async () => {
     const q = coord.queue<number>('marker');
     await q.pushMany([1, 2, 3]);
