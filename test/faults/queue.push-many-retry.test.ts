@@ -89,4 +89,32 @@ describe('queue pushMany with a lost reply', () => {
     }
     expect(got).toEqual([7, 8, 9]);
   });
+  it('on a bounded queue, a push and a pushMany whose replies were lost are retried into their own writes, not counted twice (a retry that missed its own write would wait for room forever)', async () => {
+    const { proxy, producer, consumer } = await clients();
+    const out = producer.queue<string>('bounded', { maxSize: 3 });
+    await out.size();
+    // The size reads are answered; from the first txn on, etcd's replies are dropped (the txns apply).
+    const kv = (producer.client as unknown as { kv: Record<string, (...a: unknown[]) => unknown> }).kv;
+    const txn = kv['txn']!.bind(kv);
+    kv['txn'] = (...a: unknown[]) => {
+      proxy.dropReplies();
+      return txn(...a);
+    };
+    const one = out.push('one', { timeoutMs: 20_000 });
+    const many = out.pushMany(['m0', 'm1'], { timeoutMs: 20_000 });
+    const inbox = consumer.queue<string>('bounded');
+    await waitFor(async () => (await inbox.size()) > 0, { message: 'a write applied' });
+    await sleep(1500);
+    kv['txn'] = txn;
+    proxy.pass();
+    const [id, ids] = await Promise.all([one, many]);
+    expect(await inbox.size()).toBe(3);
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const job = await inbox.pop({ timeoutMs: 5000 });
+      got.push(`${job.payload}@${job.id}`);
+      await job.ack();
+    }
+    expect(got.sort()).toEqual([`m0@${ids[0]}`, `m1@${ids[1]}`, `one@${id}`].sort());
+  });
 });
