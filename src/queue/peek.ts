@@ -5,11 +5,21 @@ import { queuePrefix } from './claims.js';
 import { itemId } from './ids.js';
 import { bucketPriority, decodeItem, decodePayload, type QueueCodec } from './item.js';
 
-/** A job seen by `Queue.peek()`: not claimed, nothing to settle. */
+/**
+ * A job seen by `Queue.peek()`: not claimed, nothing to settle.
+ *
+ * @example
+ * ```ts
+ * const next = await q.peek();
+ * if (next && next.attempts > 0) log(`job ${next.id} is being retried`);
+ * ```
+ */
 export interface PeekedJob<T> {
   /** The id `pop()` would give it. */
   id: string;
+  /** The payload, decoded as `pop()` would (JSON or the queue's codec). */
   payload: T;
+  /** Integer in [0, 999999]; higher is served first. */
   priority: number;
   /** Deliveries it had so far (0 for a job never handed out; a nacked one has had some). */
   attempts: number;
