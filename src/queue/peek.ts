@@ -48,7 +48,7 @@ function before(a: Candidate, b: Candidate): boolean {
 export async function peekItem<T>(
   ctx: CoordContext,
   queue: string,
-  codec: QueueCodec<T> | undefined,
+  settings: { codec: QueueCodec<T> | undefined; maxAttempts: number },
   opts: WaitOptions,
 ): Promise<PeekedJob<T> | null> {
   const what = `queue "${queue}": peek`;
@@ -75,8 +75,10 @@ export async function peekItem<T>(
     const rel = key.slice('items/'.length);
     const slash = rel.indexOf('/');
     const item = decodeItem(kv.value);
-    // A key this module did not write is never handed out; a delayed or claimed one is not visible.
+    // A key this module did not write is never handed out; a delayed or claimed one is not visible; one
+    // whose last delivery ended without a settle (its consumer died) goes to the dead letters on the next pop.
     if (!item || slash < 0 || item.header.v > now || claimed.has(rel)) continue;
+    if (item.header.a >= settings.maxAttempts) continue;
     const c: Candidate = {
       rel,
       priority: bucketPriority(rel.slice(0, slash)),
@@ -89,7 +91,7 @@ export async function peekItem<T>(
   if (!best) return null;
   return {
     id: itemId(best.createRevision, best.rel),
-    payload: decodePayload(best.payload, codec),
+    payload: decodePayload(best.payload, settings.codec),
     priority: best.priority,
     attempts: best.attempts,
   };

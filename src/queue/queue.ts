@@ -243,7 +243,7 @@ export class Queue<T = unknown> {
   async peek(opts: WaitOptions = {}): Promise<PeekedJob<T> | null> {
     assertOptionalSignal(opts.signal);
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
-    return peekItem(this.#ctx, this.name, this.#codec, opts);
+    return peekItem(this.#ctx, this.name, { codec: this.#codec, maxAttempts: this.maxAttempts }, opts);
   }
 
   /**

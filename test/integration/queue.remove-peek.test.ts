@@ -104,4 +104,27 @@ describe('queue remove and peek', () => {
     expect(await q.remove(low)).toBe(false);
     await q.close();
   });
+  it('peek skips a job whose last delivery died with its consumer (the next pop dead-letters it)', async () => {
+    const dying = await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 30 });
+    const q = coord.queue<string>('peek-dead', { maxAttempts: 1 });
+    try {
+      await q.push('doomed');
+      const job = await dying.queue<string>('peek-dead', { maxAttempts: 1 }).pop({ timeoutMs: 10_000 });
+      expect(job.attempt).toBe(1);
+      const admin = etcd.admin as unknown as {
+        leaseClient: { leaseRevoke(r: { ID: string }): Promise<unknown> };
+      };
+      await admin.leaseClient.leaseRevoke({ ID: dying.session.leaseId.toString() }); // the consumer "dies"
+      expect(await q.size()).toBe(1); // unclaimed again, its one delivery used up
+      expect(await q.peek()).toBeNull();
+      // A pop is what moves it: it dead-letters the job and, finding nothing else, times out.
+      await expect(q.pop({ timeoutMs: 1500 })).rejects.toThrow(/timed out/);
+      const letter = await coord.queue<string>('peek-dead.dead').pop({ timeoutMs: 10_000 });
+      expect(letter.payload).toBe('doomed');
+      await letter.ack();
+    } finally {
+      await q.close();
+      await dying.close();
+    }
+  });
 });
