@@ -6,6 +6,7 @@ import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
 import { cmpCreate } from './claims.js';
 import { waitForRoom, type Room, type RoomState } from './bounded.js';
+import { QueueFullError } from './errors.js';
 
 /** @internal What one push (`push()` or `pushMany()`) writes, and how a retry recognises its own. */
 export interface PushTxnSpec {
@@ -119,11 +120,14 @@ export async function runPushTxn(ctx: CoordContext, spec: PushTxnSpec): Promise<
 
 /**
  * The deadline may pass with an attempt in flight, or after one that got no answer; the session may end
- * after one: the push may have applied, and the error must say so.
+ * after one, or the queue be found full (by the earlier attempt's own job, consumed since, or by others):
+ * the push may have applied, and the error must say so.
  */
 function mayHaveApplied(err: unknown, what: string, uncertain: boolean, inFlight: boolean): unknown {
   const unknownOutcome =
-    (err instanceof UnavailableError && !err.mayHaveApplied) || err instanceof SessionExpiredError;
+    (err instanceof UnavailableError && !err.mayHaveApplied) ||
+    err instanceof SessionExpiredError ||
+    err instanceof QueueFullError;
   if (!unknownOutcome || !(uncertain || inFlight)) return err;
   // Not the last attempt's message: it may say "it was not applied" of itself alone (a refusal).
   const why = inFlight ? 'the deadline passed with an attempt in flight' : 'an earlier attempt got no answer';
