@@ -186,10 +186,12 @@ export class Coordinator extends CoordinatorCore {
   }
 
   /**
-   * A distributed work queue (at-least-once, ack/nack, priorities, delays, dead letters). See {@link Queue}.
-   * Use one handle per queue per process: all its `pop()`/`process()` calls share one watch.
+   * A distributed work queue (at-least-once, ack/nack, priorities, delays, dead letters, batches; bounded
+   * with `maxSize`). See {@link Queue}. Use one handle per queue per process: all its `pop()`/`process()`
+   * calls share one watch.
    *
-   * @throws InvalidArgumentError for a bad name (empty, NUL, `/`), `maxAttempts` or `deadLetter` (before any request)
+   * @throws InvalidArgumentError for a bad name (empty, NUL, `/`), `maxAttempts`, `deadLetter` or `maxSize`
+   *   (before any request)
    */
   queue<T = unknown>(name: string, opts: QueueOptions<T> = {}): Queue<T> {
     return new Queue<T>(this, name, opts);

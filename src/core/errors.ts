@@ -13,7 +13,8 @@ export type CoordErrorCode =
   | 'UNAVAILABLE'
   | 'PERMISSION_DENIED'
   | 'INVALID_ARGUMENT'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'QUEUE_FULL';
 
 /**
  * Base class of every error etcd-coord throws on purpose. Match on `code`, not on the message.

@@ -1,6 +1,7 @@
 import type { ICompare, IRequestOp, ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
 import { headerRevision } from '../core/kv.js';
+import { itemId } from './ids.js';
 import { encodeItem, type ItemHeader } from './item.js';
 import type { JobClaim } from './job.js';
 import type { SettleKind, SettleOutcome } from './settle.js';
@@ -61,7 +62,7 @@ export class QueueTxns {
     const header: ItemHeader = {
       a: 0,
       v: 0,
-      d: { queue: this.#name, id: createRevision.toString(), attempts },
+      d: { queue: this.#name, id: itemId(createRevision, rel), attempts },
     };
     return {
       request_put: { key: this.key('items', rel, this.#deadLetter), value: encodeItem(header, payload) },

@@ -7,6 +7,7 @@ import { AbortedError, UnavailableError } from '../core/errors.js';
 import { leaseHex } from '../core/keys.js';
 import { headerRevision } from '../core/kv.js';
 import { decodePayload, encodeItem, newToken, type ItemHeader, type QueueCodec } from './item.js';
+import { itemId } from './ids.js';
 import { Job, type JobClaim, type JobOwner } from './job.js';
 import { Settlements, type Settlement, type SettleKind } from './settle.js';
 import { QueueView, type Entry } from './view.js';
@@ -344,7 +345,12 @@ export class Consumer<T> implements JobOwner {
     }
     this.#active.set(claim.rel, claim);
     waiter.resolve(
-      new Job<T>(this, claim, { id: claim.createRevision.toString(), payload, priority: e.priority, signal }),
+      new Job<T>(this, claim, {
+        id: itemId(claim.createRevision, claim.rel),
+        payload,
+        priority: e.priority,
+        signal,
+      }),
     );
   }
 

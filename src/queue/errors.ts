@@ -1,4 +1,4 @@
-import { LockLostError } from '../core/errors.js';
+import { CoordError, LockLostError } from '../core/errors.js';
 
 /** Where a job is after its claim was lost: still in the queue, or gone (acked or dead-lettered elsewhere). */
 export type LostJobState = 'queued' | 'completed';
@@ -38,4 +38,22 @@ export class JobLostError extends LockLostError {
     this.job = fields.job;
     this.mayHaveApplied = fields.mayHaveApplied;
   }
+}
+
+/**
+ * A push to a bounded queue (`coord.queue(name, { maxSize })`) found it full: with `{ wait: false }` at
+ * once (like Java's `BlockingQueue.offer`), or after waiting `timeoutMs` for room (like `offer(e, timeout)`).
+ * Code `QUEUE_FULL`. Nothing was enqueued by this call.
+ *
+ * @example
+ * ```ts
+ * try { await q.push(job, { wait: false }); }
+ * catch (err) { if (err instanceof QueueFullError) return shed(job); throw err; }
+ * ```
+ *
+ * Failure modes: none of its own: the txn that would have enqueued the job was never sent, or its guard
+ * failed (the room check is part of it).
+ */
+export class QueueFullError extends CoordError {
+  readonly code = 'QUEUE_FULL';
 }

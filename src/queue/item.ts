@@ -103,20 +103,18 @@ function nonJsonPath(value: unknown, path: string, seen: Set<object>): string | 
  * survive a JSON round trip unchanged are accepted (no `undefined`, functions, bigints, `NaN`, class
  * instances such as `Date` or `Map`, or cycles), so a consumer gets exactly what the producer pushed.
  *
- * @throws InvalidArgumentError naming `payload` and where in it the problem is
+ * @throws InvalidArgumentError naming `arg` (`payload`, or `items[i]` for a batch) and where in it the problem is
  */
-export function encodePayload<T>(payload: T, codec: QueueCodec<T> | undefined): Buffer {
+export function encodePayload<T>(payload: T, codec: QueueCodec<T> | undefined, arg = 'payload'): Buffer {
   if (codec) {
     const bytes = codec.encode(payload);
     if (!(bytes instanceof Uint8Array))
-      throw new InvalidArgumentError('Expected `codec.encode(payload)` to return a Buffer or Uint8Array');
+      throw new InvalidArgumentError(`Expected \`codec.encode(${arg})\` to return a Buffer or Uint8Array`);
     return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
-  const bad = nonJsonPath(payload, 'payload', new Set());
+  const bad = nonJsonPath(payload, arg, new Set());
   if (bad !== undefined) {
-    throw new InvalidArgumentError(
-      `Expected \`payload\` to be JSON (or pass a \`codec\`), but ${bad} is not`,
-    );
+    throw new InvalidArgumentError(`Expected \`${arg}\` to be JSON (or pass a \`codec\`), but ${bad} is not`);
   }
   return Buffer.from(JSON.stringify(payload));
 }

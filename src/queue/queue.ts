@@ -1,18 +1,17 @@
 import { setMaxListeners } from 'node:events';
-import type { ITxnResponse } from 'etcd3';
 import type { CoordContext } from '../core/context.js';
-import { sleep, withDeadline, type WaitOptions } from '../core/deadline.js';
-import { AbortedError, InvalidArgumentError, isTransient, UnavailableError } from '../core/errors.js';
-import { GhostSweeper } from '../core/ghost-sweeper.js';
-import { headerRevision } from '../core/kv.js';
+import { withDeadline, type WaitOptions } from '../core/deadline.js';
+import { AbortedError, InvalidArgumentError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 import {
   assertInteger,
   assertName,
+  assertOptionalBoolean,
   assertOptionalDuration,
   assertOptionalSignal,
   assertValueSize,
 } from '../core/validate.js';
+import { Room } from './bounded.js';
 import { queuePrefix } from './claims.js';
 import { Consumer, type QueueStats } from './consumer.js';
 import {
@@ -24,47 +23,12 @@ import {
   type QueueCodec,
 } from './item.js';
 import type { Job } from './job.js';
-
-/** Options of {@link Queue}. */
-export interface QueueOptions<T> {
-  /** Deliveries before a job moves to the dead-letter queue. Default 5. */
-  maxAttempts?: number;
-  /** Name of the dead-letter queue (itself a queue). Default `<name>.dead`. */
-  deadLetter?: string;
-  /** Payload encoding. Default JSON (payloads must then be plain JSON values). */
-  codec?: QueueCodec<T>;
-}
-
-/** Options of {@link Queue.push}. */
-export interface PushOptions {
-  /** Integer in [0, 999999]; higher is served first. Default 0. */
-  priority?: number;
-  /** Not handed out before this many ms from now. Default 0. */
-  delayMs?: number;
-  /** Gives up: the call rejects `AbortedError` at once (an attempt already sent may still enqueue the job). */
-  signal?: AbortSignal | undefined;
-  /** Upper bound of the whole call, retries included. Default: the retries' own bound. */
-  timeoutMs?: number | undefined;
-}
-
-/** Options of {@link Queue.process}. */
-export interface ProcessOptions<T> {
-  /** Jobs handled at once. Default 1. */
-  concurrency?: number;
-  /** Stops taking jobs; handlers in progress see their signal abort and are awaited. */
-  signal?: AbortSignal;
-  /** Delay before a job whose handler threw is handed out again. Default 0. */
-  retryDelayMs?: number;
-  /**
-   * Told about handler errors and failed settles: a `JobLostError` when the claim was lost before the ack
-   * (the job was completed elsewhere or will be redelivered), an `UnavailableError` when etcd did not
-   * confirm it (it is retried in the background). The loop goes on either way.
-   */
-  onError?: (err: unknown, job: Job<T> | undefined) => void;
-}
-
-/** A handler for {@link Queue.process}: resolve to ack, throw to nack. */
-export type JobHandler<T> = (job: Job<T>, signal: AbortSignal) => Promise<void> | void;
+import type { JobHandler, ProcessOptions, PushOptions, QueueOptions } from './options.js';
+import { peekItem, type PeekedJob } from './peek.js';
+import { assertBatchSize, MAX_PUSH_MANY, pushBatch } from './push-many.js';
+import { pushOne } from './push-one.js';
+import { runWorkers } from './process.js';
+import { removeItem } from './remove.js';
 
 /**
  * A distributed work queue with at-least-once delivery: a popped job is *claimed* under the consumer's
@@ -96,6 +60,8 @@ export class Queue<T = unknown> {
   readonly maxAttempts: number;
   /** The dead-letter queue's name (`<name>.dead` by default). */
   readonly deadLetter: string;
+  /** The bound of a bounded queue (jobs in it, claimed included), or `undefined`. */
+  readonly maxSize: number | undefined;
   readonly #ctx: CoordContext;
   readonly #codec: QueueCodec<T> | undefined;
   readonly #closed = new AbortController();
@@ -119,6 +85,8 @@ export class Queue<T = unknown> {
     ) {
       throw new TypeError('Expected `codec` to have `encode` and `decode` functions');
     }
+    if (opts.maxSize !== undefined) assertInteger(opts.maxSize, 'maxSize', 1, 1_000_000_000);
+    this.maxSize = opts.maxSize;
     this.#ctx = ctx;
     this.name = name;
     this.maxAttempts = maxAttempts;
@@ -146,6 +114,8 @@ export class Queue<T = unknown> {
    * @throws UnavailableError when etcd stays unreachable through the retries or past `timeoutMs`
    *   (`mayHaveApplied`: the job may be enqueued)
    * @throws AbortedError when `signal` aborts (an attempt already sent may still enqueue the job)
+   * @throws QueueFullError on a full bounded queue (`maxSize`) with `wait: false`, or when it stayed full
+   *   until `timeoutMs`: nothing was enqueued
    */
   async push(payload: T, opts: PushOptions = {}): Promise<string> {
     const priority = opts.priority ?? 0;
@@ -153,96 +123,127 @@ export class Queue<T = unknown> {
     assertOptionalDuration(opts.delayMs, 'delayMs');
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     assertOptionalSignal(opts.signal);
+    assertOptionalBoolean(opts.wait, 'wait');
     this.#throwIfClosed();
     const bytes = encodePayload(payload, this.#codec);
-    const delayMs = opts.delayMs ?? 0;
-    const value = encodeItem({ a: 0, v: delayMs > 0 ? Date.now() + delayMs : 0 }, bytes);
+    const value = encodeItem({ a: 0, v: visibleAt(opts.delayMs) }, bytes);
     const rel = (token: string) => `${queuePrefix(this.name)}items/${priorityBucket(priority)}/${token}`;
     assertValueSize(value, 'payload', Buffer.byteLength(rel(newToken())));
-    const what = `queue "${this.name}": push`;
-    const key = this.#ctx.keyspace.key(rel(newToken()));
-    // Guarded by "key absent", so a retry after an unanswered request does not enqueue twice. The guard
-    // passes again once the job is acked: an ambiguous attempt arms the sweeper (once mode) so that a
-    // late-applied one cannot enqueue the done job again while this coordinator is open.
-    const sweeper = GhostSweeper.of(this.#ctx);
-    const hold = sweeper.hold(key);
-    try {
-      const id = await this.#pushOnce(key, value, what, opts, sweeper);
-      sweeper.own(key, id.own);
-      return id.id;
-    } finally {
-      hold();
-    }
+    const res = await pushOne(this.#ctx, {
+      queue: this.name,
+      key: this.#ctx.keyspace.key(rel(newToken())),
+      value,
+      room: this.#room(1, opts.wait),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    // A pop on this handle after this push sees it: one handle reads its own writes, in order.
+    if (res.applied) this.#consumer?.noteWrite(res.revision);
+    return res.id;
   }
 
-  async #pushOnce(
-    key: Buffer,
-    value: Buffer,
-    what: string,
-    opts: PushOptions,
-    sweeper: GhostSweeper,
-  ): Promise<{ id: string; own: bigint | null }> {
-    let uncertain = false;
-    let inFlight = false;
-    const res: ITxnResponse = await withRetry(
-      async (_, attempt) => {
-        inFlight = true;
-        try {
-          return await this.#ctx.requester.run(
-            what,
-            (o) =>
-              this.#ctx.client.kv.txn(
-                {
-                  compare: [{ key, target: 'Create', result: 'Equal', create_revision: '0' }],
-                  success: [{ request_put: { key, value } }],
-                  failure: [{ request_range: { key, keys_only: true } }],
-                },
-                o,
-              ),
-            { signal: attempt.signal, write: true, timeoutMs: attempt.remainingMs },
-          );
-        } catch (err) {
-          if (err instanceof UnavailableError && err.mayHaveApplied) {
-            uncertain = true;
-            const alive = this.#ctx.closedSignal;
-            sweeper.arm(key, { leaseId: 0n, alive, what, once: {} });
-          }
-          throw err;
-        } finally {
-          inFlight = false;
-        }
-      },
-      {
-        signal: opts.signal,
-        timeoutMs: opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
-        shouldRetry: isTransient,
-        what,
-      },
-    ).catch((err: unknown) => {
-      // The deadline may pass with an attempt in flight, or after one that got no answer: the job may be
-      // enqueued, and the error must say so.
-      if (err instanceof UnavailableError && !err.mayHaveApplied && (uncertain || inFlight)) {
-        // Not the last attempt's message: it may say "it was not applied" of itself alone (a refusal).
-        const why = inFlight
-          ? 'the deadline passed with an attempt in flight'
-          : 'an earlier attempt got no answer';
-        throw new UnavailableError(`${what}: ${why} (the push may have been applied)`, {
-          cause: err,
-          mayHaveApplied: true,
-        });
-      }
-      throw err;
-    });
-    if (res.succeeded) {
-      // A pop on this handle after this push sees it: one handle reads its own writes, in order.
-      this.#consumer?.noteWrite(headerRevision(res.header));
-      return { id: headerRevision(res.header).toString(), own: headerRevision(res.header) };
+  /**
+   * Adds up to {@link MAX_PUSH_MANY} jobs in ONE txn: all of them or none. Resolves with their ids in the
+   * order given; they are served in that order (FIFO among them; one priority and delay for all). The
+   * ids are `<revision>.<index>`: the jobs share the txn's revision.
+   *
+   * @example
+   * ```ts
+   * const ids = await q.pushMany([{ to: 'a@example.com' }, { to: 'b@example.com' }], { priority: 1 });
+   * ```
+   *
+   * @throws TypeError when `items` is not an array
+   * @throws InvalidArgumentError for more than {@link MAX_PUSH_MANY} items (etcd's default 128 operations
+   *   per txn, one of them the batch marker), an item that is not JSON (without a codec; the message names
+   *   `items[i]`), a batch over etcd's request limit, or bad options: before any request
+   * @throws UnavailableError when etcd stays unreachable through the retries or past `timeoutMs`
+   *   (`mayHaveApplied`: the batch may be enqueued, whole)
+   * @throws QueueFullError on a bounded queue without room for the whole batch, with `wait: false` or
+   *   until `timeoutMs` (a batch larger than `maxSize` fails at once)
+   * @throws AbortedError when `signal` aborts (an attempt already sent may still enqueue the batch)
+   *
+   * Failure modes: a retry after an unanswered attempt never enqueues the batch twice, even when the first
+   * attempt applied and its jobs were already consumed: the txn also writes a batch marker under the
+   * session lease and every attempt is guarded by its absence. If the session lease ends between an
+   * unanswered attempt and its retry, the call rejects `UnavailableError` with `mayHaveApplied` instead.
+   */
+  async pushMany(items: readonly T[], opts: PushOptions = {}): Promise<string[]> {
+    if (!Array.isArray(items)) throw new TypeError('Expected `items` to be an array');
+    if (items.length > MAX_PUSH_MANY) {
+      throw new InvalidArgumentError(
+        `Expected \`items\` to hold at most ${MAX_PUSH_MANY} jobs (etcd's 128 operations per txn), got ${items.length}`,
+      );
     }
-    const kv = res.responses[0]?.response_range.kvs[0];
-    if (kv) return { id: BigInt(kv.create_revision).toString(), own: BigInt(kv.create_revision) };
-    // An earlier attempt applied and the job was already consumed and acked: it is done, and pushing it
-    // again would run it twice. Its id is gone with its key; the retry's revision is an upper bound of it.
-    return { id: headerRevision(res.header).toString(), own: null };
+    const priority = opts.priority ?? 0;
+    assertInteger(priority, 'priority', 0, MAX_PRIORITY);
+    assertOptionalDuration(opts.delayMs, 'delayMs');
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    assertOptionalSignal(opts.signal);
+    assertOptionalBoolean(opts.wait, 'wait');
+    this.#throwIfClosed();
+    const v = visibleAt(opts.delayMs);
+    const values = items.map((item, i) =>
+      encodeItem({ a: 0, v }, encodePayload(item, this.#codec, `items[${i}]`)),
+    );
+    if (values.length === 0) return [];
+    const keyBytes = Buffer.byteLength(
+      this.#ctx.keyspace.key(`${queuePrefix(this.name)}items/000000/${newToken()}.000`),
+    );
+    assertBatchSize(values, keyBytes);
+    const res = await pushBatch(this.#ctx, {
+      queue: this.name,
+      values,
+      bucket: priorityBucket(priority),
+      room: this.#room(values.length, opts.wait),
+      signal: opts.signal,
+      timeoutMs: opts.timeoutMs,
+    });
+    if (res.applied) this.#consumer?.noteWrite(res.revision);
+    return res.ids;
+  }
+
+  /**
+   * Deletes a pending job (visible or delayed) that no consumer has claimed: `true` when this call removed
+   * it, `false` when it is not in the queue (never pushed, or already acked / dead-lettered) or is claimed
+   * (a claimed job is its consumer's to settle; remove it after a nack, or let the handler skip it). One
+   * lookup by id, then one txn guarded by "this job, unclaimed".
+   *
+   * @example
+   * ```ts
+   * const id = await q.push(job, { delayMs: 60_000 });
+   * if (cancelled) await q.remove(id);
+   * ```
+   *
+   * @throws InvalidArgumentError when `id` is not a job id: before any request
+   * @throws UnavailableError when etcd cannot be reached (within `timeoutMs`); with `mayHaveApplied` when
+   *   a delete got no answer and the job is gone: it may be this call that removed it
+   * @throws AbortedError when `signal` aborts
+   */
+  async remove(id: string, opts: WaitOptions = {}): Promise<boolean> {
+    if (typeof id !== 'string') throw new TypeError('Expected `id` to be a string');
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    return removeItem(this.#ctx, this.name, id, opts);
+  }
+
+  /**
+   * The job `pop()` would hand out next, without claiming it: the highest-priority, oldest visible job no
+   * one has claimed, or `null` when there is none (empty, or only delayed or claimed jobs). One read of
+   * the queue's keys (O(jobs) bytes); nothing is written. It may be claimed by the time you look at it.
+   *
+   * @example
+   * ```ts
+   * const next = await q.peek();
+   * if (next) console.log(`next up: ${next.id}, delivered ${next.attempts} times so far`);
+   * ```
+   *
+   * @throws UnavailableError when etcd cannot be reached (within `timeoutMs`)
+   * @throws AbortedError when `signal` aborts
+   */
+  async peek(opts: WaitOptions = {}): Promise<PeekedJob<T> | null> {
+    assertOptionalSignal(opts.signal);
+    assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+    return peekItem(this.#ctx, this.name, { codec: this.#codec, maxAttempts: this.maxAttempts }, opts);
   }
 
   /**
@@ -294,40 +295,7 @@ export class Queue<T = unknown> {
     this.#throwIfClosed();
     const stop = withDeadline(opts.signal, undefined, this.#closed.signal);
     setMaxListeners(0, stop.signal);
-    const report = (err: unknown, job: Job<T> | undefined) => {
-      try {
-        opts.onError?.(err, job);
-      } catch {
-        // A throwing error reporter must not stop the loop.
-      }
-    };
-    const loop = async () => {
-      let failures = 0;
-      while (!stop.signal.aborted) {
-        let job: Job<T>;
-        try {
-          job = await this.pop({ signal: stop.signal });
-          failures = 0;
-        } catch (err) {
-          if (stop.signal.aborted) return;
-          report(err, undefined);
-          await sleep(Math.min(2000, 50 * 2 ** failures++), stop.signal).catch(() => undefined);
-          continue;
-        }
-        const jobStop = withDeadline(stop.signal, undefined, job.signal);
-        try {
-          await handler(job, jobStop.signal);
-          if (!job.settled) await job.ack();
-        } catch (err) {
-          report(err, job);
-          if (!job.settled)
-            await job.nack({ delayMs: opts.retryDelayMs ?? 0 }).catch((e: unknown) => report(e, job));
-        } finally {
-          jobStop.dispose();
-        }
-      }
-    };
-    const run = Promise.all(Array.from({ length: concurrency }, loop)).then(() => undefined);
+    const run = runWorkers((o) => this.pop(o), handler, { ...opts, concurrency }, stop.signal);
     this.#processing.add(run);
     try {
       await run;
@@ -390,12 +358,29 @@ export class Queue<T = unknown> {
     await this.close();
   }
 
+  /** The room check of a push of `adding` jobs, on a bounded queue. */
+  #room(adding: number, wait: boolean | undefined): Room | undefined {
+    if (this.maxSize === undefined) return undefined;
+    return new Room(this.#ctx.keyspace.prefixRange(`${queuePrefix(this.name)}items/`), {
+      maxSize: this.maxSize,
+      adding,
+      wait: wait ?? true,
+      queue: this.name,
+      closed: this.#closed.signal,
+    });
+  }
+
   #throwIfClosed(): void {
     if (this.#closed.signal.aborted) throw new AbortedError(`queue "${this.name}" is closed`);
   }
 }
 
 /** A queue name is a key segment: non-empty, no NUL, no `/` (which would nest one queue in another). */
+/** The header's "visible at" for a delay: 0 (at once) without one. */
+function visibleAt(delayMs: number | undefined): number {
+  return delayMs !== undefined && delayMs > 0 ? Date.now() + delayMs : 0;
+}
+
 function assertQueueName(value: unknown, arg: string): asserts value is string {
   assertName(value, arg);
   if (value.includes('/'))

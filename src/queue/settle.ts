@@ -3,6 +3,7 @@ import type { WaitOptions } from '../core/deadline.js';
 import { isTransient, UnavailableError } from '../core/errors.js';
 import { Release } from '../core/release.js';
 import type { QueueTxns } from './claims.js';
+import { itemId } from './ids.js';
 import { JobLostError } from './errors.js';
 import type { JobClaim } from './job.js';
 
@@ -44,7 +45,7 @@ export class Settlement {
     onConfirmed: (outcome: SettleOutcome) => void,
   ) {
     this.kind = kind;
-    const what = `queue "${settings.queue}": ${kind} job ${claim.createRevision}`;
+    const what = `queue "${settings.queue}": ${kind} job ${itemId(claim.createRevision, claim.rel)}`;
     const { ops, outcome } = txns.settleOps(kind, claim, settings.delayMs, settings.maxAttempts);
     this.#release = new Release({
       what,

@@ -51,10 +51,14 @@ export interface ClaimInfo {
   value: Buffer;
 }
 
-/** Orders entries as they are served: higher priority first, then by create revision (FIFO). */
-function servedBefore(a: Entry, b: Entry): number {
+/**
+ * Orders entries as they are served: higher priority first, then by create revision (FIFO). The jobs of one
+ * `pushMany()` share a revision; their keys end with their zero-padded batch index, so the key orders them.
+ */
+export function servedBefore(a: Entry, b: Entry): number {
   if (a.priority !== b.priority) return b.priority - a.priority;
-  return a.createRevision < b.createRevision ? -1 : a.createRevision > b.createRevision ? 1 : 0;
+  if (a.createRevision !== b.createRevision) return a.createRevision < b.createRevision ? -1 : 1;
+  return a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0;
 }
 
 function dueBefore(a: Entry, b: Entry): number {

@@ -408,6 +408,26 @@ const ROWS: Row[] = [
   { name: 'WatchedConfig[asyncDispose]', deadlineMs: R, call: (f) => f.configs[2]![Symbol.asyncDispose]() },
   // Queue and Job
   { name: 'Queue.push', deadlineMs: R, call: (f) => f.coord.queue<string>('q').push('x') },
+  { name: 'Queue.pushMany', deadlineMs: R, call: (f) => f.coord.queue<string>('q').pushMany(['x', 'y']) },
+  {
+    name: 'Queue.pushMany (timeoutMs)',
+    deadlineMs: T,
+    call: (f) => f.coord.queue<string>('q').pushMany(['x'], t),
+  },
+  {
+    name: 'Queue.pushMany (bounded)',
+    deadlineMs: T,
+    call: (f) => f.coord.queue<string>('q', { maxSize: 100 }).pushMany(['x'], t),
+  },
+  {
+    name: 'Queue.push (bounded)',
+    deadlineMs: R,
+    call: (f) => f.coord.queue<string>('q', { maxSize: 100 }).push('x'),
+  },
+  { name: 'Queue.remove', deadlineMs: R, call: (f) => f.coord.queue('q').remove(f.jobs[0]!.id) },
+  { name: 'Queue.remove (timeoutMs)', deadlineMs: T, call: (f) => f.coord.queue('q').remove('12345', t) },
+  { name: 'Queue.peek', deadlineMs: R, call: (f) => f.coord.queue('q').peek() },
+  { name: 'Queue.peek (timeoutMs)', deadlineMs: T, call: (f) => f.coord.queue('q').peek(t) },
   { name: 'Queue.pop', deadlineMs: T, call: (f) => f.coord.queue<string>('q-empty').pop(t) },
   {
     name: 'Queue.process',
