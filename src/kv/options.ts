@@ -5,7 +5,6 @@ import { withRetry } from '../core/retry.js';
 import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import type { KVValue } from './kv-pair.js';
 import type { WriteGuard } from './guarded.js';
-import type { Lock } from '../lock/index.js';
 
 /** `{ signal, timeoutMs }` of every Store call: `timeoutMs` defaults to the coordinator's `requestTimeoutMs`. */
 export type KVCallOptions = WaitOptions;
@@ -14,7 +13,7 @@ export type KVCallOptions = WaitOptions;
 export interface PutOptions extends KVCallOptions {
   /**
    * `kv.put` only: write only while this guard holds, checked by etcd in the same txn as the put — a
-   * {@link Lock} / election `Term` (its key still exists with create revision = its `fencingToken`), or the
+   * `Lock` / election `Term` (its key still exists with create revision = its `fencingToken`), or the
    * key's expected mod revision as a `bigint` (`0n`: the key must not exist). See {@link WriteGuard}.
    * Not accepted by `atomicPut` (its `previous` is the guard).
    */

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ConflictError,
   connect,
-  KeyConflictError,
   LockLostError,
   type Coordinator,
+  type KeyConflictError,
 } from '../../src/index.js';
 import { useSharedEtcd } from '../support/shared.js';
 
@@ -143,6 +143,15 @@ describe('kv: guarded put and delete', () => {
         .catch((e: unknown) => e);
       expect(del).toBeInstanceOf(TypeError);
       expect((del as Error).message).toContain('`guard`');
+    }
+    // atomicPut's guard is its `previous`: a second one is refused, not silently ignored.
+    const lock = await coord.mutex('g/bad-lock').lock();
+    try {
+      const atomic = await coord.kv.atomicPut('g/bad', 'x', null, { guard: lock }).catch((e: unknown) => e);
+      expect(atomic).toBeInstanceOf(TypeError);
+      expect((atomic as Error).message).toContain('`guard`');
+    } finally {
+      await lock.unlock();
     }
     expect(await raw('g/bad')).toBeNull();
   });
