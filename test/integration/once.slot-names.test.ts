@@ -56,6 +56,13 @@ describe('once(): slot names', () => {
     expect(keys).toEqual(['once/p/2026-11-21/record', 'once/p/a%252Fb/record', 'once/p/a%2Fb/record']);
   });
 
+  it('a nested job whose name continues a slot\'s lock prefix ("j/s/lock") does not block ("j", "s")', async () => {
+    const c = await coord();
+    expect((await once(c, 'n/s/lock', { slot: 'x' }, async () => 1)).status).toBe('ran');
+    const r = await once(c, 'n', { slot: 's', timeoutMs: 4000 }, async () => 2);
+    expect(r.status).toBe('ran');
+  });
+
   it('a job that is empty or ends with "/" is a TypeError naming `job`; nothing is written', async () => {
     const c = await coord();
     let ran = false;

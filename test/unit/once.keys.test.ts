@@ -58,6 +58,21 @@ describe('once keys', () => {
     fc.assert(distinctKeys(recordKey), { numRuns: 20_000 });
   });
 
+  it('no key of one pair is a key of another: lock keys <lockName>/<lease hex> and records never meet', () => {
+    fc.assert(
+      fc.property(twoPairs, fc.bigInt({ min: 1n, max: 2n ** 63n - 1n }), ([a, b], lease) => {
+        fc.pre(a.job !== b.job || a.slot !== b.slot);
+        const keys = (p: { job: string; slot: string }) => [
+          recordKey(p.job, p.slot),
+          `${lockName(p.job, p.slot)}/${lease.toString(16)}`,
+        ];
+        const mine = new Set(keys(a));
+        return keys(b).every((k) => !mine.has(k));
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
   it('negative control: the raw layout once/<job>/<slot>/record fails the same property', () => {
     const raw = (j: string, s: string) => `once/${j}/${s}/record`;
     expect(fc.check(distinctKeys(raw), { numRuns: 20_000 }).failed).toBe(true);
