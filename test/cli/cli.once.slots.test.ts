@@ -68,6 +68,8 @@ describe('etcd-coord once: slots with "/" and "%"', { timeout: 90_000 }, () => {
       ['once', 'bad/', '--slot', 's', '--', 'true'],
       ['once', 'status', 'bad/'],
       ['once', 'reset', 'bad/', '--slot', 's'],
+      ['once', 'status', ''],
+      ['once', '', '--slot', 's', '--', 'true'],
     ]) {
       const r = await runCli([...g(), ...args]);
       expect(r.code, r.stderr).toBe(64);

@@ -63,6 +63,29 @@ describe('once(): slot names', () => {
     expect(r.status).toBe('ran');
   });
 
+  it('retainMs deletes an old record of a slot with "/" (its encoded key), and no record of a nested job', async () => {
+    const c = await coord();
+    const end = new Date(Date.now() - 40 * 86_400_000).toISOString();
+    const old = (job: string, slot: string) =>
+      JSON.stringify({
+        job,
+        slot,
+        state: 'done',
+        host: 'h',
+        pid: 1,
+        start: end,
+        end,
+        outcome: 'ok',
+        attempts: [{ host: 'h', pid: 1, start: end, end, outcome: 'ok', fencingToken: '5' }],
+      });
+    await etcd.admin.put(`${etcd.prefix}once/sw/old%2Fslot/record`).value(old('sw', 'old/slot'));
+    await etcd.admin.put(`${etcd.prefix}once/sw/old/slot/record`).value(old('sw/old', 'slot'));
+    const r = await once(c, 'sw', { slot: 'new', retainMs: 30 * 86_400_000 }, async () => 1);
+    expect(r.status).toBe('ran');
+    expect(await etcd.admin.get(`${etcd.prefix}once/sw/old%2Fslot/record`).string()).toBeNull();
+    expect(await etcd.admin.get(`${etcd.prefix}once/sw/old/slot/record`).string()).not.toBeNull();
+  });
+
   it('a job that is empty or ends with "/" is a TypeError naming `job`; nothing is written', async () => {
     const c = await coord();
     let ran = false;

@@ -35,7 +35,8 @@ function line({ slot, record }: SlotRecord): string {
 export async function runAdmin(sub: 'status' | 'reset', job: string, p: Parsed, io: CliIo): Promise<number> {
   const slot = str(p, 'slot');
   if (slot === '') throw new UsageError('--slot: expected a non-empty slot', 'once');
-  if (job.endsWith('/')) throw new UsageError(`<job> must not end with "/", got "${job}"`, 'once');
+  if (job === '' || job.endsWith('/'))
+    throw new UsageError(`<job> must be non-empty and not end with "/", got "${job}"`, 'once');
   if (sub === 'reset' && slot === undefined) throw new UsageError('reset needs --slot <id>', 'once');
   return withCoordinator(connectOptions(p, io, 'once'), io, async (coord) => {
     if (sub === 'reset') {
