@@ -36,6 +36,23 @@ export interface GuardHolder {
  *   last put) is exactly `r` now; `0n` means "the key does not exist" (etcd compares a missing key's mod
  *   revision as 0), so `{ guard: 0n }` is create-only. Compared on the revision number alone: unlike
  *   `atomicPut` with a pair from `get`, it cannot tell a revision number reused after etcd lost its data.
+ *
+ * @example
+ * ```ts
+ * await coord.kv.put('jobs/nightly/state', 'step-2', { guard: lock }); // LockLostError once the lock is lost
+ * const pair = await coord.kv.put('config/v', '1', { guard: 0n });     // create only
+ * await coord.kv.put('config/v', '2', { guard: pair.lastIndex });      // KeyConflictError if it changed
+ * ```
+ *
+ * Failure modes (unknown outcome): a guarded write is repeated while etcd is unavailable, within
+ * `timeoutMs`: a repeat writes the same value, and only while the guard still holds. An attempt whose
+ * answer was lost may still be applied by etcd *later*, but only if its guard holds at that moment (the
+ * compare is evaluated when it applies): with a Lock/Term, while this holder still holds — so it can land
+ * after this holder's own later writes to the key, never after a later holder's; the pair then says
+ * `mayReapply: true`, and the holder should re-read before writing that key again. With a revision
+ * `r > 0n` a late attempt can never land once the key moved past `r`; with `0n` it can re-create the key
+ * after a delete (`mayReapply`, as `atomicPut(key, v, null)`). A repeat whose guard fails after an
+ * unanswered attempt is an `UnavailableError` with `mayHaveApplied`, never a false LockLostError/conflict.
  */
 export type WriteGuard = Lock | GuardHolder | bigint;
 

@@ -99,3 +99,10 @@ export function checkPrevious(previous: unknown, key: string, nullable: boolean)
   }
   return p as KVPair;
 }
+
+/** Checks a Store prefix (`''` allowed: the whole namespace) before any request. */
+export function checkPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string')
+    throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
+  if (prefix.includes('\0')) assertName(prefix, 'prefix');
+}

@@ -2,7 +2,7 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { isTransient, UnavailableError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
-import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { assertInteger, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import type { KVValue } from './kv-pair.js';
 import type { WriteGuard } from './guarded.js';
 
@@ -60,6 +60,12 @@ export function checkCallOptions(opts: KVCallOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError('Expected `options` to be an object');
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+}
+
+/** Checks the options of `watch`/`watchTree` before any request. */
+export function checkWatchOptions(opts: KVWatchOptions): void {
+  checkCallOptions(opts);
+  if (opts.maxBuffered !== undefined) assertInteger(opts.maxBuffered, 'maxBuffered', 1);
 }
 
 /** What a Store request is given: the caller's signal and its deadline (absent inside a retry's scope). */

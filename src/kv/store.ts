@@ -6,10 +6,11 @@ import { assertInteger, assertName } from '../core/validate.js';
 import { Mutex, type Lock } from '../lock/index.js';
 import { RangeQuery } from '../range/range.js';
 import { atomicDelete, atomicPut } from './atomic.js';
-import { checkKey, checkPrevious, checkTtl, checkValue, toPair } from './kv-pair.js';
+import { checkKey, checkPrefix, checkPrevious, checkTtl, checkValue, toPair } from './kv-pair.js';
 import type { KVPair, KVValue } from './kv-pair.js';
 import {
   checkCallOptions,
+  checkWatchOptions,
   readWithRetry,
   type DeleteOptions,
   type KVCallOptions,
@@ -102,20 +103,12 @@ export class Store {
    *
    * @example
    * ```ts
-   * await using lock = await coord.mutex('jobs/nightly').lock();
+   * await coord.kv.put('nodes/a', '10.0.0.1', { ttlSeconds: 5 });
    * await coord.kv.put('jobs/nightly/state', 'step-2', { guard: lock }); // only while we hold the lock
-   * const pair = await coord.kv.put('config/v', '1', { guard: 0n });     // create only
-   * await coord.kv.put('config/v', '2', { guard: pair.lastIndex });      // only if unchanged since
    * ```
    *
-   * Failure modes (guarded): a guarded put is repeated while etcd is unavailable, within `timeoutMs` — the
-   * guard makes that safe: a repeat writes the same value only while the guard still holds. An attempt
-   * whose answer was lost may still be applied by etcd *later*, but only if its guard holds at that moment:
-   * with a Lock/Term, while this holder still holds — so it can land after this holder's own later writes
-   * to the key (never after another holder's); the pair then says `mayReapply: true`, and the holder
-   * should re-read before writing the key again. With a revision `r > 0n` a late attempt can never land once
-   * the key moved past `r`; with `0n` it can re-create the key after a delete (`mayReapply`, as
-   * `atomicPut(key, v, null)`).
+   * Failure modes (guarded): repeated while etcd is unavailable (safe under the guard); a lost attempt may
+   * still apply later, only while its guard holds then — see {@link WriteGuard} and `KVPair.mayReapply`.
    *
    * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`: the put may
    *   have been applied, or may be applied later; an unguarded put is not repeated once it may have been sent)
@@ -144,9 +137,8 @@ export class Store {
    * await coord.kv.delete('jobs/nightly/state', { guard: lock });
    * ```
    *
-   * Failure modes (guarded): repeated while etcd is unavailable (safe under the guard); if a repeat finds
-   * nothing to delete after an attempt that got no answer, that attempt may have been the delete: an
-   * `UnavailableError` with `mayHaveApplied` (the key is absent either way).
+   * Failure modes (guarded): as {@link put}; a repeat that finds nothing left to delete after an unanswered
+   * attempt is an `UnavailableError` with `mayHaveApplied` (that attempt may have been the delete).
    *
    * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`; an unguarded
    *   delete is not repeated)
@@ -323,15 +315,4 @@ export class Store {
       wait.dispose();
     }
   }
-}
-
-function checkPrefix(prefix: unknown): asserts prefix is string {
-  if (typeof prefix !== 'string')
-    throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
-  if (prefix.includes('\0')) assertName(prefix, 'prefix');
-}
-
-function checkWatchOptions(opts: KVWatchOptions): void {
-  checkCallOptions(opts);
-  if (opts.maxBuffered !== undefined) assertInteger(opts.maxBuffered, 'maxBuffered', 1);
 }
