@@ -140,6 +140,9 @@ export {
   type TreeUpdate,
   type KVCallOptions,
   type PutOptions,
+  type DeleteOptions,
+  type WriteGuard,
+  type GuardHolder,
   type KVLockOptions,
   type KVWatchOptions,
 } from './kv/index.js';

@@ -20,6 +20,21 @@ import { WatchHub } from './watch-hub.js';
  * facade in `src/index.ts`'s `Coordinator` export.
  */
 export class CoordinatorCore implements CoordContext {
+  /**
+   * The raw `etcd3` client underneath, for what the recipes do not cover.
+   *
+   * **Warning:** it is *not* namespaced — keys given to it are used as they are, without this
+   * coordinator's `namespace` prefix (use `coord.keyspace.key(name)` to build a namespaced key) — and
+   * its calls bypass etcd-coord's deadlines (`requestTimeoutMs`, `timeoutMs`), retries, error classes
+   * (`UnavailableError`, `mayHaveApplied`…) and the Store's generation-marker checks. Prefer `coord.kv`
+   * (for fenced writes, `coord.kv.put(key, value, { guard: lock })`) and the recipes.
+   *
+   * @example
+   * ```ts
+   * // Only when coord.kv has no equivalent: note the explicit namespacing.
+   * await coord.client.if(...lock.guard()).then(coord.client.put(coord.keyspace.key('out')).value('x')).commit();
+   * ```
+   */
   readonly client: Etcd3;
   /** Turns recipe-relative names into full etcd keys: `keyspace.key(name)` prefixes the namespace (for writes through `client`). */
   readonly keyspace: Keyspace;

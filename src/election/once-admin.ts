@@ -1,18 +1,22 @@
 /**
  * Looking after once() records: listing a job's slots (`etcd-coord once status`), clearing one slot
- * (`once reset`) and deleting old records (`retainMs` / `--keep`). Records are `once/<job>/<slot>/record`;
- * a slot never contains `/`, so the records of a job are exactly the keys `once/<job>/<one segment>/record`
- * (a nested job `<job>/<sub>` has one more segment and is never touched).
+ * (`once reset`) and deleting old records (`retainMs` / `--keep`). Records are `once/<job>/<slot>/record`
+ * with the slot percent-encoded for `%` and `/` (once-keys.ts), so the records of a job are exactly the
+ * keys `once/<job>/<one segment>/record` (a nested job `<job>/<sub>` has one more segment and is never
+ * touched); slots are decoded for display, and a segment that is not an encoded slot is skipped.
  *
  * @module
  */
 import type { CoordContext } from '../core/context.js';
 import { ConflictError } from '../core/errors.js';
 import { RangeQuery } from '../range/range.js';
+import { assertName } from '../core/validate.js';
+import { assertJob, parseRecordKey, recordKey } from './once-keys.js';
 import { isOpen, type OnceRecord } from './once-record.js';
 
 /** One slot's record as found in etcd. */
 export interface SlotRecord {
+  /** The slot, decoded (`x/s`, not `x%2Fs`). */
   slot: string;
   /** The record, or undefined when the value is not one (written by another tool, truncated). */
   record: OnceRecord | undefined;
@@ -23,6 +27,7 @@ export interface SlotRecord {
 /**
  * Every slot record of `job`, in key order, read as one snapshot page by page (O(page) memory).
  *
+ * @throws TypeError naming `job` when it is empty or ends with `/` (once-keys.ts `assertJob`)
  * @throws UnavailableError / CompactedError as `coord.range()` does
  */
 export async function* slotRecords(
@@ -30,20 +35,22 @@ export async function* slotRecords(
   job: string,
   signal?: AbortSignal,
 ): AsyncGenerator<SlotRecord> {
+  assertJob(job);
   const prefix = `once/${job}/`;
   const range = new RangeQuery(ctx, prefix, { pageSize: 500, ...(signal ? { signal } : {}) });
   for await (const kv of range) {
-    const rest = kv.key.toString().slice(prefix.length);
-    const m = /^([^/]+)\/record$/.exec(rest);
-    if (m?.[1] === undefined) continue;
+    const parsed = parseRecordKey(kv.key.toString());
+    // Another job's record (`<job>/<sub>`), a lock key, or a segment that is no encoded slot.
+    if (parsed?.job !== job) continue;
+    const { slot } = parsed;
     let record: OnceRecord | undefined;
     try {
       const value = JSON.parse(kv.value.toString()) as OnceRecord;
-      record = value.job === job && value.slot === m[1] && Array.isArray(value.attempts) ? value : undefined;
+      record = value.job === job && value.slot === slot && Array.isArray(value.attempts) ? value : undefined;
     } catch {
       record = undefined;
     }
-    yield { slot: m[1], record, modRevision: kv.modRevision };
+    yield { slot, record, modRevision: kv.modRevision };
   }
 }
 
@@ -104,7 +111,7 @@ export async function sweepRecords(
     const at = finishedAt(record);
     if (!Number.isFinite(at) || now - at <= retainMs) continue;
     const what = `once "${job}" slot "${slot}": delete old record`;
-    if (await guardedDelete(ctx, `once/${job}/${slot}/record`, modRevision, what)) deleted++;
+    if (await guardedDelete(ctx, recordKey(job, slot), modRevision, what)) deleted++;
   }
   return deleted;
 }
@@ -119,10 +126,13 @@ export type ResetResult =
  * Clears one slot so that the next call runs it again: deletes its record (guarded by its mod revision),
  * unless an attempt is running now (its record is `running` and that attempt's lease lives).
  *
+ * @throws TypeError naming `job` when it is empty or ends with `/`; InvalidArgumentError for an empty `slot`
  * @throws UnavailableError when etcd cannot be reached; ConflictError when the record keeps changing
  *   under the reset (an unreadable record is reset like any other)
  */
 export async function resetSlot(ctx: CoordContext, job: string, slot: string): Promise<ResetResult> {
+  assertJob(job);
+  assertName(slot, 'slot');
   const what = `once "${job}" slot "${slot}"`;
   // A record rewritten between the read and the guarded delete is read again (a few times, not for ever).
   for (let tries = 0; tries < 3; tries++) {
@@ -138,7 +148,7 @@ async function resetOnce(
   slot: string,
   what: string,
 ): Promise<ResetResult | undefined> {
-  const key = `once/${job}/${slot}/record`;
+  const key = recordKey(job, slot);
   const res = await ctx.requester.run(`${what}: read record`, (o) =>
     ctx.client.kv.range({ key: ctx.keyspace.key(key) }, o),
   );

@@ -1,6 +1,7 @@
 import type { CoordContext } from '../core/context.js';
 import { ConflictError, LockLostError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
+import { recordKey } from './once-keys.js';
 
 /** One run (or attempted run) of a job for a slot. */
 export interface OnceAttempt {
@@ -28,7 +29,10 @@ export interface OnceAttempt {
   lease?: string | undefined;
 }
 
-/** The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`. */
+/**
+ * The completion record of a slot, stored as JSON at `once/<job>/<slot>/record`, the slot percent-encoded
+ * for `%` and `/` (`once/j/x%2Fs/record` for slot `x/s`). `slot` here is the slot as given, not encoded.
+ */
 export interface OnceRecord {
   /** The job name given to `once()`. */
   job: string;
@@ -122,7 +126,7 @@ export class RecordStore {
     this.#ctx = ctx;
     this.#job = job;
     this.#slot = slot;
-    this.#key = ctx.keyspace.key(`once/${job}/${slot}/record`);
+    this.#key = ctx.keyspace.key(recordKey(job, slot));
     this.#what = `once "${job}" slot "${slot}"`;
   }
 

@@ -11,6 +11,7 @@ import {
 import type { Session } from '../core/session.js';
 import { isOpen, RecordStore, SlotSkipped, type OnceAttempt, type OnceRecord } from './once-record.js';
 import { waitForRunner } from './once-runner-wait.js';
+import { assertJob, lockName } from './once-keys.js';
 import { sweepRecords } from './once-admin.js';
 import {
   assertName,
@@ -49,7 +50,7 @@ export type OnceResult<T> =
 
 /** What the job is told about the slot it holds. */
 export interface OnceSlot {
-  /** The lock key held for this run, app-relative (`once/<job>/<slot>/lock/<leaseId hex>`). */
+  /** The lock key held for this run, app-relative (`once/<job>/<slot>/lock/<leaseId hex>`, the slot encoded as in the record key). */
   key: string;
   /** Create revision of the lock key: pass it with writes to shared state. */
   fencingToken: bigint;
@@ -61,7 +62,11 @@ export interface OnceSlot {
 
 /** Options of {@link once}. */
 export interface OnceOptions extends WaitOptions {
-  /** The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. Must not contain `/` (`InvalidArgumentError`): the job name may nest, the slot may not, so two pairs never share a record. */
+  /**
+   * The slot: one execution per (job, slot), e.g. `'2026-11-21'` for a daily job. Any non-empty string: in
+   * keys it is one segment, with `%` and `/` percent-encoded (`'x/s'` → `once/<job>/x%2Fs/record`), so two
+   * distinct (job, slot) pairs never share a record even though the job name may nest.
+   */
   slot: string;
   /** A holder crashed mid-run (no outcome, lease expired): `'rerun'` (default) lets the next host run it; `'fail'` marks the slot failed. */
   onCrash?: 'rerun' | 'fail' | undefined;
@@ -90,6 +95,11 @@ export interface OnceOptions extends WaitOptions {
  * revision (so only the current holder can write it), runs `fn`, and records the outcome. A host that
  * arrives after the run sees the record and skips.
  *
+ * Keys: the job is kept raw (it may nest, `reports/daily`, like a lock name); the slot is percent-encoded
+ * for `%` and `/` only (`%` → `%25`, `/` → `%2F`), so it is always the last segment before `/lock` or
+ * `/record` and `('j', { slot: 'x/s' })` (`once/j/x%2Fs/`) never meets `('j/x', { slot: 's' })`
+ * (`once/j/x/s/`). A slot without `%` or `/` has its raw key, as before the encoding existed.
+ *
  * @example
  * ```ts
  * const r = await once(coord, 'nightly-report', { slot: '2026-11-21' }, async (signal) => buildReport({ signal }));
@@ -99,7 +109,8 @@ export interface OnceOptions extends WaitOptions {
  * @throws what `fn` threw (after recording `outcome: 'error'`; other hosts then get `failed`), or, when
  *   `opts.signal` had aborted (the caller stopping it: a shutdown), after recording `interrupted`: the next
  *   host runs the slot again, whatever `onCrash` says
- * @throws InvalidArgumentError when `job` or `slot` is not a valid name, or `slot` contains `/` (before any request)
+ * @throws TypeError naming `job` when `job` is empty or ends with `/` (before any request)
+ * @throws InvalidArgumentError when `job` or `slot` holds a NUL byte, or `slot` is empty (before any request)
  * @throws LockLostError when the slot was lost mid-run and the outcome could not be recorded
  * @throws ConflictError when the record key holds something that is not a once record of this job and slot
  * @throws LockTimeoutError / AbortedError while waiting for another host's run
@@ -130,14 +141,10 @@ export async function once<T>(
   opts: OnceOptions,
   fn: (signal: AbortSignal, slot: OnceSlot) => Promise<T>,
 ): Promise<OnceResult<T>> {
-  assertName(job, 'job');
+  assertJob(job);
   if (opts === null || typeof opts !== 'object')
     throw new TypeError('Expected `opts` to be an object with a `slot`');
   assertName(opts.slot, 'slot');
-  // The record key is `once/<job>/<slot>/`: a `/` in the slot would let ("a/b", "c") and ("a", "b/c")
-  // share one record (breaker F5). Jobs may nest (`reports/daily`); slots may not.
-  if (opts.slot.includes('/'))
-    throw new InvalidArgumentError(`Expected \`slot\` not to contain "/", got "${opts.slot}"`);
   if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
   const onCrash = opts.onCrash ?? 'rerun';
   if (onCrash !== 'rerun' && onCrash !== 'fail') {
@@ -151,7 +158,6 @@ export async function once<T>(
   assertOptionalDuration(opts.lockDelayMs, 'lockDelayMs');
   assertOptionalDuration(opts.retainMs, 'retainMs');
 
-  const base = `once/${job}/${opts.slot}/`;
   const store = new RecordStore(ctx, job, opts.slot);
   // `timeoutMs` bounds everything before the job starts: the first record read, the sessions, the wait in
   // line (issue F3: a read before the deadline existed waited a whole request timeout on its own).
@@ -185,7 +191,7 @@ export async function once<T>(
       // long as the lease the slot key is attached to.
       runner =
         own ?? (await ctx.currentSession({ signal: wait, timeoutMs: deadline.remaining() }).catch(timedOut));
-      const election = new Election(ctx, `${base}lock`, {
+      const election = new Election(ctx, lockName(job, opts.slot), {
         session: runner,
         lockDelayMs: opts.lockDelayMs,
         // A lost slot keeps the in-process turn until the job has returned (term.close() in the finally).

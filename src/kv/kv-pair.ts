@@ -28,9 +28,11 @@ export interface KVPair {
   /** The lease the key is attached to (a TTL put), `0n` for none. */
   leaseId: bigint;
   /**
-   * Only on a pair returned by a create-only `atomicPut(key, value, null)`: an earlier attempt of that
-   * create got no answer and may still be applied *later* — after this key is deleted its guard ("absent")
-   * holds again, and the key comes back with this value and lease. See docs/kv.md, "Failure modes".
+   * Only on a pair returned by a create-only `atomicPut(key, value, null)` or a guarded `put` (a Lock/Term
+   * guard, or `guard: 0n`): an earlier attempt of that write got no answer and may still be applied
+   * *later*, whenever its guard holds again — "absent" after this key is deleted (the key comes back with
+   * this value and lease), or, for a Lock/Term, while that holder still holds (after its own later writes to
+   * the key). See docs/kv.md, "Guarded writes" and "Failure modes".
    */
   mayReapply?: true;
 }
@@ -96,4 +98,11 @@ export function checkPrevious(previous: unknown, key: string, nullable: boolean)
     );
   }
   return p as KVPair;
+}
+
+/** Checks a Store prefix (`''` allowed: the whole namespace) before any request. */
+export function checkPrefix(prefix: unknown): asserts prefix is string {
+  if (typeof prefix !== 'string')
+    throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
+  if (prefix.includes('\0')) assertName(prefix, 'prefix');
 }

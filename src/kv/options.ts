@@ -2,8 +2,9 @@ import type { CoordContext } from '../core/context.js';
 import type { WaitOptions } from '../core/deadline.js';
 import { isTransient, UnavailableError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
-import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { assertInteger, assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
 import type { KVValue } from './kv-pair.js';
+import type { WriteGuard } from './guarded.js';
 
 /** `{ signal, timeoutMs }` of every Store call: `timeoutMs` defaults to the coordinator's `requestTimeoutMs`. */
 export type KVCallOptions = WaitOptions;
@@ -11,12 +12,25 @@ export type KVCallOptions = WaitOptions;
 /** Options of `kv.put` and `kv.atomicPut`. */
 export interface PutOptions extends KVCallOptions {
   /**
+   * `kv.put` only: write only while this guard holds, checked by etcd in the same txn as the put — a
+   * `Lock` / election `Term` (its key still exists with create revision = its `fencingToken`), or the
+   * key's expected mod revision as a `bigint` (`0n`: the key must not exist). See {@link WriteGuard}.
+   * Not accepted by `atomicPut` (its `previous` is the guard).
+   */
+  guard?: WriteGuard | undefined;
+  /**
    * Makes the key ephemeral (libkv's `WriteOptions.TTL`): it is attached to a kept-alive lease with this
    * TTL (one shared lease per distinct TTL) and disappears about `ttlSeconds` after the process dies, is
    * cut off, or closes the coordinator (which revokes the lease at once). Integer ≥ 2. Without it, the
    * key has no lease (a put without `ttlSeconds` detaches a key from its lease, as etcd's put does).
    */
   ttlSeconds?: number | undefined;
+}
+
+/** Options of `kv.delete`. */
+export interface DeleteOptions extends KVCallOptions {
+  /** Delete only while this guard holds (as {@link PutOptions.guard}). */
+  guard?: WriteGuard | undefined;
 }
 
 /** Options of `kv.lock`. */
@@ -46,6 +60,12 @@ export function checkCallOptions(opts: KVCallOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError('Expected `options` to be an object');
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
+}
+
+/** Checks the options of `watch`/`watchTree` before any request. */
+export function checkWatchOptions(opts: KVWatchOptions): void {
+  checkCallOptions(opts);
+  if (opts.maxBuffered !== undefined) assertInteger(opts.maxBuffered, 'maxBuffered', 1);
 }
 
 /** What a Store request is given: the caller's signal and its deadline (absent inside a retry's scope). */

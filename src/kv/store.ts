@@ -6,11 +6,13 @@ import { assertInteger, assertName } from '../core/validate.js';
 import { Mutex, type Lock } from '../lock/index.js';
 import { RangeQuery } from '../range/range.js';
 import { atomicDelete, atomicPut } from './atomic.js';
-import { checkKey, checkPrevious, checkTtl, checkValue, toPair } from './kv-pair.js';
+import { checkKey, checkPrefix, checkPrevious, checkTtl, checkValue, toPair } from './kv-pair.js';
 import type { KVPair, KVValue } from './kv-pair.js';
 import {
   checkCallOptions,
+  checkWatchOptions,
   readWithRetry,
+  type DeleteOptions,
   type KVCallOptions,
   type KVLockOptions,
   type KVWatchOptions,
@@ -20,6 +22,7 @@ import { TtlLeases } from './ttl-leases.js';
 import { KeyWatch } from './watch-key.js';
 import { TreeWatch } from './watch-tree.js';
 import { deleteRange, getStamped, putKey } from './writes.js';
+import { checkGuard, guardedDelete, guardedPut } from './guarded.js';
 
 /**
  * libkv's `Store` on etcd-coord's core: plain keys, compare-and-set, ephemeral (TTL) keys, resumable
@@ -95,10 +98,25 @@ export class Store {
 
   /**
    * Writes the key (creating or replacing it) and returns the pair written. With `ttlSeconds`, the key is
-   * ephemeral: on a shared kept-alive lease of that TTL (see {@link PutOptions.ttlSeconds}).
+   * ephemeral: on a shared kept-alive lease of that TTL (see {@link PutOptions.ttlSeconds}). With `guard`,
+   * only while the guard holds, checked by etcd in the same txn (see {@link WriteGuard}): a fenced write.
+   *
+   * @example
+   * ```ts
+   * await coord.kv.put('nodes/a', '10.0.0.1', { ttlSeconds: 5 });
+   * await coord.kv.put('jobs/nightly/state', 'step-2', { guard: lock }); // only while we hold the lock
+   * ```
+   *
+   * Failure modes (guarded): repeated while etcd is unavailable (safe under the guard); a lost attempt may
+   * still apply later, only while its guard holds then — see {@link WriteGuard} and `KVPair.mayReapply`.
    *
    * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`: the put may
-   *   have been applied, or may be applied later; it is not repeated)
+   *   have been applied, or may be applied later; an unguarded put is not repeated once it may have been sent)
+   * @throws LockLostError when a Lock/Term guard no longer holds (unlocked, resigned, lease expired or
+   *   revoked): nothing was written
+   * @throws KeyConflictError (a `ConflictError`) when a revision guard does not match the key's mod
+   *   revision: nothing was written; `err.current` is the key now
+   * @throws TypeError naming `guard` for a guard that is not a Lock, Term or bigint ≥ 0n (before any request)
    * @throws AbortedError when `signal` aborts
    */
   async put(key: string, value: KVValue, opts: PutOptions = {}): Promise<KVPair> {
@@ -106,18 +124,33 @@ export class Store {
     const bytes = checkValue(value, full);
     const ttl = checkTtl(opts.ttlSeconds);
     checkCallOptions(opts);
+    const guard = checkGuard(opts.guard, full);
+    if (guard) return guardedPut(this.#ctx, this.#leases, key, full, bytes, guard, ttl, opts);
     return putKey(this.#ctx, this.#leases, key, full, bytes, ttl, opts);
   }
 
   /**
-   * Deletes the key; `true` when it existed.
+   * Deletes the key; `true` when it existed. With `guard`, only while the guard holds (as {@link put}).
    *
-   * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`; not repeated)
+   * @example
+   * ```ts
+   * await coord.kv.delete('jobs/nightly/state', { guard: lock });
+   * ```
+   *
+   * Failure modes (guarded): as {@link put}; a repeat that finds nothing left to delete after an unanswered
+   * attempt is an `UnavailableError` with `mayHaveApplied` (that attempt may have been the delete).
+   *
+   * @throws UnavailableError when etcd does not answer within `timeoutMs` (`mayHaveApplied`; an unguarded
+   *   delete is not repeated)
+   * @throws LockLostError / KeyConflictError when the guard does not hold (as {@link put}): nothing deleted
+   * @throws TypeError naming `guard` for a bad guard (before any request)
    * @throws AbortedError when `signal` aborts
    */
-  async delete(key: string, opts: KVCallOptions = {}): Promise<boolean> {
+  async delete(key: string, opts: DeleteOptions = {}): Promise<boolean> {
     const full = checkKey(this.#ctx.keyspace, key);
     checkCallOptions(opts);
+    const guard = checkGuard(opts.guard, full);
+    if (guard) return guardedDelete(this.#ctx, key, full, guard, opts);
     return (await deleteRange(this.#ctx, `kv: delete ${JSON.stringify(key)}`, { key: full }, opts)) > 0;
   }
 
@@ -195,6 +228,10 @@ export class Store {
     const prev = checkPrevious(previous, key, true);
     const ttl = checkTtl(opts.ttlSeconds);
     checkCallOptions(opts);
+    if (opts.guard !== undefined)
+      throw new TypeError(
+        'Expected no `guard` for atomicPut: `previous` is its guard (use kv.put with a guard)',
+      );
     return atomicPut(this.#ctx, this.#leases, key, full, bytes, prev, ttl, opts);
   }
 
@@ -278,15 +315,4 @@ export class Store {
       wait.dispose();
     }
   }
-}
-
-function checkPrefix(prefix: unknown): asserts prefix is string {
-  if (typeof prefix !== 'string')
-    throw new TypeError(`Expected \`prefix\` to be a string, got ${typeof prefix}`);
-  if (prefix.includes('\0')) assertName(prefix, 'prefix');
-}
-
-function checkWatchOptions(opts: KVWatchOptions): void {
-  checkCallOptions(opts);
-  if (opts.maxBuffered !== undefined) assertInteger(opts.maxBuffered, 'maxBuffered', 1);
 }

@@ -187,6 +187,32 @@ const ROWS: Row[] = [
     call: (f) => f.coord.kv.put('e', 'v', { ttlSeconds: 5, ...t }),
   },
   { name: 'Store.delete', deadlineMs: T, call: (f) => f.coord.kv.delete('k', t) },
+  // Guarded writes (issue 24): repeated while etcd is unavailable, within timeoutMs (or requestTimeoutMs).
+  {
+    name: 'Store.put (guard: Lock)',
+    deadlineMs: R,
+    call: (f) => f.coord.kv.put('g', 'v', { guard: f.locks[4]! }),
+  },
+  {
+    name: 'Store.put (guard: Term, timeoutMs)',
+    deadlineMs: T,
+    call: (f) => f.coord.kv.put('g', 'v', { guard: f.terms[4]!, ...t }),
+  },
+  {
+    name: 'Store.put (guard: revision)',
+    deadlineMs: T,
+    call: (f) => f.coord.kv.put('g', 'v', { guard: 0n, ...t }),
+  },
+  {
+    name: 'Store.delete (guard: Lock)',
+    deadlineMs: R,
+    call: (f) => f.coord.kv.delete('g', { guard: f.locks[4]! }),
+  },
+  {
+    name: 'Store.delete (guard: revision)',
+    deadlineMs: T,
+    call: (f) => f.coord.kv.delete('g', { guard: 5n, ...t }),
+  },
   { name: 'Store.list', deadlineMs: T, call: (f) => f.coord.kv.list('dir/', t) },
   { name: 'Store.deleteTree', deadlineMs: T, call: (f) => f.coord.kv.deleteTree('dir/', t) },
   { name: 'Store.atomicPut', deadlineMs: T, call: (f) => f.coord.kv.atomicPut('a', 'v', null, t) },
@@ -580,12 +606,12 @@ describe('every public async call settles within its deadline while etcd is down
       connect(opts),
       connect({ ...opts, ttlSeconds: 10 }),
     ]);
-    const locks = await Promise.all([0, 1, 2, 3].map((i) => coord.mutex(`held${i}`).lock()));
+    const locks = await Promise.all([0, 1, 2, 3, 4].map((i) => coord.mutex(`held${i}`).lock()));
     const multis = await Promise.all(
       [0, 1, 2, 3].map((i) => coord.multiLock([`multi${i}/a`, `multi${i}/b`]).lock()),
     );
     const writeLocks = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => coord.rwMutex(`wl${i}`).writeLock()));
-    const terms = await Promise.all([0, 1, 2, 3].map((i) => coord.election(`term${i}`).campaign('v')));
+    const terms = await Promise.all([0, 1, 2, 3, 4].map((i) => coord.election(`term${i}`).campaign('v')));
     const regs = await Promise.all(
       [0, 1, 2, 3].map((i) => coord.registry('svc').register({ id: `r${i}`, address: `10.0.0.${i}:1` })),
     );

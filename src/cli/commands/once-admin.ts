@@ -29,13 +29,14 @@ function line({ slot, record }: SlotRecord): string {
 /**
  * Runs `once status|reset <job>`.
  *
- * @throws UsageError for `reset` without `--slot`, or a slot with "/"
+ * @throws UsageError for `reset` without `--slot`, an empty `--slot`, or a job ending with "/"
  * @throws CliError exit 1 for a slot without a record, or a reset refused while the slot runs
  */
 export async function runAdmin(sub: 'status' | 'reset', job: string, p: Parsed, io: CliIo): Promise<number> {
   const slot = str(p, 'slot');
-  if (slot !== undefined && slot.includes('/'))
-    throw new UsageError('--slot: a slot cannot contain "/"', 'once');
+  if (slot === '') throw new UsageError('--slot: expected a non-empty slot', 'once');
+  if (job === '' || job.endsWith('/'))
+    throw new UsageError(`<job> must be non-empty and not end with "/", got "${job}"`, 'once');
   if (sub === 'reset' && slot === undefined) throw new UsageError('reset needs --slot <id>', 'once');
   return withCoordinator(connectOptions(p, io, 'once'), io, async (coord) => {
     if (sub === 'reset') {

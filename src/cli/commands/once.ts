@@ -21,6 +21,7 @@ import { emit, note, printHelp, type CliIo } from '../io.js';
 import { KILL_POLICY_HELP, killPolicy } from '../kill-policy.js';
 import { holdEnv, supervise, type ChildResult } from '../supervise.js';
 import { once } from '../../index.js';
+import { lockName } from '../../election/once-keys.js';
 import { ADMIN_DETAILS, ADMIN_HELP, runAdmin } from './once-admin.js';
 
 const OPTIONS = {
@@ -42,7 +43,9 @@ ${ADMIN_HELP}
 Put the same crontab line on every host: for each slot of <job>, exactly one host runs <cmd>; the others
 wait for it to finish, then exit 80 ("already done"). A host that crashes mid-run frees the slot after
 --ttl; the next host then runs it again (--on-crash rerun, default) or marks it failed (--on-crash fail).
-The slot's record (host, pid, start, end, outcome of each attempt) is JSON at once/<job>/<slot>/record.
+The slot's record (host, pid, start, end, outcome of each attempt) is JSON at once/<job>/<slot>/record,
+the slot percent-encoded for "%" and "/" only (--slot x/s → once/<job>/x%2Fs/record), so a slot with "/"
+never meets a nested job: "once j --slot x/s" and "once j/x --slot s" are two slots.
 Records are kept for ever unless --keep <duration> is given: after a run, the host that ran it deletes
 the job's records finished longer ago than that (never a slot that may still run). A host that asks for
 a slot whose record is gone runs it again, so keep them longer than any host can be late.
@@ -60,7 +63,7 @@ run it again. A <cmd> that ends after etcd-coord got SIGINT/SIGTERM/SIGHUP (forw
 host shutdown) records the slot as interrupted, not failed: the next host runs it (whatever --on-crash).
 
 Options:
-  --slot <id>             the slot, e.g. 2026-11-21 for a daily job (no "/")
+  --slot <id>             the slot, e.g. 2026-11-21 for a daily job (any text; "/" and "%" are encoded)
   --every <duration>      derive the slot from the time: 1h, 1d, 15m…
   --ttl <seconds>         lease TTL (integer >= 2): how soon a crashed run frees the slot. Default 10
   --timeout <duration>    give up waiting for another host's run after this long: exit 75
@@ -98,6 +101,8 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
   if ((first === 'status' || first === 'reset') && second !== undefined && p.positionals.length === 2)
     return runAdmin(first, second, p, io);
   const [job = ''] = positionals(p, ['job'], 'once');
+  if (job === '' || job.endsWith('/'))
+    throw new UsageError(`<job> must be non-empty and not end with "/", got "${job}"`, 'once');
   const argv = requireChild(p, 'once');
   const explicit = str(p, 'slot');
   const every = durationOption(p, 'every', 'once');
@@ -132,7 +137,7 @@ export async function run(args: readonly string[], io: CliIo): Promise<number> {
         },
         async (signal, held) => {
           // The slot is held through its election: its leader key is this run's lock key.
-          const leader = await coord.election(`once/${job}/${slot}/lock`).leader({ signal });
+          const leader = await coord.election(lockName(job, slot)).leader({ signal });
           const env = {
             ...(leader ? holdEnv(`${coord.namespace}${leader.key}`, leader.revision) : {}),
             ETCD_COORD_ONCE_SLOT: slot,
