@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'cron guard: run a command exactly once per slot across every host',
     load: () => import('./commands/once.js'),
   },
+  cron: {
+    summary: 'cron daemon: run a command for every slot of a cron expression, once across the hosts',
+    load: () => import('./commands/cron.js'),
+  },
   register: {
     summary: 'register a service instance while running (or while a command runs)',
     load: () => import('./commands/register.js'),
