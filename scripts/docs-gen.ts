@@ -16,6 +16,7 @@ import { GLOBAL_HELP } from '../src/cli/args.js';
 import { help as lockHelp } from '../src/cli/commands/lock.js';
 import { help as electHelp } from '../src/cli/commands/elect.js';
 import { help as onceHelp } from '../src/cli/commands/once.js';
+import { help as cronHelp } from '../src/cli/commands/cron.js';
 import { help as registerHelp } from '../src/cli/commands/register.js';
 import { help as discoverHelp } from '../src/cli/commands/discover.js';
 import { help as configHelp } from '../src/cli/commands/config.js';
@@ -161,6 +162,7 @@ const CLI_HELP = {
   lock: lockHelp,
   elect: electHelp,
   once: onceHelp,
+  cron: cronHelp,
   register: registerHelp,
   discover: discoverHelp,
   config: configHelp,

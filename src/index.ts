@@ -45,6 +45,9 @@ export {
   type ScheduleOptions,
   type CronRun,
   type CronEvents,
+  type CronRanEvent,
+  type CronSkippedEvent,
+  type CronFailedEvent,
   type CronHistoryEntry,
   type OverlapPolicy,
 } from './cron/index.js';
@@ -108,6 +111,7 @@ export {
   type AtomicCounterOptions,
   type CounterCallOptions,
   type IdGeneratorOptions,
+  type ReservedBlock,
 } from './counter/index.js';
 export {
   Barrier,

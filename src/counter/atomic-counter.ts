@@ -23,6 +23,14 @@ function tryCompute(compute: (current: bigint) => bigint | null, value: bigint):
   }
 }
 
+/** A block of consecutive counter values, reserved by {@link AtomicCounter.reserve}. */
+export interface ReservedBlock {
+  /** The first value of the block. */
+  first: bigint;
+  /** The last value of the block (inclusive). */
+  last: bigint;
+}
+
 /** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
 class CasLost extends Error {}
 
@@ -224,7 +232,7 @@ export class AtomicCounter {
    * @throws UnavailableError with `mayHaveApplied`: the block may have been taken and is then simply never
    *   handed out (values stay unique, with a gap); ConflictError / AbortedError as {@link add}
    */
-  async reserve(n: number | bigint, opts: CounterCallOptions = {}): Promise<{ first: bigint; last: bigint }> {
+  async reserve(n: number | bigint, opts: CounterCallOptions = {}): Promise<ReservedBlock> {
     const count = toInt64(n, 'n');
     if (count < 1n) throw new InvalidArgumentError(`Expected \`n\` to be at least 1, got ${count}`);
     const last = await this.add(count, opts);

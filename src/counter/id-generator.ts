@@ -33,6 +33,7 @@ export interface IdGeneratorOptions {
 export class IdGenerator {
   /** The counter key, relative to the namespace. */
   readonly name: string;
+  /** Values reserved per request. */
   readonly blockSize: number;
   readonly #counter: AtomicCounter;
   readonly #ctx: CoordContext;

@@ -5,9 +5,11 @@ import { slotTime } from './slot-id.js';
 
 /** One slot of a schedule, as its once record tells it. */
 export interface CronHistoryEntry {
+  /** The slot id: its scheduled time, ISO 8601 in the schedule's timezone. */
   slot: string;
   /** `done`, `failed`, `skipped` (missed or overlap: see `reason`), `running`, `interrupted`. */
   state: OnceRecord['state'];
+  /** How the last attempt ended (`ok`, `error`, `crashed`, `interrupted`, `skipped`). */
   outcome: OnceRecord['outcome'];
   /** Why a skipped slot did not run, or a failed run's error. */
   reason?: string | undefined;
@@ -17,6 +19,7 @@ export interface CronHistoryEntry {
   attempts: number;
   /** The last attempt's duration, when it ended. */
   durationMs?: number | undefined;
+  /** The whole once record. */
   record: OnceRecord;
 }
 

@@ -68,11 +68,41 @@ export interface CronRun {
 /** Events of a {@link CronJob}. */
 export interface CronEvents {
   /** This host ran the slot. */
-  ran: [{ slot: string; value: unknown; record: OnceRecord }];
+  ran: [CronRanEvent];
   /** Not run here: done by another host, or recorded skipped (`reason`: missed, overlap). */
-  skipped: [{ slot: string; reason: string; record: OnceRecord }];
+  skipped: [CronSkippedEvent];
   /** The run failed (here or, for `record`, on another host), or the slot could not be handled. */
-  failed: [{ slot: string; error?: unknown; record?: OnceRecord }];
+  failed: [CronFailedEvent];
+}
+
+/** A slot this host ran. */
+export interface CronRanEvent {
+  /** The slot id. */
+  slot: string;
+  /** What the job returned. */
+  value: unknown;
+  /** The slot's record after the run. */
+  record: OnceRecord;
+}
+
+/** A slot this host did not run. */
+export interface CronSkippedEvent {
+  /** The slot id. */
+  slot: string;
+  /** `done` (run by a host, maybe this one earlier), or why it was recorded skipped (`missed: …`, `overlap: …`). */
+  reason: string;
+  /** The slot's record. */
+  record: OnceRecord;
+}
+
+/** A slot whose run failed, or that could not be handled. */
+export interface CronFailedEvent {
+  /** The slot id. */
+  slot: string;
+  /** What failed here (the job's error, or etcd unreachable); absent when the record tells (failed elsewhere). */
+  error?: unknown;
+  /** The slot's record, when one was read. */
+  record?: OnceRecord;
 }
 
 /**
@@ -88,8 +118,11 @@ export interface CronEvents {
  * Failure modes: see {@link schedule}.
  */
 export class CronJob extends EventEmitter<CronEvents> {
+  /** The job name (its once records are under `once/<name>/`). */
   readonly name: string;
+  /** The cron expression. */
   readonly expression: string;
+  /** The IANA timezone the expression is read in. */
   readonly timezone: string;
   readonly #ctx: CoordContext;
   readonly #cron: Cron;

@@ -82,6 +82,7 @@ const OUTCOMES = new Set([undefined, 'ok', 'error', 'crashed', 'interrupted', 's
  * the holder's lease lives).
  */
 export class SlotSkipped extends Error {
+  /** Always `SlotSkipped`. */
   override readonly name = 'SlotSkipped';
 }
 

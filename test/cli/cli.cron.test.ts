@@ -62,20 +62,24 @@ describe('etcd-coord cron', { timeout: 90_000 }, () => {
     const b = startCli(args());
     try {
       // Whichever daemon runs the first slot is killed with its whole CLI process (no cleanup at all).
-      const first = await waitFor(async () => (await readdir(dir)).find((f) => f.startsWith('pid.1.')), {
-        timeoutMs: 30_000,
-        message: 'a first attempt',
-      });
+      const first = String(
+        await waitFor(async () => (await readdir(dir)).find((f) => f.startsWith('pid.1.')), {
+          timeoutMs: 30_000,
+          message: 'a first attempt',
+        }),
+      );
       const runnerCli = Number(first.split('.')[2]);
       const victim = [a, b].find((c) => c.pid === runnerCli) ?? (alive(a.pid) ? a : b);
       const survivor = victim === a ? b : a;
       const childPid = Number((await readFile(join(dir, first), 'utf8')).trim());
       victim.kill('SIGKILL');
       if (alive(childPid)) process.kill(childPid, 'SIGKILL'); // the orphaned child, by PID
-      const rerun = await waitFor(async () => (await readdir(dir)).find((f) => f.startsWith('pid.2.')), {
-        timeoutMs: 30_000,
-        message: 'the slot re-run by the other daemon',
-      });
+      const rerun = String(
+        await waitFor(async () => (await readdir(dir)).find((f) => f.startsWith('pid.2.')), {
+          timeoutMs: 30_000,
+          message: 'the slot re-run by the other daemon',
+        }),
+      );
       expect(Number(rerun.split('.')[2])).not.toBe(victim.pid);
       const runs = (await readFile(join(dir, 'runs'), 'utf8')).trim().split('\n');
       const slot = runs[0]!.split(' ')[0]!;
