@@ -19,6 +19,7 @@ export const ATOMIC_NAME = 'counter/atomic';
 /** `once` job: keys under `once/<job>/<slot>/` (lock keys under `…/lock/`, the record at `…/record`). */
 export const ONCE_JOB = 'torture-job';
 export const ONCE_PREFIX = `once/${ONCE_JOB}/`;
+export const CRON_JOB = 'torture-cron';
 export const LEADER_NAME = 'leader/run';
 /** Lock and election names whose holder keys must be gone at quiesce (ghost-key checker). */
 export const HOLDER_PREFIXES = [

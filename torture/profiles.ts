@@ -56,6 +56,7 @@ const ALL_RECIPES: Profile['workers'] = [
   { recipe: 'queue', role: 'producer', count: 1 },
   { recipe: 'queue', role: 'consumer', count: 2 },
   { recipe: 'counter', role: 'worker', count: 2 },
+  { recipe: 'cron', role: 'host', count: 3 },
 ];
 
 /** `etcd-coord lock|elect|once` supervisors whose children ignore SIGTERM (issue 14). */
@@ -101,6 +102,7 @@ export const PROFILES = {
       { recipe: 'queue', role: 'producer', count: 1 },
       { recipe: 'queue', role: 'consumer', count: 1 },
       { recipe: 'counter', role: 'worker', count: 1 },
+      { recipe: 'cron', role: 'host', count: 2 },
     ],
     // Every kind once per bag, the wipes included (a CI run is too short for rare kinds).
     nemesis: { gapMs: [3_000, 4_000], durationMs: [500, 3_000], weights: {} },
@@ -188,5 +190,27 @@ export const PROFILES = {
     nemesis: { kinds: ['wipe-cluster'], weights: {}, gapMs: [12_000, 12_000], durationMs: [0, 0] },
     convergeMs: 20_000,
     controls: ['stale-follower'],
+  },
+  /**
+   * The distributed cron (issue 19): three `schedule()` hosts on a per-second expression through leader
+   * kills, member and worker pauses, blackholes and dropped replies; 0 double runs, 0 lost slots.
+   */
+  cron: {
+    name: 'cron',
+    workers: [{ recipe: 'cron', role: 'host', count: 3 }],
+    nemesis: {
+      kinds: ['kill-leader', 'kill-member', 'pause-member', 'pause-worker', 'blackhole', 'drop-replies'],
+      gapMs: [2_000, 4_000],
+      durationMs: [500, 4_000],
+    },
+    convergeMs: 20_000,
+  },
+  /** The cron checker's negative control: every host runs every slot, without the recipe. */
+  'cron-control': {
+    name: 'cron-control',
+    workers: [{ recipe: 'cron', role: 'host', count: 2 }],
+    nemesis: { kinds: ['compact'], gapMs: [5_000, 5_000], durationMs: [0, 0] },
+    convergeMs: 5_000,
+    controls: ['unguarded-cron'],
   },
 } satisfies Record<string, Profile>;

@@ -11,6 +11,7 @@ import type { FaultRecord } from '../nemesis.js';
 import { checkLiveness } from './liveness.js';
 import { checkConfig } from './config.js';
 import { checkCounter } from './counter.js';
+import { checkCron } from './cron.js';
 import { checkCliOverlap } from './cli-overlap.js';
 import { checkElection } from './election.js';
 import { checkPerEpoch, splitEpochs } from './epochs.js';
@@ -27,6 +28,7 @@ export {
   checkLiveness,
   checkConfig,
   checkCounter,
+  checkCron,
   checkElection,
   checkGhosts,
   checkLeader,
@@ -49,6 +51,7 @@ export interface WorkerInfo {
     | 'queue'
     | 'counter'
     | 'once'
+    | 'cron'
     | 'leader'
     | 'cli-lock'
     | 'cli-elect'
@@ -81,6 +84,7 @@ export function checkAll(
   }
   if (present.has('leader')) out.push(epochs('leader', (e) => checkLeader(e)));
   if (present.has('once')) out.push(epochs('once', (e) => checkOnce(e)));
+  if (present.has('cron')) out.push(epochs('cron', (e) => checkCron(e)));
   if (present.has('registry')) {
     const roles = new Map(workers.filter((w) => w.recipe === 'registry').map((w) => [w.name, w.role]));
     out.push(epochs('registry', (e) => checkRegistry(e, final, roles)));

@@ -1,0 +1,76 @@
+/**
+ * `cron` worker: `schedule(CRON_JOB, '* * * * * *')` on this worker's coordinator, like the same daemon on
+ * every host (issue 19). The handler runs 50–400 ms, honouring its signal. Overlap `wait` and a 30 s
+ * catch-up window, so every slot must run (none skipped) unless the worker is cut off longer than that.
+ * The `unguarded-cron` control runs the handler every second without the recipe (the negative control).
+ *
+ * History: `run` {slot, attempt, token} (the handler), `once` {slot, status} (the slot's outcome here, from
+ * the job's events). The `final` entry carries the job's records (`slots`: [slot, state, reason]) for the
+ * lost-slot checker.
+ *
+ * @module
+ */
+import { schedule, type CronRun } from '../../src/index.js';
+import { monoNow } from '../history.js';
+import { CRON_JOB } from '../names.js';
+import { describe, pause, runWorker, type WorkerEnv } from './common.js';
+
+await runWorker(async (w) => {
+  if (w.control('unguarded-cron')) {
+    let last = -1;
+    while (!w.quiesce.aborted) {
+      const k = Math.floor(Date.now() / 1000);
+      if (k === last) {
+        await pause((k + 1) * 1000 - Date.now(), w.quiesce);
+        continue;
+      }
+      last = k;
+      const slot = new Date(k * 1000).toISOString().slice(0, 19) + 'Z';
+      void handler(w, {
+        slot,
+        attempt: 1,
+        fencingToken: 0n,
+        signal: w.quiesce,
+        scheduledAt: new Date(),
+      }).then(
+        () => w.append('once', 'ok', { slot, status: 'ran' }),
+        () => undefined,
+      );
+    }
+    return;
+  }
+  const job = schedule(w.coord, CRON_JOB, '* * * * * *', (run) => handler(w, run), {
+    host: w.name,
+    catchUpMs: 30_000,
+    overlap: 'wait',
+    signal: w.quiesce,
+  });
+  job.on('ran', ({ slot }) => w.append('once', 'ok', { slot, status: 'ran' }));
+  job.on('skipped', ({ slot, reason }) => w.append('once', 'ok', { slot, status: 'skipped', reason }));
+  job.on('failed', ({ slot, error }) => w.append('once', 'failed', { slot, error: describe(error) }));
+  let slots: [string, string, string][] = [];
+  w.onReport(() => ({ slots }));
+  await new Promise<void>((resolve) => w.quiesce.addEventListener('abort', () => resolve(), { once: true }));
+  await job.close();
+  // The records at the end, for the lost-slot checker (the nemesis has healed by now; retry meanwhile).
+  for (let i = 0; i < 30 && slots.length === 0; i++) {
+    try {
+      slots = (await job.history({ limit: 1_000_000 })).map((h) => [h.slot, h.state, h.reason ?? '']);
+    } catch {
+      await pause(1_000, w.stopping);
+    }
+  }
+});
+
+async function handler(w: WorkerEnv, run: CronRun): Promise<void> {
+  const start = monoNow();
+  const details = { slot: run.slot, attempt: run.attempt, token: run.fencingToken.toString() };
+  try {
+    await pause(w.rng.int(50, 400), run.signal);
+    if (run.signal.aborted) throw new Error(`slot ${run.slot} lost while running`);
+    w.append('run', 'ok', details, start);
+  } catch (err) {
+    w.append('run', 'failed', details, start);
+    throw err;
+  }
+}
