@@ -227,8 +227,8 @@ export class CronJob extends EventEmitter<CronEvents> {
     while (after === undefined) {
       try {
         const newest = await newestSlotTime(this.#ctx, this.name, stop);
-        // A new job starts with its next slot (or catches up `catchUpMs`, if asked): nothing was missed.
-        after = newest === undefined ? this.#clock() - catchUpMs : Math.min(newest, this.#clock() - window);
+        // A new job (no record yet) starts with its next slot: there was no outage to catch up on.
+        after = newest === undefined ? this.#clock() : Math.min(newest, this.#clock() - window);
       } catch {
         // etcd unreachable at start-up: try again (the first slot's once() would fail the same way).
         await sleep(1_000, stop, 'cron').catch(() => undefined);
