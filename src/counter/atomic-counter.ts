@@ -1,26 +1,17 @@
 import type { CoordContext } from '../core/context.js';
-import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
-import { AbortedError, ConflictError, InvalidArgumentError, UnavailableError } from '../core/errors.js';
-import { headerRevision } from '../core/kv.js';
+import { throwIfAborted, withDeadline } from '../core/deadline.js';
+import { AbortedError, InvalidArgumentError, UnavailableError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertName } from '../core/validate.js';
-import { checkedAdd, parseStored, toInt64 } from './int64.js';
+import { checkedAdd, toInt64 } from './int64.js';
 import { checkOptions, type CounterCallOptions } from './options.js';
-import { CounterKey, type Read, type Seen } from './counter-key.js';
+import { CasLoop } from './cas-loop.js';
+import { CounterKey } from './counter-key.js';
 
 /** Options of {@link AtomicCounter}. */
 export interface AtomicCounterOptions {
   /** Compare-and-set races this call may lose (each retried) before it fails with `ConflictError`. Default 256. */
   maxRetries?: number;
-}
-
-/** `compute(value)`, or `null` when it refuses the value (an overflow): a cached value may be stale. */
-function tryCompute(compute: (current: bigint) => bigint | null, value: bigint): bigint | null {
-  try {
-    return compute(value);
-  } catch {
-    return null;
-  }
 }
 
 /** A block of consecutive counter values, reserved by {@link AtomicCounter.reserve}. */
@@ -30,9 +21,6 @@ export interface ReservedBlock {
   /** The last value of the block (inclusive). */
   last: bigint;
 }
-
-/** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
-class CasLost extends Error {}
 
 /**
  * A counter that can move by any amount: the value is a decimal string under the key, changed by
@@ -61,10 +49,9 @@ export class AtomicCounter {
   /** The counter key, relative to the namespace. */
   readonly name: string;
   readonly #ctx: CoordContext;
-  readonly #maxRetries: number;
-  #seen: Seen | undefined;
-  #conflicts = 0;
   readonly #store: CounterKey;
+  /** The compare-and-set loop and what this handle last saw (cas-loop.ts). */
+  readonly #cas: CasLoop;
 
   /** @internal use `coord.atomicCounter(name)` */
   constructor(ctx: CoordContext, name: string, opts: AtomicCounterOptions = {}) {
@@ -73,13 +60,13 @@ export class AtomicCounter {
     assertInteger(maxRetries, 'maxRetries', 0, 10_000);
     this.#ctx = ctx;
     this.name = name;
-    this.#maxRetries = maxRetries;
     this.#store = new CounterKey(ctx, ctx.keyspace.key(name));
+    this.#cas = new CasLoop(ctx, this.#store, name, maxRetries);
   }
 
   /** Compare-and-set attempts this handle lost to concurrent writers so far (each one was retried or reported). */
   get conflicts(): number {
-    return this.#conflicts;
+    return this.#cas.conflicts;
   }
 
   /**
@@ -103,7 +90,7 @@ export class AtomicCounter {
   async add(delta: bigint | number, opts: CounterCallOptions = {}): Promise<bigint> {
     const d = toInt64(delta, 'delta');
     checkOptions(opts);
-    const { value } = await this.#update('add', (current) => checkedAdd(current, d, 'delta'), opts);
+    const { value } = await this.#cas.update('add', (current) => checkedAdd(current, d, 'delta'), opts);
     return value;
   }
 
@@ -147,7 +134,11 @@ export class AtomicCounter {
     const e = toInt64(expected, 'expected');
     const n = toInt64(next, 'next');
     checkOptions(opts);
-    const { written } = await this.#update('compareAndSet', (current) => (current === e ? n : null), opts);
+    const { written } = await this.#cas.update(
+      'compareAndSet',
+      (current) => (current === e ? n : null),
+      opts,
+    );
     return written;
   }
 
@@ -173,14 +164,14 @@ export class AtomicCounter {
     checkOptions(opts);
     const what = `atomic counter "${this.name}": set`;
     throwIfAborted(opts.signal, what);
-    this.#seen = undefined;
+    this.#cas.seen = undefined;
     const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
     const deadline = withDeadline(opts.signal, timeoutMs);
     try {
       // The marker is made (once per handle) before the put, so the put's own read of it is meaningful.
       await this.#store.history.ensure(deadline.signal);
       throwIfAborted(deadline.signal, what);
-      this.#seen = await this.#store.put(what, v, deadline.remaining());
+      this.#cas.seen = await this.#store.put(what, v, deadline.remaining());
     } catch (err) {
       if (deadline.timedOut && err instanceof AbortedError)
         throw new UnavailableError(
@@ -213,8 +204,8 @@ export class AtomicCounter {
     const v = toInt64(value, 'value');
     checkOptions(opts);
     // Forget the cached guess: only this call's own read decides what "changed meanwhile" means.
-    this.#seen = undefined;
-    const done = await this.#update('trySet', (current) => (current === v ? null : v), opts, true);
+    this.#cas.seen = undefined;
+    const done = await this.#cas.update('trySet', (current) => (current === v ? null : v), opts, true);
     return done.written || done.value === v;
   }
 
@@ -257,117 +248,6 @@ export class AtomicCounter {
       what,
       retries: 5,
     });
-    return this.#remember(res).value;
-  }
-
-  /**
-   * One CAS loop: `compute` maps the current value to the next one (or `null`: nothing to write). It first
-   * trusts what this handle saw last (one request when nobody else wrote); a stale guess costs nothing but
-   * the failed compare, whose else-branch returns the current value for the next attempt.
-   */
-  async #update(
-    op: string,
-    compute: (current: bigint) => bigint | null,
-    opts: CounterCallOptions,
-    /** Give up after one lost compare-and-set (`trySet`): `written: false`, not `ConflictError`. */
-    once = false,
-  ): Promise<{ value: bigint; written: boolean }> {
-    const what = `atomic counter "${this.name}": ${op}`;
-    throwIfAborted(opts.signal, what);
-    // Without `timeoutMs` the call is bound by the request timeout, as every public call is.
-    const timeoutMs = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
-    const deadline = withDeadline(opts.signal, timeoutMs);
-    let lost = 0;
-    let casInFlight = false;
-    const attempt = async (): Promise<{ value: bigint; written: boolean }> => {
-      // `fresh`: `seen` came from etcd during this call (a read, or a failed compare's else-branch), so it
-      // is the value the next compare-and-set compares against and may decide a refusal.
-      let fresh = false;
-      for (;;) {
-        let seen = this.#seen;
-        let next = seen ? (fresh ? compute(seen.value) : tryCompute(compute, seen.value)) : null;
-        if (!seen || next === null) {
-          // Unknown, or a cached value that says "nothing to do" or "overflows": only a fresh read may
-          // decide that (issue 16: a stale cached value refused a valid add).
-          seen = this.#remember(await this.#store.read(what, deadline.signal, deadline.remaining()));
-          fresh = true;
-          next = compute(seen.value);
-          if (next === null) return { value: seen.value, written: false };
-        }
-        if (deadline.signal.aborted) throw abortError(deadline.signal, what);
-        casInFlight = true;
-        const res = await this.#store.cas(what, seen, next, deadline.remaining());
-        casInFlight = false;
-        if (res.succeeded) {
-          this.#seen = { value: next, modRevision: headerRevision(res.header), stamp: seen.stamp };
-          return { value: next, written: true };
-        }
-        this.#conflicts++;
-        const current = res.responses[0]?.response_range;
-        if (current) this.#remember({ kv: current.kvs[0], stamp: this.#store.history.stampIn(res, 1) });
-        else this.#seen = undefined;
-        fresh = current !== undefined;
-        if (once) return { value: this.#seen?.value ?? 0n, written: false };
-        if (++lost > this.#maxRetries) {
-          throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
-        }
-        // The failed compare handed back the current value: the first retry after a back-off goes at once,
-        // on equal terms with the writer who just won (who never waits). Backing off before every retry
-        // lets a busy winner capture the key and starve everyone else.
-        if (lost % 2 === 0) throw new CasLost();
-      }
-    };
-    try {
-      return await withRetry(attempt, {
-        signal: deadline.signal,
-        what,
-        retries: this.#maxRetries,
-        minTimeoutMs: 2,
-        maxTimeoutMs: 50,
-        shouldRetry: (err) => err instanceof CasLost,
-      });
-    } catch (err) {
-      this.#seen = undefined;
-      if (casInFlight && deadline.timedOut && !opts.signal?.aborted) {
-        // The deadline passed with the write in flight: its outcome is unknown, and must be reported so.
-        throw new UnavailableError(
-          `${what}: no answer within ${timeoutMs} ms (the write may have been applied)`,
-          { cause: err, mayHaveApplied: true },
-        );
-      }
-      if (err instanceof CasLost)
-        throw new ConflictError(`${what}: lost the compare-and-set to concurrent writers ${lost} times`);
-      if (deadline.timedOut && !opts.signal?.aborted && err instanceof AbortedError) {
-        // The deadline passed between attempts (nothing in flight): say why, as a deadline and not an abort
-        // the caller never asked for (the default deadline applies without `timeoutMs`).
-        if (lost > 0)
-          throw new ConflictError(
-            `${what}: lost the compare-and-set to concurrent writers ${lost} times within ${timeoutMs} ms`,
-            { cause: err },
-          );
-        throw new UnavailableError(
-          `${what}: etcd did not answer within ${timeoutMs} ms (nothing was written)`,
-          {
-            cause: err,
-          },
-        );
-      }
-      throw err;
-    } finally {
-      deadline.dispose();
-    }
-  }
-
-  #remember(res: Read): Seen {
-    const kv = res.kv;
-    const seen: Seen = kv
-      ? {
-          value: parseStored(kv.value, this.name),
-          modRevision: BigInt(kv.mod_revision || 0),
-          stamp: res.stamp,
-        }
-      : { value: 0n, modRevision: 0n, stamp: res.stamp };
-    this.#seen = seen;
-    return seen;
+    return this.#cas.remember(res).value;
   }
 }
