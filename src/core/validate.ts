@@ -12,12 +12,23 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-/** A recipe or key name: a non-empty string without NUL bytes. */
+/** A UTF-16 code unit of a surrogate pair without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A recipe or key name: a non-empty string without NUL bytes, and well-formed Unicode — a lone surrogate
+ * is encoded as U+FFFD in the key, so `'a\uD800'` and `'a\uDC00'` would silently be one lock (breaker
+ * b-locks F2: a multi-lock on both deadlocked on itself).
+ */
 export function assertName(value: unknown, arg: string): asserts value is string {
   if (typeof value !== 'string')
     throw new TypeError(`Expected \`${arg}\` to be a string, got ${describe(value)}`);
   if (value.length === 0) throw new InvalidArgumentError(`Expected \`${arg}\` to be a non-empty string`);
   if (value.includes('\0')) throw new InvalidArgumentError(`Expected \`${arg}\` not to contain a NUL byte`);
+  if (LONE_SURROGATE.test(value))
+    throw new InvalidArgumentError(
+      `Expected \`${arg}\` to be well-formed Unicode (it holds a lone surrogate, which etcd would store as U+FFFD)`,
+    );
 }
 
 /** A lease TTL: an integer number of seconds, at least etcd's minimum of 2 (a 1 s TTL is silently raised). */

@@ -205,7 +205,9 @@ export class AtomicCounter {
     checkOptions(opts);
     // Forget the cached guess: only this call's own read decides what "changed meanwhile" means.
     this.#cas.seen = undefined;
-    const done = await this.#cas.update('trySet', (current) => (current === v ? null : v), opts, true);
+    const done = await this.#cas.update('trySet', (current) => (current === v ? null : v), opts, {
+      once: true,
+    });
     return done.written || done.value === v;
   }
 
@@ -225,8 +227,15 @@ export class AtomicCounter {
    */
   async reserve(n: number | bigint, opts: CounterCallOptions = {}): Promise<ReservedBlock> {
     const count = toInt64(n, 'n');
-    if (count < 1n) throw new InvalidArgumentError(`Expected \`n\` to be at least 1, got ${count}`);
-    const last = await this.add(count, opts);
+    if (count < 1n || count > 2n ** 53n - 1n)
+      throw new InvalidArgumentError(`Expected \`n\` to be in 1..2^53-1, got ${count}`);
+    checkOptions(opts);
+    const { value: last } = await this.#cas.update(
+      'reserve',
+      (current) => checkedAdd(current, count, 'n'),
+      opts,
+      { refuseReset: true },
+    );
     return { first: last - count + 1n, last };
   }
 

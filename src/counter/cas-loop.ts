@@ -3,6 +3,7 @@ import { abortError, throwIfAborted, withDeadline } from '../core/deadline.js';
 import { AbortedError, ConflictError, UnavailableError } from '../core/errors.js';
 import { headerRevision } from '../core/kv.js';
 import { withRetry } from '../core/retry.js';
+import { StoreResetError } from '../core/epoch.js';
 import type { CounterKey, Read, Seen } from './counter-key.js';
 import { parseStored } from './int64.js';
 import type { CounterCallOptions } from './options.js';
@@ -14,6 +15,11 @@ function tryCompute(compute: (current: bigint) => bigint | null, value: bigint):
   } catch {
     return null;
   }
+}
+
+/** Whether two generation-marker reads name one history. */
+function sameStamp(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
 }
 
 /** Lost the compare-and-set to another writer twice in a row: back off, then retry (nothing was written). */
@@ -41,6 +47,9 @@ export class CasLoop {
   readonly #store: CounterKey;
   readonly #name: string;
   readonly #maxRetries: number;
+  /** The store history (generation marker) this handle last read; `undefined` before the first read. */
+  #history: Buffer | null | undefined;
+  #resetSeen = false;
 
   constructor(ctx: CoordContext, store: CounterKey, name: string, maxRetries: number) {
     this.#ctx = ctx;
@@ -58,9 +67,17 @@ export class CasLoop {
     op: string,
     compute: (current: bigint) => bigint | null,
     opts: CounterCallOptions,
-    /** Give up after one lost compare-and-set (`trySet`): `written: false`, not `ConflictError`. */
-    once = false,
+    flags: {
+      /** Give up after one lost compare-and-set (`trySet`): `written: false`, not `ConflictError`. */
+      once?: boolean;
+      /**
+       * Throw `StoreResetError` (nothing written) when etcd turns out to hold another history than the one
+       * this handle saw: a `reserve()` on a store that lost its data would hand out values again.
+       */
+      refuseReset?: boolean;
+    } = {},
   ): Promise<{ value: bigint; written: boolean }> {
+    const once = flags.once === true;
     const what = `atomic counter "${this.#name}": ${op}`;
     throwIfAborted(opts.signal, what);
     // Without `timeoutMs` the call is bound by the request timeout, as every public call is.
@@ -79,6 +96,7 @@ export class CasLoop {
           // Unknown, or a cached value that says "nothing to do" or "overflows": only a fresh read may
           // decide that (issue 16: a stale cached value refused a valid add).
           seen = this.remember(await this.#store.read(what, deadline.signal, deadline.remaining()));
+          this.#checkReset(what, flags.refuseReset === true);
           fresh = true;
           next = compute(seen.value);
           if (next === null) return { value: seen.value, written: false };
@@ -95,6 +113,7 @@ export class CasLoop {
         const current = res.responses[0]?.response_range;
         if (current) this.remember({ kv: current.kvs[0], stamp: this.#store.history.stampIn(res, 1) });
         else this.seen = undefined;
+        this.#checkReset(what, flags.refuseReset === true);
         fresh = current !== undefined;
         if (once) return { value: this.seen?.value ?? 0n, written: false };
         if (++lost > this.#maxRetries) {
@@ -147,7 +166,25 @@ export class CasLoop {
     }
   }
 
+  /** A history other than the last one seen was met (see {@link remember}); `refuse`: throw for it. */
+  #checkReset(what: string, refuse: boolean): void {
+    if (!this.#resetSeen) return;
+    this.#resetSeen = false;
+    if (refuse)
+      throw new StoreResetError(
+        `${what}: etcd lost its data (another history than this handle saw); values would repeat`,
+        0n,
+      );
+  }
+
   remember(res: Read): Seen {
+    // The history is remembered apart from `seen` (which an error forgets), so a reset is noticed even on
+    // the first read after etcd came back.
+    if (res.stamp !== undefined) {
+      const before = this.#history;
+      if (before !== undefined && !sameStamp(before, res.stamp)) this.#resetSeen = true;
+      this.#history = res.stamp;
+    }
     const kv = res.kv;
     const seen: Seen = kv
       ? {

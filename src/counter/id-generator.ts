@@ -1,5 +1,6 @@
 import type { CoordContext } from '../core/context.js';
 import { raceAbort, throwIfAborted, withDeadline } from '../core/deadline.js';
+import { StoreResetError } from '../core/epoch.js';
 import { isTransient, UnavailableError } from '../core/errors.js';
 import { withRetry } from '../core/retry.js';
 import { assertInteger, assertOptions } from '../core/validate.js';
@@ -25,7 +26,12 @@ export interface IdGeneratorOptions {
  * const id = await ids.next(); // 1n, 2n, … — one etcd request per 1000 ids
  * ```
  *
- * Failure modes: a reservation that gets no answer is retried with backoff within `timeoutMs` (default:
+ * Failure modes: after etcd lost its data (an empty-data restart) the counter starts over, so this generator
+ * refuses for good (`StoreResetError`) once it notices, at its next reservation (it never repeats an id
+ * itself); ids from the old history — its cached block included — may be handed out again by a generator
+ * on the new history. A process started after the reset cannot tell at
+ * all: keep ids unique across etcd data loss with a new name (e.g. per epoch) or `set()` past the last id.
+ * A reservation that gets no answer is retried with backoff within `timeoutMs` (default:
  * the coordinator's `requestTimeoutMs`) — safe, because a retried reservation that had applied only skips a
  * block; uniqueness never depends on it. After that `next()` fails with `UnavailableError`. An id is never
  * handed out twice by one generator, nor by two generators on one name (unless the counter key is reset).
@@ -40,6 +46,8 @@ export class IdGenerator {
   #next = 0n;
   #last = -1n;
   #pending: Promise<void> | undefined;
+  /** Set once etcd was seen to have lost its data: every later call throws it. */
+  #failed: StoreResetError | undefined;
 
   /** @internal use `coord.idGenerator(name, opts)` */
   constructor(ctx: CoordContext, name: string, opts: IdGeneratorOptions = {}) {
@@ -62,51 +70,81 @@ export class IdGenerator {
    *
    * @example
    * ```ts
-   * const id = await coord.idGenerator('ids/job').next({ timeoutMs: 2000 });
+   * const ids = coord.idGenerator('ids/job'); // keep it: each generator reserves its own blocks
+   * const id = await ids.next({ timeoutMs: 2000 });
    * ```
    *
    * @throws UnavailableError when no block could be reserved within `timeoutMs`
+   * @throws StoreResetError once etcd was seen to have lost its data (then on every call)
    * @throws AbortedError when `signal` aborts (a reservation in flight goes on for the other callers)
    * @throws TypeError when the counter key holds something that is not a decimal integer
    */
   async next(opts: CounterCallOptions = {}): Promise<bigint> {
     checkOptions(opts);
     const what = `id generator "${this.name}": next`;
-    for (;;) {
-      throwIfAborted(opts.signal, what);
-      if (this.#next <= this.#last) return this.#next++;
-      // One reservation for every caller that found the block empty; each waits on it with its own signal
-      // and deadline (the reservation may outlive a caller who gave up: it is not wasted).
-      if (!this.#pending) {
-        const p = this.#reserve(opts.timeoutMs).finally(() => (this.#pending = undefined));
-        p.catch(() => undefined); // every caller may have given up by the time it fails
-        this.#pending = p;
+    const ms = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
+    // This caller's own deadline, whoever started the reservation it waits on (breaker b-locks F3).
+    const deadline = withDeadline(opts.signal, ms);
+    try {
+      for (;;) {
+        throwIfAborted(opts.signal, what);
+        if (this.#failed) throw this.#failed;
+        if (this.#next <= this.#last) return this.#next++;
+        // One reservation for every caller that found the block empty; each waits on it with its own
+        // signal and deadline (the reservation may outlive a caller who gave up: it is not wasted).
+        if (!this.#pending) {
+          const p = this.#reserve(deadline.remaining()).finally(() => (this.#pending = undefined));
+          p.catch(() => undefined); // every caller may have given up by the time it fails
+          this.#pending = p;
+        }
+        try {
+          await raceAbort(this.#pending, deadline.signal, what, undefined, () => {
+            return new UnavailableError(`${what}: no block reserved within ${ms} ms`);
+          });
+        } catch (err) {
+          // A reservation bound by a shorter deadline than ours failed: start another while we have time.
+          if (err instanceof UnavailableError && !deadline.signal.aborted) continue;
+          throw err;
+        }
       }
-      const ms = opts.timeoutMs ?? this.#ctx.requester.requestTimeoutMs;
-      const deadline = withDeadline(opts.signal, ms);
-      try {
-        await raceAbort(this.#pending, deadline.signal, what, undefined, () => {
-          return new UnavailableError(`${what}: no block reserved within ${ms} ms`);
-        });
-      } finally {
-        deadline.dispose();
-      }
+    } finally {
+      deadline.dispose();
     }
+  }
+
+  /**
+   * Drops the cached block and refuses from now on: etcd lost its data, so the counter started over and any
+   * further id (cached or reserved) may repeat one handed out before.
+   */
+  #storeReset(err: StoreResetError): void {
+    this.#failed ??= new StoreResetError(
+      `id generator "${this.name}": etcd lost its data; ids handed out before could repeat, so this generator refuses (use a new name, or set() the counter past the last id)`,
+      err.compactRevision,
+      { cause: err },
+    );
+    this.#next = 0n;
+    this.#last = -1n;
   }
 
   async #reserve(timeoutMs: number | undefined): Promise<void> {
     const what = `id generator "${this.name}": reserve`;
-    const block = await withRetry(
-      (_, attempt) =>
-        this.#counter.reserve(this.blockSize, { timeoutMs: attempt.remainingMs, signal: attempt.signal }),
-      {
-        timeoutMs: timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
-        what,
-        // A repeat that had applied only skips a block: ids stay unique.
-        shouldRetry: isTransient,
-      },
-    );
-    this.#next = block.first;
-    this.#last = block.last;
+    try {
+      const block = await withRetry(
+        (_, attempt) =>
+          this.#counter.reserve(this.blockSize, { timeoutMs: attempt.remainingMs, signal: attempt.signal }),
+        {
+          timeoutMs: timeoutMs ?? this.#ctx.requester.requestTimeoutMs,
+          what,
+          // A repeat that had applied only skips a block: ids stay unique.
+          shouldRetry: isTransient,
+        },
+      );
+      if (this.#failed) return;
+      this.#next = block.first;
+      this.#last = block.last;
+    } catch (err) {
+      if (err instanceof StoreResetError) this.#storeReset(err);
+      throw this.#failed ?? err;
+    }
   }
 }

@@ -1,4 +1,4 @@
-import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { assertOptionalDuration, assertOptionalSignal, assertOptions } from '../core/validate.js';
 
 /** Options of one counter call. */
 export interface CounterCallOptions {
@@ -13,6 +13,7 @@ export interface CounterCallOptions {
 
 /** Validates the options of a counter call before any request. */
 export function checkOptions(opts: CounterCallOptions): void {
+  assertOptions(opts, 'opts');
   assertOptionalSignal(opts.signal);
   assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
 }

@@ -6,7 +6,7 @@ import { AbortedError, LockLostError, PermissionDeniedError } from '../core/erro
 import { headerRevision } from '../core/kv.js';
 import { acquirePrefixWatch, type PrefixWatch } from './prefix-watch.js';
 import { heldKeyLost, keyRelease } from './lock-key.js';
-import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { assertOptionalDuration, assertOptionalSignal, assertOptions } from '../core/validate.js';
 import { releaseMarkerOp } from '../core/lock-delay.js';
 import { clearHolderOp } from '../core/held-marker.js';
 import type { Release, ReleaseRunOptions } from '../core/release.js';
@@ -201,6 +201,7 @@ export class Lock extends EventEmitter<LockEvents> {
    */
   unlock(opts: ReleaseRunOptions = {}): Promise<void> {
     try {
+      assertOptions(opts, 'opts');
       assertOptionalSignal(opts.signal, 'signal');
       assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     } catch (err) {

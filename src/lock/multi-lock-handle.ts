@@ -1,6 +1,6 @@
 import { AbortedError } from '../core/errors.js';
 import type { ReleaseRunOptions } from '../core/release.js';
-import { assertOptionalDuration, assertOptionalSignal } from '../core/validate.js';
+import { assertOptionalDuration, assertOptionalSignal, assertOptions } from '../core/validate.js';
 import type { Lock } from './lock.js';
 
 /**
@@ -80,6 +80,7 @@ export class MultiLockHandle {
    *   go on); AbortedError when `signal` aborts first
    */
   async unlock(opts: ReleaseRunOptions = {}): Promise<void> {
+    assertOptions(opts, 'opts');
     assertOptionalSignal(opts.signal, 'signal');
     assertOptionalDuration(opts.timeoutMs, 'timeoutMs');
     if (!this.#controller.signal.aborted) this.#controller.abort(new AbortedError(`${this.#what}: unlocked`));
