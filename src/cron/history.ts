@@ -1,4 +1,5 @@
 import type { CoordContext } from '../core/context.js';
+import { assertInteger, assertOptionalSignal, assertOptions } from '../core/validate.js';
 import { slotRecords } from '../election/once-admin.js';
 import type { OnceRecord } from '../election/once-record.js';
 import { slotTime } from './slot-id.js';
@@ -32,6 +33,7 @@ export interface CronHistoryEntry {
  * const recent = await cronHistory(coord, 'nightly-report', { limit: 5 });
  * ```
  *
+ * @throws TypeError / InvalidArgumentError for a `limit` that is not an integer ≥ 1 (before any request)
  * @throws UnavailableError / CompactedError as `coord.range()` does
  */
 export async function cronHistory(
@@ -39,7 +41,10 @@ export async function cronHistory(
   name: string,
   opts: { limit?: number; signal?: AbortSignal } = {},
 ): Promise<CronHistoryEntry[]> {
+  assertOptions(opts, 'opts');
   const limit = opts.limit ?? 20;
+  assertInteger(limit, 'limit', 1, 1_000_000_000);
+  assertOptionalSignal(opts.signal);
   const out: CronHistoryEntry[] = [];
   for await (const { slot, record } of slotRecords(ctx, name, opts.signal)) {
     if (!record || Number.isNaN(slotTime(slot))) continue;

@@ -3,7 +3,7 @@ import { Cron } from 'croner';
 import { hostname } from 'node:os';
 import type { CoordContext } from '../core/context.js';
 import { sleep } from '../core/deadline.js';
-import { InvalidArgumentError } from '../core/errors.js';
+import { InvalidArgumentError, isTransient, LockLostError, SessionExpiredError } from '../core/errors.js';
 import {
   assertName,
   assertOptionalDuration,
@@ -12,6 +12,7 @@ import {
   assertTtlSeconds,
 } from '../core/validate.js';
 import { once } from '../election/once.js';
+import { assertJob } from '../election/once-keys.js';
 import type { OnceRecord } from '../election/once-record.js';
 import { SlotSkipped } from '../election/once-record.js';
 import { cronHistory, newestSlotTime, type CronHistoryEntry } from './history.js';
@@ -21,10 +22,23 @@ import { slotId } from './slot-id.js';
 
 /** A slot older than `jitterMs` + this is never declared missed at start-up (another host may be starting it). */
 const GRACE_MS = 5_000;
+/**
+ * Records must outlive the window by this much: a host whose clock is behind (or that restarts) looks back
+ * by slot time on its own clock, while records are swept by finish time (breaker b-cron F3: at the old
+ * floor a host 1.5 s slow re-ran slots whose records had just been swept).
+ */
+const RETAIN_MARGIN_MS = 60_000;
 /** Missed slots recorded at most (the newest), after a long outage. */
 const MAX_MISSED = 100;
 /** Due slots run at most per wake-up (the newest), so a per-second schedule with a long catch-up window is bounded. */
-const MAX_DUE = 1_000;
+const MAX_DUE = 10_000;
+
+/** A slot to handle: its time, whether it is known missed, and when (monotonic ms) its window closes. */
+interface SlotItem {
+  at: number;
+  missed: boolean;
+  expires: number;
+}
 
 /** Options of {@link schedule}. */
 export interface ScheduleOptions {
@@ -43,7 +57,7 @@ export interface ScheduleOptions {
   /** Hold each slot under a separate lease with this TTL (how soon a killed runner's slot is re-run). */
   ttlSeconds?: number | undefined;
   /**
-   * Delete this job's records finished more than `retainMs` ago. Must exceed `catchUpMs + jitterMs` + 5 s:
+   * Delete this job's records finished more than `retainMs` ago. Must exceed `catchUpMs + jitterMs` + 65 s:
    * a slot whose record is gone looks never run and would be caught up again. Default: kept for ever.
    */
   retainMs?: number | undefined;
@@ -131,8 +145,10 @@ export class CronJob extends EventEmitter<CronEvents> {
   readonly #clock: () => number;
   readonly #stop = new AbortController();
   readonly #running = new Set<Promise<void>>();
+  /** Slots whose handling failed on etcd being out of reach: looked at again at the next wake-up. */
+  readonly #retry = new Map<number, number>();
   /** Slots of a catch-up in progress, oldest first. */
-  readonly #backlog: { at: number; missed: boolean }[] = [];
+  readonly #backlog: SlotItem[] = [];
   #draining = false;
   #loop: Promise<void> | undefined;
 
@@ -218,9 +234,7 @@ export class CronJob extends EventEmitter<CronEvents> {
 
   async #run(): Promise<void> {
     const stop = this.#stop.signal;
-    const catchUpMs = this.#opts.catchUpMs ?? 0;
     const jitterMs = this.#opts.jitterMs ?? 0;
-    const window = this.#window;
     // Where to start: after the newest recorded slot, so an outage's slots are caught up (within the window)
     // or recorded missed (older); a job with no record has nothing to catch up.
     let after: number | undefined;
@@ -228,57 +242,70 @@ export class CronJob extends EventEmitter<CronEvents> {
       try {
         const newest = await newestSlotTime(this.#ctx, this.name, stop);
         // A new job (no record yet) starts with its next slot: there was no outage to catch up on.
-        after = newest === undefined ? this.#clock() : Math.min(newest, this.#clock() - window);
+        after = newest === undefined ? this.#clock() : Math.min(newest, this.#clock() - this.#window);
       } catch {
         // etcd unreachable at start-up: try again (the first slot's once() would fail the same way).
         await sleep(1_000, stop, 'cron').catch(() => undefined);
         if (stop.aborted) return;
       }
     }
+    // Start-up is the one time slots are declared missed from the schedule alone: the newest record says
+    // what ran, the clock what is too old to catch up.
+    const now = this.#clock();
+    const plan = planSlots(this.#runsBetween, {
+      now,
+      after,
+      catchUpMs: this.#opts.catchUpMs ?? 0,
+      jitterMs,
+      graceMs: GRACE_MS,
+      maxMissed: MAX_MISSED,
+    });
+    after = Math.max(after, now);
+    const mono = performance.now();
+    this.#drain([
+      ...plan.missed.map((at) => ({ at, missed: true, expires: mono })),
+      // What is left of each due slot's window, by the clock at start-up; from here on, monotonic time.
+      ...plan.due.map((at) => ({ at, missed: false, expires: mono + this.#window - (now - at) })),
+    ]);
     while (!stop.aborted) {
-      const now = this.#clock();
-      const plan = planSlots(this.#runsBetween, {
-        now,
-        after,
-        catchUpMs,
-        jitterMs,
-        graceMs: GRACE_MS,
-        maxMissed: MAX_MISSED,
-      });
-      after = Math.max(after, now);
-      if (plan.missed.length + plan.due.length > 0) this.#launch(plan.missed, plan.due.slice(-MAX_DUE));
       const next = this.#cron.nextRun(new Date(after));
       if (!next) return;
-      const delay = next.getTime() - this.#clock() + Math.random() * jitterMs;
+      const at = next.getTime();
+      const delay = at - this.#clock() + Math.random() * jitterMs;
       await sleep(Math.max(0, delay), stop, 'cron').catch(() => undefined);
+      if (stop.aborted) return;
+      // One slot per wake-up, even when the clock jumped or the loop stalled: a slot is never declared
+      // missed from this host's clock alone while it runs (breaker b-cron F2: a clock stepping forward
+      // recorded future slots missed). Slots far behind are caught up one after the other instead.
+      after = at;
+      const again = [...this.#retry].map(([t, expires]) => ({ at: t, missed: false, expires }));
+      this.#retry.clear();
+      // A slot's window runs on the monotonic clock from when this host got to it: a wall clock that jumps
+      // cannot age it.
+      const item = { at, missed: false, expires: performance.now() + this.#window };
+      const behind = this.#clock() - at > jitterMs + OVERLAP_TOLERANCE_MS;
+      if (again.length > 0 || behind || this.#draining) this.#drain([...again, item]);
+      else this.#track(this.#slot(item, this.#opts.overlap ?? 'skip'));
     }
   }
 
   /**
-   * Handles missed then due slots. A catch-up (several slots, or missed ones) is drained one slot after the
-   * other, oldest first, and slots that come due meanwhile join its queue, so nothing newer overtakes it. A
-   * single live slot runs beside whatever is running (the overlap policy decides what that means).
+   * Handles slots one after the other, oldest first (a catch-up, retries, a host running behind), under the
+   * `wait` policy: they are late by definition, and skipping one for its neighbour's run would lose the slots
+   * the catch-up exists to run. Slots that come due meanwhile join the queue, so nothing overtakes it. A slot
+   * that waited past the window is recorded missed: the queue cannot grow for ever.
    */
-  #launch(missed: number[], due: number[]): void {
-    const items = [
-      ...missed.map((at) => ({ at, missed: true })),
-      ...due.map((at) => ({ at, missed: false })),
-    ];
-    if (!this.#draining && items.length === 1 && !items[0]!.missed) {
-      this.#track(this.#slot(items[0]!.at, false));
-      return;
-    }
+  #drain(items: SlotItem[]): void {
     this.#backlog.push(...items);
-    if (this.#draining) return;
+    this.#backlog.sort((x, y) => x.at - y.at);
+    if (this.#draining || this.#backlog.length === 0) return;
     this.#draining = true;
     this.#track(
       (async () => {
         try {
           for (let item = this.#backlog.shift(); item; item = this.#backlog.shift()) {
             if (this.#stop.signal.aborted) break;
-            // A slot that waited in the backlog past the catch-up window (runs longer than the interval) is
-            // missed, not run: the backlog cannot grow for ever.
-            await this.#slot(item.at, item.missed || this.#clock() - item.at > this.#window);
+            await this.#slot(item, 'wait');
           }
         } finally {
           this.#draining = false;
@@ -292,12 +319,10 @@ export class CronJob extends EventEmitter<CronEvents> {
     this.#running.add(tracked);
   }
 
-  async #slot(at: number, missed: boolean): Promise<void> {
+  async #slot(item: SlotItem, policy: OverlapPolicy): Promise<void> {
+    const { at } = item;
+    const missed = item.missed || performance.now() > item.expires;
     const slot = slotId(new Date(at), this.timezone);
-    // A slot handled late (caught up after an outage, or behind another host's catch-up) waits its turn:
-    // skipping or cancelling it for a neighbour's run would lose slots the catch-up exists to run.
-    const late = this.#clock() - at > OVERLAP_TOLERANCE_MS;
-    const policy = late ? 'wait' : (this.#opts.overlap ?? 'skip');
     try {
       const r = await once(
         this.#ctx,
@@ -334,7 +359,13 @@ export class CronJob extends EventEmitter<CronEvents> {
         this.emit('skipped', { slot, reason, record: r.record });
       } else this.emit('failed', { slot, record: r.record });
     } catch (error) {
-      if (!this.#stop.signal.aborted) this.emit('failed', { slot, error });
+      if (this.#stop.signal.aborted) return;
+      // etcd out of reach (or the slot lost before anything ran): look at the slot again at the next
+      // wake-up — caught up while within the window, recorded missed after (breaker b-cron F1: such slots
+      // were lost without a record). A job that threw is recorded by once() and not retried.
+      if (isTransient(error) || error instanceof SessionExpiredError || error instanceof LockLostError)
+        this.#retry.set(at, item.expires);
+      this.emit('failed', { slot, error });
     }
   }
 }
@@ -361,9 +392,12 @@ export class CronJob extends EventEmitter<CronEvents> {
  *
  * Failure modes: at start-up a host looks at the job's newest record; slots after it that are older than
  * `catchUpMs` (but never younger than `jitterMs` + 5 s) are recorded `skipped` ("missed", at most the newest
- * 100), the rest run once each, oldest first. Errors of a slot are `failed` events, never thrown: the
+ * 100), the rest run once each, oldest first (at most the newest 10,000: a longer catch-up of a per-second
+ * schedule leaves the older ones without a record). While it runs, a host never declares a slot missed from
+ * its own clock: a clock that steps forward runs the slots it jumped over early, one after the other. Errors of a slot are `failed` events, never thrown: the
  * schedule goes on. etcd unreachable at a slot's time: the slot is retried by `once()` within its deadline,
- * else `failed` here and run by a host that can reach etcd, or caught up later within `catchUpMs`. `overlap`
+ * else `failed` here and looked at again at each later wake-up: run once etcd answers while within the window,
+ * recorded missed after. `overlap`
  * (`skip` | `wait` | `cancel-previous`) holds across hosts through the lock `cron/<job>`; every host must use
  * the same policy.
  */
@@ -375,6 +409,8 @@ export function schedule(
   opts: ScheduleOptions = {},
 ): CronJob {
   assertName(name, 'name');
+  // The name is once()'s job: refused here as once() would refuse it, not at the first slot (b-cron F6).
+  assertJob(name);
   if (typeof expression !== 'string' || expression.trim() === '')
     throw new TypeError('Expected `expression` to be a non-empty cron expression string');
   if (typeof fn !== 'function') throw new TypeError(`Expected \`fn\` to be a function, got ${typeof fn}`);
@@ -398,10 +434,10 @@ export function schedule(
   } catch {
     throw new InvalidArgumentError(`Expected \`timezone\` to be an IANA timezone, got "${String(timezone)}"`);
   }
-  const floor = (opts.catchUpMs ?? 0) + (opts.jitterMs ?? 0) + GRACE_MS;
+  const floor = (opts.catchUpMs ?? 0) + (opts.jitterMs ?? 0) + GRACE_MS + RETAIN_MARGIN_MS;
   if (opts.retainMs !== undefined && opts.retainMs <= floor)
     throw new InvalidArgumentError(
-      `Expected \`retainMs\` to exceed catchUpMs + jitterMs + ${GRACE_MS} ms (${floor}): a slot whose record was deleted would run again`,
+      `Expected \`retainMs\` to exceed catchUpMs + jitterMs + ${(GRACE_MS + RETAIN_MARGIN_MS) / 1000} s (${floor} ms): a slot whose record was deleted would run again`,
     );
   return new CronJob(ctx, name, expression, fn, { ...opts, host: opts.host ?? hostname() }).start();
 }

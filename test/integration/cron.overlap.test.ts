@@ -30,7 +30,7 @@ describe('schedule(): overlap policies', { timeout: 60_000 }, () => {
   const coords: Coordinator[] = [];
   beforeAll(async () => {
     for (let i = 0; i < 2; i++)
-      coords.push(await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 2 }));
+      coords.push(await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 5 }));
   });
   afterAll(async () => {
     await Promise.all(coords.map((c) => c.close()));

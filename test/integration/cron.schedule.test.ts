@@ -29,7 +29,7 @@ describe('schedule(): a distributed cron', { timeout: 90_000 }, () => {
 
   beforeAll(async () => {
     for (let i = 0; i < 4; i++)
-      coords.push(await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 2 }));
+      coords.push(await connect({ endpoints: etcd.endpoints, namespace: etcd.prefix, ttlSeconds: 5 }));
   });
   afterAll(async () => {
     await Promise.all(coords.map((c) => c.close()));
