@@ -1,3 +1,4 @@
+import type { ICompare } from 'etcd3';
 import { EventEmitter } from 'eventemitter3';
 import { Cron } from 'croner';
 import { hostname } from 'node:os';
@@ -77,6 +78,12 @@ export interface CronRun {
   attempt: number;
   /** The slot's fencing token (its lock key's create revision). */
   fencingToken: bigint;
+  /**
+   * "This host still holds the slot" as a raw etcd `Compare`, for guarded txns: a runner resumed after a
+   * pause past its lease may run one more step before `signal` aborts, so guard shared writes with this (or
+   * the fencing token), never with `signal.aborted`.
+   */
+  guard: ICompare;
 }
 
 /** Events of a {@link CronJob}. */
@@ -348,6 +355,7 @@ export class CronJob extends EventEmitter<CronEvents> {
                 signal: runSignal,
                 attempt: s.attempt,
                 fencingToken: s.fencingToken,
+                guard: s.guard,
               }),
             this.#opts.ttlSeconds,
           );

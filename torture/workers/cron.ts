@@ -26,13 +26,7 @@ await runWorker(async (w) => {
       }
       last = k;
       const slot = new Date(k * 1000).toISOString().slice(0, 19) + 'Z';
-      void handler(w, {
-        slot,
-        attempt: 1,
-        fencingToken: 0n,
-        signal: w.quiesce,
-        scheduledAt: new Date(),
-      }).then(
+      void unguarded(w, slot).then(
         () => w.append('once', 'ok', { slot, status: 'ran' }),
         () => undefined,
       );
@@ -67,10 +61,24 @@ async function handler(w: WorkerEnv, run: CronRun): Promise<void> {
   const details = { slot: run.slot, attempt: run.attempt, token: run.fencingToken.toString() };
   try {
     await pause(w.rng.int(50, 400), run.signal);
-    if (run.signal.aborted) throw new Error(`slot ${run.slot} lost while running`);
+    // The job's effect is a write guarded by the slot (as the docs ask: a runner resumed after a pause past
+    // its lease may take one more step before its signal aborts). Only a run whose write landed counts.
+    const key = w.coord.keyspace.key(`cron-effect/${run.slot}`);
+    const res = await w.coord.client.kv.txn({
+      compare: [run.guard],
+      success: [{ request_put: { key, value: Buffer.from(w.name) } }],
+    });
+    if (!res.succeeded) throw new Error(`slot ${run.slot} lost while running (guarded write refused)`);
     w.append('run', 'ok', details, start);
   } catch (err) {
     w.append('run', 'failed', details, start);
     throw err;
   }
+}
+
+/** The negative control's job: the same effect, with no slot and no guard. */
+async function unguarded(w: WorkerEnv, slot: string): Promise<void> {
+  const start = monoNow();
+  await pause(w.rng.int(50, 400), w.quiesce);
+  w.append('run', 'ok', { slot, attempt: 1, token: '0' }, start);
 }
