@@ -1,7 +1,7 @@
 /**
  * `cron` checker (issue 19). The double-run invariants are the `once` checker's (`ran-again`,
  * `concurrent-run`: a slot's handler never runs again after a recorded success, nor twice at once), over
- * the cron workers' `run` and `once` entries. Plus, from the records each worker read at the end:
+ * the cron workers' `run` entries whose guarded write landed (the job's effect) and their `once` entries. Plus, from the records each worker read at the end:
  *
  * - `lost-slot`: every second between the oldest and the newest recorded slot (5 s in from each end) has
  *   a record: no slot was lost.
@@ -17,7 +17,8 @@ import { capPerInvariant, violation } from './util.js';
 const R = 'cron';
 
 export function checkCron(entries: readonly HistoryEntry[]): CheckResult {
-  const base = checkOnce(entries);
+  // Only runs whose guarded effect landed count: a refused one did nothing (the job guards its write).
+  const base = checkOnce(entries.filter((e) => e.op !== 'run' || e.outcome === 'ok'));
   const vs: Violation[] = base.violations.map((v) => ({ ...v, recipe: R }));
   const records = new Map<number, { slot: string; state: string; reason: string; from: HistoryEntry }>();
   for (const final of lastFinals(entries).values()) {
