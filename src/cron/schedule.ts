@@ -29,6 +29,8 @@ const GRACE_MS = 5_000;
  * floor a host 1.5 s slow re-ran slots whose records had just been swept).
  */
 const RETAIN_MARGIN_MS = 60_000;
+/** The longest single timer (setTimeout holds at most 2^31 - 1 ms; longer waits are taken in steps). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Missed slots recorded at most (the newest), after a long outage. */
 const MAX_MISSED = 100;
 /** Due slots run at most per wake-up (the newest), so a per-second schedule with a long catch-up window is bounded. */
@@ -278,8 +280,11 @@ export class CronJob extends EventEmitter<CronEvents> {
       const next = this.#cron.nextRun(new Date(after));
       if (!next) return;
       const at = next.getTime();
-      const delay = at - this.#clock() + Math.random() * jitterMs;
-      await sleep(Math.max(0, delay), stop, 'cron').catch(() => undefined);
+      const wakeAt = at + Math.random() * jitterMs;
+      // In steps a timer can hold (a yearly slot is past setTimeout's 24.8-day limit, which Node turns
+      // into 1 ms: the loop then ran future years' slots at once), and again if the clock went back.
+      while (!stop.aborted && this.#clock() < wakeAt)
+        await sleep(Math.min(MAX_TIMER_MS, wakeAt - this.#clock()), stop, 'cron').catch(() => undefined);
       if (stop.aborted) return;
       // One slot per wake-up, even when the clock jumped or the loop stalled: a slot is never declared
       // missed from this host's clock alone while it runs (breaker b-cron F2: a clock stepping forward

@@ -599,7 +599,7 @@ describe('every public async call settles within its deadline while etcd is down
   });
 
   async function fixture(ns: string, proxyEndpoint: string): Promise<Fixture> {
-    const opts = { endpoints: [proxyEndpoint], namespace: ns, ttlSeconds: 4, requestTimeoutMs: R };
+    const opts = { endpoints: [proxyEndpoint], namespace: ns, ttlSeconds: 2, requestTimeoutMs: R };
     const [coord, spare, spare2, longTtl] = await Promise.all([
       connect(opts),
       connect(opts),
