@@ -292,9 +292,10 @@ export class CronJob extends EventEmitter<CronEvents> {
       after = at;
       const again = [...this.#retry].map(([t, expires]) => ({ at: t, missed: false, expires }));
       this.#retry.clear();
-      // A slot's window runs on the monotonic clock from when this host got to it: a wall clock that jumps
-      // cannot age it.
-      const item = { at, missed: false, expires: performance.now() + this.#window };
+      // A slot this host reached while running is never declared missed for being late: it waits its turn
+      // (a wall clock that jumped, or a slow etcd, only delays it). Only a failed one gets a window, on the
+      // monotonic clock (see the catch below).
+      const item = { at, missed: false, expires: Infinity };
       const behind = this.#clock() - at > jitterMs + OVERLAP_TOLERANCE_MS;
       if (again.length > 0 || behind || this.#draining) this.#drain([...again, item]);
       else this.#track(this.#slot(item, this.#opts.overlap ?? 'skip'));
@@ -304,12 +305,15 @@ export class CronJob extends EventEmitter<CronEvents> {
   /**
    * Handles slots one after the other, oldest first (a catch-up, retries, a host running behind), under the
    * `wait` policy: they are late by definition, and skipping one for its neighbour's run would lose the slots
-   * the catch-up exists to run. Slots that come due meanwhile join the queue, so nothing overtakes it. A slot
-   * that waited past the window is recorded missed: the queue cannot grow for ever.
+   * the catch-up exists to run. Slots that come due meanwhile join the queue, so nothing overtakes it. A
+   * start-up or failed slot whose window closed while it waited is recorded missed; the queue holds at most
+   * MAX_DUE slots (the oldest beyond are recorded missed).
    */
   #drain(items: SlotItem[]): void {
     this.#backlog.push(...items);
     this.#backlog.sort((x, y) => x.at - y.at);
+    // Bounded: beyond MAX_DUE queued slots the oldest are recorded missed (a job that never keeps up).
+    for (let i = 0; i < this.#backlog.length - MAX_DUE; i++) this.#backlog[i]!.missed = true;
     if (this.#draining || this.#backlog.length === 0) return;
     this.#draining = true;
     this.#track(
@@ -377,7 +381,7 @@ export class CronJob extends EventEmitter<CronEvents> {
       // wake-up — caught up while within the window, recorded missed after (breaker b-cron F1: such slots
       // were lost without a record). A job that threw is recorded by once() and not retried.
       if (isTransient(error) || error instanceof SessionExpiredError || error instanceof LockLostError)
-        this.#retry.set(at, item.expires);
+        this.#retry.set(at, Number.isFinite(item.expires) ? item.expires : performance.now() + this.#window);
       this.emit('failed', { slot, error });
     }
   }
