@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { withRetry } from '../../src/core/retry.js';
 import { schedule, type CronRun } from '../../src/index.js';
 import { monoNow } from '../history.js';
 import { CRON_JOB } from '../names.js';
@@ -64,10 +65,21 @@ async function handler(w: WorkerEnv, run: CronRun): Promise<void> {
     // The job's effect is a write guarded by the slot (as the docs ask: a runner resumed after a pause past
     // its lease may take one more step before its signal aborts). Only a run whose write landed counts.
     const key = w.coord.keyspace.key(`cron-effect/${run.slot}`);
-    const res = await w.coord.client.kv.txn({
-      compare: [run.guard],
-      success: [{ request_put: { key, value: Buffer.from(w.name) } }],
-    });
+    // Through the library's requester, retried while etcd is unavailable (a leader election after a member
+    // kill answers "request timed out"): the same guarded put again is harmless.
+    const res = await withRetry(
+      () =>
+        w.coord.requester.run(
+          'cron job effect',
+          (o) =>
+            w.coord.client.kv.txn(
+              { compare: [run.guard], success: [{ request_put: { key, value: Buffer.from(w.name) } }] },
+              o,
+            ),
+          { write: true, signal: run.signal },
+        ),
+      { signal: run.signal, timeoutMs: 10_000, what: 'cron job effect' },
+    );
     if (!res.succeeded) throw new Error(`slot ${run.slot} lost while running (guarded write refused)`);
     w.append('run', 'ok', details, start);
   } catch (err) {
