@@ -75,8 +75,8 @@ describe('range iteration is a snapshot', () => {
       ),
       { numRuns: 30 },
     );
-    // The property saw real data, not 30 empty ranges.
-    expect(total).toBeGreaterThan(100);
+    // The property saw real data, not 30 empty ranges (random sizes: CI once saw 94 keys in all).
+    expect(total).toBeGreaterThan(30);
   });
 
   it('count() counts the range, and a page size below 1 is rejected before any request', async () => {
